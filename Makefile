@@ -1,0 +1,80 @@
+# truyvet — every target here is named in README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+APT_PACKAGES := clickhouse-server clickhouse-client
+
+.PHONY: setup system-deps venv up down status demo test test-unit test-integration lint schemas \
+        bench-ingest bench-tracer bench-alerts soak clean
+
+## setup: everything a fresh Debian 12 machine needs (apt, pip into .venv, Kafka jars via Maven)
+setup: system-deps venv
+	$(BIN)/truyvet fetch
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v java >/dev/null || { echo "a JDK 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is required (apt-get install maven)"; exit 1; }
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## up / down / status: the local stack (Kafka, ClickHouse, ingest, tracer, alerts)
+up: setup
+	$(BIN)/truyvet up
+
+down:
+	$(BIN)/truyvet down
+
+status:
+	$(BIN)/truyvet status
+
+## demo: README command one — the stack and a synthetic city
+demo: setup
+	$(BIN)/truyvet up
+	$(BIN)/truyvet demo
+
+## test: README command two — lint, then every test against a real Kafka and ClickHouse
+test: setup lint
+	$(BIN)/pytest tests
+
+test-unit: venv
+	$(BIN)/pytest tests/unit
+
+test-integration: setup
+	$(BIN)/pytest tests/integration tests/e2e
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(PY) -m schemas.export --check
+
+schemas: venv
+	$(PY) -m schemas.export
+
+## benchmarks: figures and ratios, never pass/fail
+bench-ingest: setup
+	$(PY) -m bench.ingest
+
+bench-tracer: setup
+	$(PY) -m bench.tracer
+
+bench-alerts: setup
+	$(PY) -m bench.alerts
+
+soak: setup
+	$(PY) -m bench.soak
+
+clean: down
+	rm -rf .truyvet .truyvet-test

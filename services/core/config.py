@@ -1,0 +1,88 @@
+"""Typed settings shared by every truyvet process.
+
+Every value comes from the environment (prefix ``TRUYVET_``), so ``truyvet up``, the tests and a
+production deployment configure the same code the same way. Nothing here opens a connection.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
+_DEV_SECRET_PREFIX = "dev-only-"
+
+
+class Settings(BaseSettings):
+    """Addresses, secrets and domain defaults of one truyvet deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="TRUYVET_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    state_dir: Path = Path(".truyvet")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # Only used by the local stack (`truyvet up`, the test fixtures): the KRaft controller listener
+    # of the single-node broker, its JVM heap, and where the broker jars resolved by Maven are kept.
+    kafka_controller_port: int = Field(default=9093, ge=1, le=65_535)
+    kafka_heap: str = Field(default="1g", pattern=r"^[0-9]+[kmgKMG]?$")
+    cache_dir: Path = Path("~/.cache/truyvet")
+    topic_prefix: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9._-]*$")
+
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = 9000
+    clickhouse_http_port: int = 8123
+    clickhouse_database: str = Field(default="truyvet", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_user: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8000
+    alerts_host: str = "127.0.0.1"
+    alerts_port: int = 8001
+
+    # Keys of the keyed pseudonym (rule 1) and of the signed venue QR payloads.
+    pseudonym_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "pseudonym")
+    qr_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "qr")
+
+    retention_days: int = Field(default=21, ge=1, le=366)
+    max_clock_skew_s: int = Field(default=300, ge=0, le=3600)
+    default_dwell_s: int = Field(default=3600, ge=60, le=86_400)
+    max_dwell_s: int = Field(default=12 * 3600, ge=60, le=7 * 86_400)
+    min_overlap_s: int = Field(default=15 * 60, ge=1, le=86_400)
+    max_degree: int = Field(default=2, ge=1, le=6)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            for name in ("pseudonym_secret", "qr_secret"):
+                value = getattr(self, name).get_secret_value()
+                if value.startswith(_DEV_SECRET_PREFIX) or len(value) < 32:
+                    raise ValueError(
+                        f"TRUYVET_{name.upper()} must be set to a random value of at least "
+                        "32 characters in production"
+                    )
+        return self
+
+    def topic(self, name: str) -> str:
+        """The full Kafka topic name for one of :data:`TOPIC_NAMES`."""
+        if name not in TOPIC_NAMES:
+            raise ValueError(f"unknown topic {name!r}; expected one of {TOPIC_NAMES}")
+        return f"{self.topic_prefix}{name}"
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as ``TRUYVET_*`` variables, to start another process with them."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"TRUYVET_{name.upper()}"] = str(value)
+        return env
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)

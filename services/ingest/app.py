@@ -1,0 +1,85 @@
+"""The ingest HTTP service: venues push scans, authorities report cases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+
+from schemas.scans import ScanIn
+from services.core.config import Settings
+from services.core.pseudonym import Pseudonymizer
+from services.core.registry_log import RegistryFollower
+from services.core.secrets import QrSigner
+from services.ingest.admission import AdmissionPolicy
+from services.ingest.auth import Authenticator
+from services.ingest.context import IngestContext
+from services.ingest.errors import install_error_handlers
+from services.ingest.publisher import KafkaPublisher
+from services.ingest.ratelimit import FailureLimiter
+from services.ingest.routes import cases, health, scans, tokens, venues
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The ASGI app; Kafka clients are created when it starts, not when it is built."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        publisher = KafkaPublisher(settings)
+        registry = RegistryFollower(settings)
+        await publisher.start()
+        try:
+            await registry.start()
+            pseudonymizer = Pseudonymizer(settings.pseudonym_secret)
+            qr_signer = QrSigner(settings.qr_secret)
+            app.state.ingest = IngestContext(
+                settings=settings,
+                publisher=publisher,
+                registry=registry,
+                auth=Authenticator(registry, FailureLimiter()),
+                pseudonymizer=pseudonymizer,
+                qr_signer=qr_signer,
+                admission=AdmissionPolicy(
+                    pseudonymizer=pseudonymizer,
+                    qr_signer=qr_signer,
+                    max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
+                    retention=settings.retention,
+                ),
+            )
+            yield
+        finally:
+            await registry.stop()
+            await publisher.stop()
+
+    app = FastAPI(
+        title="truyvet ingest",
+        version="1.0.0",
+        description="Venue scans and confirmed cases in. Person identifiers are pseudonymised "
+        "here and never leave this service.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, venues, scans, cases, tokens):
+        app.include_router(module.router)
+    _document_raw_body_models(app)
+    return app
+
+
+def _document_raw_body_models(app: FastAPI) -> None:
+    """``POST /v1/scans`` reads its body itself (three formats); publish ScanIn's schema anyway."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            schema = ScanIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(schema.pop("$defs", {}))
+            components["ScanIn"] = schema
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,31 @@
+"""What every route needs, created once at start-up and reached through ``request.app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from services.core.config import Settings
+from services.core.pseudonym import Pseudonymizer
+from services.core.registry_log import RegistryFollower
+from services.core.secrets import QrSigner
+from services.ingest.admission import AdmissionPolicy
+from services.ingest.auth import Authenticator
+from services.ingest.publisher import KafkaPublisher
+
+
+@dataclass(slots=True)
+class IngestContext:
+    settings: Settings
+    publisher: KafkaPublisher
+    registry: RegistryFollower
+    auth: Authenticator
+    pseudonymizer: Pseudonymizer
+    qr_signer: QrSigner
+    admission: AdmissionPolicy
+
+
+def context(request: Request) -> IngestContext:
+    ctx: IngestContext = request.app.state.ingest
+    return ctx

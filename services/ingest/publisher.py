@@ -1,0 +1,68 @@
+"""The one module of ingest that talks to Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from schemas.cases import CaseReported, CaseWithdrawn
+from schemas.registry import TokenRecord, VenueRecord
+from schemas.scans import ScanBatch
+from services.core.config import Settings
+from services.core.registry import record_key
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+class PublishUnavailableError(RuntimeError):
+    """Kafka did not acknowledge in time; nothing the caller sent may be assumed written."""
+
+
+class KafkaPublisher:
+    """Idempotent, acks=all producer for the topics ingest writes.
+
+    Every publish returns only after the broker acknowledged the message. A request's scans go
+    out as one message, so a failure leaves nothing of that request half-published.
+    """
+
+    def __init__(self, settings: Settings, ack_timeout_s: float = 10.0) -> None:
+        self._settings = settings
+        self._ack_timeout_s = ack_timeout_s
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            max_request_size=MAX_MESSAGE_BYTES,
+            request_timeout_ms=int(ack_timeout_s * 1000),
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def publish_scans(self, batch: ScanBatch) -> None:
+        await self._send("scans", batch.venue_id.encode(), batch.model_dump_json().encode())
+
+    async def publish_case(self, event: CaseReported | CaseWithdrawn) -> None:
+        await self._send("cases", event.case_id.encode(), event.model_dump_json().encode())
+
+    async def publish_registry(self, record: VenueRecord | TokenRecord) -> None:
+        await self._send("registry", record_key(record), record.model_dump_json().encode())
+
+    async def _send(self, topic: str, key: bytes, value: bytes) -> None:
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(self._settings.topic(topic), value=value, key=key),
+                self._ack_timeout_s,
+            )
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("publish to %s failed: %r", topic, exc)
+            raise PublishUnavailableError(f"Kafka did not acknowledge the {topic} message") from exc

@@ -1,0 +1,63 @@
+"""Confirmed cases from health authorities, and their withdrawal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import Field
+
+from schemas.cases import CaseAccepted, CaseIn, CaseReported, CaseWithdrawn
+from schemas.common import Identifier, ShortText, utc_now
+from schemas.errors import Problem
+from schemas.registry import Role
+from services.ingest.auth import Principal, requires
+from services.ingest.context import IngestContext, context
+from services.ingest.errors import ApiError
+from services.ingest.publisher import PublishUnavailableError
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+
+_REFUSALS = {401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem},
+             429: {"model": Problem}, 503: {"model": Problem}}
+
+
+@router.post("/cases", status_code=202, response_model=CaseAccepted, responses=_REFUSALS,
+             summary="Report a confirmed case (F0); alerts follow on the alerts topic")
+async def report_case(
+    body: CaseIn,
+    ctx: Annotated[IngestContext, Depends(context)],
+    _: Annotated[Principal, Depends(requires(Role.AUTHORITY))],
+) -> CaseAccepted:
+    if body.reported_at > utc_now() + ctx.admission.max_clock_skew:
+        raise ApiError(422, "reported_at is in the future")
+    event = CaseReported(
+        case_id=body.case_id,
+        person_id=ctx.pseudonymizer.pseudonym(body.person_id),
+        onset_at=body.onset_at,
+        sampled_at=body.sampled_at,
+        reported_at=body.reported_at,
+        isolated_at=body.isolated_at,
+    )
+    await _publish(ctx, event)
+    return CaseAccepted(case_id=body.case_id, status="reported")
+
+
+@router.delete("/cases/{case_id}", status_code=202, response_model=CaseAccepted,
+               responses=_REFUSALS, summary="Withdraw a mistaken case and all its alerts")
+async def withdraw_case(
+    case_id: Identifier,
+    ctx: Annotated[IngestContext, Depends(context)],
+    _: Annotated[Principal, Depends(requires(Role.AUTHORITY))],
+    reason: Annotated[ShortText | None, Field(description="why")] = None,
+) -> CaseAccepted:
+    await _publish(ctx, CaseWithdrawn(case_id=case_id, withdrawn_at=utc_now(), reason=reason))
+    return CaseAccepted(case_id=case_id, status="withdrawn")
+
+
+async def _publish(ctx: IngestContext, event: CaseReported | CaseWithdrawn) -> None:
+    try:
+        await ctx.publisher.publish_case(event)
+    except PublishUnavailableError as exc:
+        raise ApiError(503, "the case log is unavailable; retry later",
+                       headers={"Retry-After": "5"}) from exc

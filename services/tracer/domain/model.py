@@ -1,0 +1,136 @@
+"""Values the tracer domain works on: scans in; visits and contact edges out.
+
+Times are integer seconds since the Unix epoch (UTC) and durations are seconds; persons are
+pseudonym strings. ``Visit`` and ``Contact`` are named tuples rather than dataclasses because the
+state creates one per emitted fact on its hot path, and a tuple is built, hashed and sorted several
+times faster than a frozen dataclass; they are still immutable values with named fields.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from services.tracer.domain.errors import InvalidRulesError
+
+Direction = Literal["in", "out"]
+
+# uuid5(NAMESPACE_URL, "https://truyvet.invalid/visits" | ".../contacts"), written out so they can
+# never drift: changing one would re-key every visit or contact already stored downstream.
+VISIT_ID_NAMESPACE = uuid.UUID("bc9ddffc-25db-5b30-aac3-2c09c22b9a46")
+CONTACT_ID_NAMESPACE = uuid.UUID("5242db42-7c85-52da-ab77-16c61c4c8953")
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One check-in or check-out as the domain sees it (rule 1); ``person`` is a pseudonym.
+
+    Example:
+        >>> Scan("e1", "cafe", "ann", "in", 1_000)
+        Scan(event_id='e1', venue_id='cafe', person='ann', direction='in', at=1000)
+    """
+
+    event_id: str
+    venue_id: str
+    person: str
+    direction: Direction
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRules:
+    """A venue's parameters of rules 2-3, in seconds (defaults: 1 h, 12 h, 15 min).
+
+    Example:
+        >>> VenueRules(min_overlap=600)
+        VenueRules(default_dwell=3600, max_dwell=43200, min_overlap=600)
+        >>> VenueRules(default_dwell=0)
+        Traceback (most recent call last):
+        ...
+        services.tracer.domain.errors.InvalidRulesError: default_dwell must be a positive int, got 0
+    """
+
+    default_dwell: int = 3600
+    max_dwell: int = 43200
+    min_overlap: int = 900
+
+    def __post_init__(self) -> None:
+        for name, lowest in (("default_dwell", 1), ("max_dwell", 1), ("min_overlap", 0)):
+            value = getattr(self, name)
+            # bool is an int subclass; True seconds is a bug, not a duration.
+            if type(value) is not int or value < lowest:
+                kind = "a positive" if lowest else "a non-negative"
+                raise InvalidRulesError(f"{name} must be {kind} int, got {value!r}")
+
+
+class Visit(NamedTuple):
+    """A person's presence at a venue during ``[start, end]`` (rule 2).
+
+    Example:
+        >>> visit = Visit("cafe", "ann", 1_000, 4_600)
+        >>> visit.duration, visit.visit_id == Visit("cafe", "ann", 1_000, 4_600).visit_id
+        (3600, True)
+    """
+
+    venue_id: str
+    person: str
+    start: int
+    end: int
+
+    @property
+    def duration(self) -> int:
+        return self.end - self.start
+
+    @property
+    def visit_id(self) -> str:
+        """Deterministic id of this visit's content: re-deriving it never makes a duplicate."""
+        return visit_id_for(self.venue_id, self.person, self.start, self.end)
+
+
+class Contact(NamedTuple):
+    """A contact edge (rule 3): ``person_a`` < ``person_b`` overlapped during ``[start, end]``.
+
+    Example:
+        >>> Contact("cafe", "ann", "bob", 1_000, 2_000).contact_id[:8]
+        '1206831d'
+    """
+
+    venue_id: str
+    person_a: str
+    person_b: str
+    start: int
+    end: int
+
+    @property
+    def duration(self) -> int:
+        return self.end - self.start
+
+    @property
+    def contact_id(self) -> str:
+        """Deterministic id of this edge's content: re-deriving it never makes a duplicate."""
+        return contact_id_for(self.venue_id, self.person_a, self.person_b, self.start, self.end)
+
+
+def visit_id_for(venue_id: str, person: str, start: int, end: int) -> str:
+    """The visit id: a UUID5 of its fields joined by the unit separator.
+
+    Identifiers and pseudonyms hold no control characters, so the separator keeps
+    ("a", "b\\x1fc") from colliding with ("a\\x1fb", "c").
+
+    Example:
+        >>> visit_id_for("cafe", "ann", 0, 60) == visit_id_for("cafe", "ann", 0, 61)
+        False
+    """
+    return str(uuid.uuid5(VISIT_ID_NAMESPACE, f"{venue_id}\x1f{person}\x1f{start}\x1f{end}"))
+
+
+def contact_id_for(venue_id: str, person_a: str, person_b: str, start: int, end: int) -> str:
+    """The contact id: a UUID5 of its fields (persons in edge order) joined by the unit separator.
+
+    Example:
+        >>> len(contact_id_for("cafe", "ann", "bob", 0, 900))
+        36
+    """
+    name = f"{venue_id}\x1f{person_a}\x1f{person_b}\x1f{start}\x1f{end}"
+    return str(uuid.uuid5(CONTACT_ID_NAMESPACE, name))

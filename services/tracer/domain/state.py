@@ -1,0 +1,599 @@
+"""Incremental per-venue tracer state: scans in, visit and contact changes out (rules 1-4, 10).
+
+A :class:`VenueState` holds one venue's scans (one per event id), the visits they make per
+person, a :class:`VisitIndex` of those visits, and nothing else: contacts are not stored. On each
+batch it
+
+1. records the new scans (rule 1: a known event id is ignored unless this copy comes first in
+   scan order, which then replaces the held one),
+2. re-pairs only the persons whose scans changed, and diffs their old and new visits,
+3. finds the contacts of removed visits (against the old index) and of added visits (against the
+   new one), and keeps as retracted / added only the edges that no other pair of visits still
+   makes — checked on the two persons' own visits, which are few.
+
+So the result is a function of the set of scans (rule 4) whatever the batching, and the cost of
+a batch is that of the visits it changes and their neighbours, not of the venue's history.
+Keeping no contact set keeps memory to scans and visits, and the snapshot to scans.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from services.tracer.domain.delta import Delta
+from services.tracer.domain.errors import InvalidScanError, SnapshotError
+from services.tracer.domain.model import Contact, Scan, VenueRules, Visit
+from services.tracer.domain.overlap import (
+    ContactKey,
+    IndexedVisit,
+    VisitIndex,
+    contact_keys_among,
+)
+from services.tracer.domain.visits import (
+    DIRECTION_RANK,
+    IN_RANK,
+    OUT_RANK,
+    RANK_DIRECTION,
+    Moment,
+    Span,
+    pair_moments,
+)
+
+SNAPSHOT_FORMAT = "truyvet.tracer.venue-state/1"
+TRACER_SNAPSHOT_FORMAT = "truyvet.tracer.state/1"
+
+HeldScan = tuple[int, int, str]
+"""``(at, rank, person)`` of the scan held for an event id; tuple order is scan order."""
+
+ParsedScan = tuple[str, int, int, str]
+"""``(event_id, at, rank, person)`` of a validated incoming scan."""
+
+_NO_SPANS: list[Span] = []
+
+
+class VenueState:
+    """One venue's scans, visits and visit index, updated batch by batch.
+
+    The rules are those of the latest :meth:`apply`; a call with different rules re-derives every
+    visit and contact and returns the full difference.
+
+    Example:
+        >>> state, rules = VenueState("cafe"), VenueRules()
+        >>> first = state.apply([Scan("e1", "cafe", "ann", "in", 0),
+        ...                      Scan("e2", "cafe", "bob", "in", 1_800)], rules)
+        >>> [(c.person_a, c.person_b, c.start, c.end) for c in first.contacts_added]
+        [('ann', 'bob', 1800, 3600)]
+        >>> late_out = state.apply([Scan("e3", "cafe", "ann", "out", 2_400)], rules)
+        >>> [(c.start, c.end) for c in late_out.contacts_removed], late_out.contacts_added
+        ([(1800, 3600)], ())
+    """
+
+    __slots__ = (
+        "_events",
+        "_horizon",
+        "_index",
+        "_longest",
+        "_moments",
+        "_rules",
+        "_spans",
+        "venue_id",
+    )
+
+    def __init__(self, venue_id: str, horizon: int | None = None) -> None:
+        self.venue_id = venue_id
+        self._rules: VenueRules | None = None
+        self._horizon = horizon
+        self._events: dict[str, HeldScan] = {}
+        # person → distinct moment → how many held scans have it (double scans share a moment).
+        self._moments: dict[str, dict[Moment, int]] = {}
+        self._spans: dict[str, list[Span]] = {}
+        self._index = VisitIndex(venue_id)
+        # Longest visit ever indexed (never lowered): bounds the look-back for covering visits.
+        self._longest = 0
+
+    # ---------------------------------------------------------------- reading
+
+    @property
+    def rules(self) -> VenueRules | None:
+        """The rules the current visits were derived with (None before the first batch)."""
+        return self._rules
+
+    @property
+    def horizon(self) -> int | None:
+        """Scans before this time are refused as expired (set by :meth:`forget_before`)."""
+        return self._horizon
+
+    @property
+    def scan_count(self) -> int:
+        return len(self._events)
+
+    def scans(self) -> Iterator[Scan]:
+        """The held scans, one per event id."""
+        for event_id, (at, rank, person) in self._events.items():
+            yield Scan(event_id, self.venue_id, person, RANK_DIRECTION[rank], at)
+
+    def visits(self) -> list[Visit]:
+        """The current visits, sorted."""
+        venue_id = self.venue_id
+        return sorted(
+            Visit(venue_id, person, start, end)
+            for person, spans in self._spans.items()
+            for start, end in spans
+        )
+
+    def contacts(self) -> list[Contact]:
+        """The current contact edges, sorted (derived on demand by a sweep)."""
+        if self._rules is None:
+            return []
+        keys = contact_keys_among(self.venue_id, self._index, self._rules.min_overlap)
+        return [Contact._make(key) for key in sorted(keys)]
+
+    # ---------------------------------------------------------------- updating
+
+    def apply(self, scans: Iterable[Scan], rules: VenueRules) -> Delta:
+        """Add a batch of scans; return the visits and contacts it added and retracted.
+
+        The whole batch is validated before anything changes: an :class:`InvalidScanError`
+        (another venue, unknown direction, non-integer time) leaves the state as it was.
+        """
+        parsed = self._parse(scans)
+        return self._commit(parsed, rules)
+
+    def _parse(self, scans: Iterable[Scan]) -> list[tuple[Scan, ParsedScan]]:
+        venue_id = self.venue_id
+        ranks = DIRECTION_RANK
+        parsed = []
+        for scan in scans:
+            rank = ranks.get(scan.direction)
+            if scan.venue_id != venue_id or rank is None or type(scan.at) is not int:
+                raise InvalidScanError(_why_invalid(scan, venue_id))
+            parsed.append((scan, (scan.event_id, scan.at, rank, scan.person)))
+        return parsed
+
+    def _commit(self, parsed: list[tuple[Scan, ParsedScan]], rules: VenueRules) -> Delta:
+        if self._rules is not None and rules != self._rules:
+            return self._commit_with_new_rules(parsed, rules)
+        self._rules = rules
+        touched, expired = self._record(parsed)
+        return self._update(touched, tuple(expired))
+
+    def _record(self, parsed: list[tuple[Scan, ParsedScan]]) -> tuple[set[str], list[Scan]]:
+        """Rule 1 on the incoming scans; returns the persons whose scans changed."""
+        events = self._events
+        moments = self._moments
+        horizon = self._horizon
+        touched: set[str] = set()
+        expired: list[Scan] = []
+        for scan, (event_id, at, rank, person) in parsed:
+            held = events.get(event_id)
+            if held is not None and held <= (at, rank, person):
+                continue  # a re-delivery, or a copy that loses to the held one
+            if horizon is not None and at < horizon:
+                expired.append(scan)
+                continue
+            if held is not None:
+                self._drop_moment(held)
+                touched.add(held[2])
+            events[event_id] = (at, rank, person)
+            person_moments = moments.get(person)
+            if person_moments is None:
+                moments[person] = {(at, rank): 1}
+            else:
+                moment = (at, rank)
+                person_moments[moment] = person_moments.get(moment, 0) + 1
+            touched.add(person)
+        return touched, expired
+
+    def _drop_moment(self, held: HeldScan) -> None:
+        at, rank, person = held
+        person_moments = self._moments[person]
+        left = person_moments.pop((at, rank)) - 1
+        if left:
+            person_moments[(at, rank)] = left
+        elif not person_moments:
+            del self._moments[person]
+
+    def _update(self, touched: Iterable[str], expired: tuple[Scan, ...]) -> Delta:
+        """Re-pair the touched persons and derive the visit and contact changes."""
+        rules = self._rules
+        assert rules is not None  # set by _commit before any scan is recorded
+        dwell, max_dwell, min_overlap = rules.default_dwell, rules.max_dwell, rules.min_overlap
+        moments, spans_of = self._moments, self._spans
+        removed: list[IndexedVisit] = []
+        added: list[IndexedVisit] = []
+        changed_spans_before: dict[str, list[Span]] = {}
+        # Changed persons with two visits overlapping each other, before and after the change.
+        overlapping_before: set[str] = set()
+        overlapping_after: set[str] = set()
+        for person in touched:
+            person_moments = moments.get(person)
+            new = pair_moments(sorted(person_moments), dwell, max_dwell) if person_moments else []
+            old = spans_of.get(person, _NO_SPANS)
+            if new == old:
+                continue
+            changed_spans_before[person] = old
+            if new:
+                spans_of[person] = new
+            else:
+                del spans_of[person]
+            if len(old) > 1 and _self_overlapping(old, min_overlap):
+                overlapping_before.add(person)
+            if len(new) > 1 and _self_overlapping(new, min_overlap):
+                overlapping_after.add(person)
+            if not old:
+                added.extend([(s, e, person) for s, e in new])
+                continue
+            new_set = set(new)
+            old_set = set(old)
+            removed.extend([(s, e, person) for s, e in old if (s, e) not in new_set])
+            added.extend([(s, e, person) for s, e in new if (s, e) not in old_set])
+        if not removed and not added:
+            return Delta(expired=expired) if expired else _EMPTY_DELTA
+
+        index = self._index
+        # An edge can come from several pairs of visits (a person's lone-out visit may overlap
+        # their other visits), so an edge of a removed pair may live on and an edge of an added
+        # pair may be old. Another pair can make the same edge only if the changed visit's person
+        # has two visits overlapping each other; edges from other persons' visits are certain.
+        lost_certain: set[ContactKey] = set()
+        lost_unsure: set[ContactKey] = set()
+        for visit in removed:
+            # Removing first, then querying, meets each pair of removed visits exactly once.
+            index.remove(visit)
+            into = lost_unsure if visit[2] in overlapping_before else lost_certain
+            index.contacts_of(visit[0], visit[1], visit[2], min_overlap, into)
+        gained_certain: set[ContactKey] = set()
+        gained_unsure: set[ContactKey] = set()
+        longest = self._longest
+        for visit in added:
+            into = gained_unsure if visit[2] in overlapping_after else gained_certain
+            index.contacts_of(visit[0], visit[1], visit[2], min_overlap, into)
+            index.add(visit)
+            if visit[1] - visit[0] > longest:
+                longest = visit[1] - visit[0]
+        self._longest = longest
+
+        gained = gained_certain | gained_unsure if gained_unsure else gained_certain
+        lost = lost_certain | lost_unsure if lost_unsure else lost_certain
+        contacts_removed = [key for key in lost_certain if key not in gained]
+        contacts_added = [key for key in gained_certain if key not in lost]
+        if lost_unsure or gained_unsure:
+            old_spans_of = {**spans_of, **changed_spans_before}
+            contacts_removed.extend(
+                key
+                for key in lost_unsure - lost_certain - gained
+                if not self._made_by(key, spans_of)
+            )
+            contacts_added.extend(
+                key
+                for key in gained_unsure - gained_certain - lost
+                if not self._made_by(key, old_spans_of)
+            )
+        venue_id = self.venue_id
+        make = tuple.__new__  # a named tuple from a ready tuple, without the _make indirection
+        contacts_removed.sort()
+        contacts_added.sort()
+        return Delta(
+            visits_added=tuple(sorted([make(Visit, (venue_id, p, s, e)) for s, e, p in added])),
+            visits_removed=tuple(sorted([make(Visit, (venue_id, p, s, e)) for s, e, p in removed])),
+            contacts_added=tuple([make(Contact, key) for key in contacts_added]),
+            contacts_removed=tuple([make(Contact, key) for key in contacts_removed]),
+            expired=expired,
+        )
+
+    def _made_by(self, key: ContactKey, spans_of: Mapping[str, list[Span]]) -> bool:
+        """Whether a visit of each endpoint (per ``spans_of``) overlap exactly as ``key`` says."""
+        _, person_a, person_b, start, end = key
+        covering_a = _covering(spans_of.get(person_a, _NO_SPANS), start, end, self._longest)
+        if not covering_a:
+            return False
+        covering_b = _covering(spans_of.get(person_b, _NO_SPANS), start, end, self._longest)
+        for start_a, end_a in covering_a:
+            for start_b, end_b in covering_b:
+                if max(start_a, start_b) == start and min(end_a, end_b) == end:
+                    return True
+        return False
+
+    def _commit_with_new_rules(
+        self, parsed: list[tuple[Scan, ParsedScan]], rules: VenueRules
+    ) -> Delta:
+        """Different rules change every visit and edge: re-derive all and diff whole sets."""
+        old_visits = set(self.visits())
+        old_contacts = set(self.contacts())
+        self._rules = rules
+        _, expired = self._record(parsed)
+        self._rederive()
+        new_visits = set(self.visits())
+        new_contacts = set(self.contacts())
+        return Delta(
+            visits_added=tuple(sorted(new_visits - old_visits)),
+            visits_removed=tuple(sorted(old_visits - new_visits)),
+            contacts_added=tuple(sorted(new_contacts - old_contacts)),
+            contacts_removed=tuple(sorted(old_contacts - new_contacts)),
+            expired=tuple(expired),
+        )
+
+    def _rederive(self) -> None:
+        """Pair every person's moments afresh and rebuild the index (no delta)."""
+        rules = self._rules
+        assert rules is not None
+        self._spans = {}
+        for person, person_moments in self._moments.items():
+            spans = pair_moments(sorted(person_moments), rules.default_dwell, rules.max_dwell)
+            if spans:
+                self._spans[person] = spans
+        self._index = VisitIndex(
+            self.venue_id,
+            ((start, end, person) for person, spans in self._spans.items() for start, end in spans),
+        )
+        self._longest = max(
+            (end - start for spans in self._spans.values() for start, end in spans), default=0
+        )
+
+    # ---------------------------------------------------------------- retention (rule 10)
+
+    def forget_before(self, cutoff: int) -> int:
+        """Forget scans before ``cutoff`` with the visits made only of them; return how many.
+
+        Emits no retractions: the stores drop whole day partitions on the same horizon, so the
+        forgotten visits and contacts leave them too. A visit is never *changed* by forgetting:
+        each person's scans are cut only where no visit is open across the cut, so the visits of
+        the scans kept are exactly the visits already emitted for them. That keeps at most one
+        moment per person before the cutoff: an ``in`` whose ``out`` comes at or after it.
+        Afterwards, new scans before ``cutoff`` are refused as :attr:`Delta.expired`.
+
+        Example:
+            >>> state = VenueState("cafe")
+            >>> _ = state.apply([Scan("e1", "cafe", "ann", "in", 0),
+            ...                  Scan("e2", "cafe", "ann", "out", 7_200),
+            ...                  Scan("e3", "cafe", "bob", "in", 100)], VenueRules())
+            >>> state.forget_before(3_600), [(v.person, v.start, v.end) for v in state.visits()]
+            (1, [('ann', 0, 7200)])
+        """
+        if self._horizon is None or cutoff > self._horizon:
+            self._horizon = cutoff
+        # person → first moment kept (None: keep none).
+        keep_from: dict[str, Moment | None] = {}
+        for person, person_moments in self._moments.items():
+            ordered = sorted(person_moments)
+            before = bisect_right(ordered, (cutoff - 1, IN_RANK))
+            cut = before
+            # Cutting between an in and its out would turn the out into a visit of its own.
+            if (
+                0 < before < len(ordered)
+                and ordered[before][1] == OUT_RANK
+                and ordered[before - 1][1] == IN_RANK
+            ):
+                cut = before - 1
+            if cut:
+                keep_from[person] = ordered[cut] if cut < len(ordered) else None
+        if not keep_from:
+            return 0
+        forgotten = [
+            event_id
+            for event_id, (at, rank, person) in self._events.items()
+            if person in keep_from and ((first := keep_from[person]) is None or (at, rank) < first)
+        ]
+        for event_id in forgotten:
+            self._drop_moment(self._events.pop(event_id))
+        for person in keep_from:
+            for start, end in self._spans.pop(person, _NO_SPANS):
+                self._index.remove((start, end, person))
+            kept = self._moments.get(person)
+            if kept and self._rules is not None:
+                rules = self._rules
+                spans = pair_moments(sorted(kept), rules.default_dwell, rules.max_dwell)
+                if spans:
+                    self._spans[person] = spans
+                for start, end in spans:
+                    self._index.add((start, end, person))
+                    self._longest = max(self._longest, end - start)
+        return len(forgotten)
+
+    # ---------------------------------------------------------------- persistence
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """The state as JSON-able primitives: rules, horizon and held scans (visits re-derive).
+
+        Example:
+            >>> state = VenueState("cafe")
+            >>> _ = state.apply([Scan("e1", "cafe", "ann", "in", 0)], VenueRules())
+            >>> snapshot = state.to_snapshot()
+            >>> snapshot["scans"]
+            [['e1', 'ann', 'in', 0]]
+            >>> VenueState.from_snapshot(snapshot).visits() == state.visits()
+            True
+        """
+        rules = self._rules
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "venue_id": self.venue_id,
+            "rules": None
+            if rules is None
+            else [rules.default_dwell, rules.max_dwell, rules.min_overlap],
+            "horizon": self._horizon,
+            "scans": [
+                [event_id, person, RANK_DIRECTION[rank], at]
+                for event_id, (at, rank, person) in sorted(self._events.items())
+            ],
+        }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Mapping[str, Any]) -> VenueState:
+        """Rebuild a state saved by :meth:`to_snapshot`; :class:`SnapshotError` if unreadable."""
+        try:
+            if snapshot["format"] != SNAPSHOT_FORMAT:
+                raise SnapshotError(
+                    f"snapshot format {snapshot['format']!r}; this code reads {SNAPSHOT_FORMAT!r}"
+                )
+            venue_id = snapshot["venue_id"]
+            if type(venue_id) is not str or not venue_id:
+                raise SnapshotError(f"snapshot venue_id {venue_id!r} is not a non-empty string")
+            state = cls(venue_id)
+            rules = snapshot["rules"]
+            horizon = snapshot["horizon"]
+            scans = [
+                Scan(event_id, state.venue_id, person, direction, at)
+                for event_id, person, direction, at in snapshot["scans"]
+            ]
+            if horizon is not None and type(horizon) is not int:
+                raise SnapshotError(f"snapshot horizon {horizon!r} is not an int")
+            parsed = state._parse(scans)
+            if rules is None:
+                if parsed:
+                    raise SnapshotError("snapshot holds scans but no rules")
+                state._horizon = horizon
+                return state
+            state._rules = VenueRules(*rules)
+            # Scans were kept before the horizon was set, so record them all, then set it.
+            state._record(parsed)
+            state._rederive()
+            state._horizon = horizon
+            return state
+        except SnapshotError:
+            raise
+        except (KeyError, TypeError, ValueError) as error:
+            raise SnapshotError(f"unreadable venue-state snapshot: {error!r}") from error
+
+
+def _self_overlapping(spans: list[Span], min_overlap: int) -> bool:
+    """Whether two of one person's spans (sorted by start) could both cover one edge's overlap.
+
+    An overlap of positive length needs the two spans to overlap by more than an instant; with
+    ``min_overlap == 0`` an overlap may be a single instant, so touching spans count too.
+    """
+    furthest = spans[0][1]
+    for start, end in spans[1:]:
+        if start < furthest or (start == furthest and min_overlap == 0):
+            return True
+        if end > furthest:
+            furthest = end
+    return False
+
+
+def _covering(spans: list[Span], start: int, end: int, longest: int) -> list[Span]:
+    """The spans (sorted by start) that contain ``[start, end]``."""
+    found = []
+    at = bisect_right(spans, (start, end + longest + 1))
+    earliest = end - longest
+    while at:
+        at -= 1
+        span = spans[at]
+        if span[0] < earliest:
+            break
+        if span[1] >= end:
+            found.append(span)
+    return found
+
+
+def _why_invalid(scan: Scan, venue_id: str) -> str:
+    if scan.venue_id != venue_id:
+        return f"scan {scan.event_id!r} is for venue {scan.venue_id!r}, not {venue_id!r}"
+    if scan.direction not in DIRECTION_RANK:
+        return f"scan {scan.event_id!r} has direction {scan.direction!r}; expected 'in' or 'out'"
+    return f"scan {scan.event_id!r} has time {scan.at!r}; expected integer epoch seconds"
+
+
+_EMPTY_DELTA = Delta()
+
+
+RulesLookup = Mapping[str, VenueRules] | Callable[[str], VenueRules]
+"""Where to find each venue's rules: a mapping or a function of the venue id."""
+
+
+class TracerState:
+    """The venue states of one tracer worker, for batches that may mix venues.
+
+    Example:
+        >>> tracer = TracerState()
+        >>> delta = tracer.apply([Scan("e1", "cafe", "ann", "in", 0),
+        ...                       Scan("e1", "shop", "bob", "in", 0)], lambda venue: VenueRules())
+        >>> sorted(v.venue_id for v in delta.visits_added)
+        ['cafe', 'shop']
+    """
+
+    __slots__ = ("_horizon", "_venues")
+
+    def __init__(self) -> None:
+        self._venues: dict[str, VenueState] = {}
+        # Kept here too: a venue first seen (or seen again) after forgetting starts with it.
+        self._horizon: int | None = None
+
+    def venue(self, venue_id: str) -> VenueState | None:
+        return self._venues.get(venue_id)
+
+    def venue_ids(self) -> list[str]:
+        return sorted(self._venues)
+
+    def venues(self) -> list[VenueState]:
+        return [self._venues[venue_id] for venue_id in sorted(self._venues)]
+
+    def apply(self, scans: Iterable[Scan], rules_for: RulesLookup) -> Delta:
+        """Apply a batch to each venue it touches; the whole batch is validated first."""
+        by_venue: dict[str, list[Scan]] = {}
+        for scan in scans:
+            by_venue.setdefault(scan.venue_id, []).append(scan)
+        lookup = rules_for.__getitem__ if isinstance(rules_for, Mapping) else rules_for
+        staged = []
+        for venue_id in sorted(by_venue):
+            state = self._venues.get(venue_id)
+            if state is None:
+                state = VenueState(venue_id, self._horizon)
+            staged.append((state, state._parse(by_venue[venue_id]), lookup(venue_id)))
+        deltas = []
+        for state, parsed, rules in staged:
+            self._venues[state.venue_id] = state
+            deltas.append(state._commit(parsed, rules))
+        return Delta.merge(deltas) if deltas else _EMPTY_DELTA
+
+    def forget_before(self, cutoff: int) -> int:
+        """:meth:`VenueState.forget_before` on every venue; venues left empty are dropped."""
+        if self._horizon is None or cutoff > self._horizon:
+            self._horizon = cutoff
+        forgotten = 0
+        for venue_id in list(self._venues):
+            state = self._venues[venue_id]
+            forgotten += state.forget_before(cutoff)
+            if not state.scan_count:
+                del self._venues[venue_id]
+        return forgotten
+
+    def to_snapshot(self) -> dict[str, Any]:
+        """The horizon and every venue's :meth:`VenueState.to_snapshot`, in venue order."""
+        return {
+            "format": TRACER_SNAPSHOT_FORMAT,
+            "horizon": self._horizon,
+            "venues": [state.to_snapshot() for state in self.venues()],
+        }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Mapping[str, Any]) -> TracerState:
+        """Rebuild the states saved by :meth:`to_snapshot`; :class:`SnapshotError` if unreadable."""
+        tracer = cls()
+        try:
+            if snapshot["format"] != TRACER_SNAPSHOT_FORMAT:
+                raise SnapshotError(
+                    f"snapshot format {snapshot['format']!r}; "
+                    f"this code reads {TRACER_SNAPSHOT_FORMAT!r}"
+                )
+            horizon = snapshot["horizon"]
+            if horizon is not None and type(horizon) is not int:
+                raise SnapshotError(f"snapshot horizon {horizon!r} is not an int")
+            tracer._horizon = horizon
+            venue_snapshots = list(snapshot["venues"])
+        except (KeyError, TypeError) as error:
+            raise SnapshotError(f"unreadable tracer snapshot: {error!r}") from error
+        for venue_snapshot in venue_snapshots:
+            state = VenueState.from_snapshot(venue_snapshot)
+            if state.venue_id in tracer._venues:
+                raise SnapshotError(f"venue {state.venue_id!r} appears twice in the snapshot")
+            tracer._venues[state.venue_id] = state
+        return tracer
+
+    def visits(self) -> list[Visit]:
+        return sorted(v for state in self._venues.values() for v in state.visits())
+
+    def contacts(self) -> list[Contact]:
+        return sorted(c for state in self._venues.values() for c in state.contacts())

@@ -1,0 +1,99 @@
+"""Session-wide fixtures: the real Kafka and ClickHouse of the test stack.
+
+Only tests that ask for ``stack`` or ``settings`` (directly or through another fixture) start
+anything; tests/unit never do. The test stack lives in ``.truyvet-test/`` on ports of its own, so
+it runs next to a development stack (``truyvet up``) without a clash. It is shared with any other
+pytest session running at the same time and stopped when the last one ends, if a test session
+started it; ``TRUYVET_TEST_KEEP_STACK=1`` keeps it up for fast local iteration (stop it with
+``TRUYVET_STATE_DIR=.truyvet-test truyvet down``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from services.core.config import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEST_STATE_DIR = REPO_ROOT / ".truyvet-test"
+_STACK_FIXTURES = {"stack", "settings"}
+
+
+def stack_settings() -> Settings:
+    """The test stack's settings: its own state dir and ports, whatever the environment says."""
+    return Settings(
+        state_dir=TEST_STATE_DIR,
+        kafka_bootstrap="127.0.0.1:19092",
+        kafka_controller_port=19093,
+        clickhouse_host="127.0.0.1",
+        clickhouse_port=19000,
+        clickhouse_http_port=18123,
+        clickhouse_user="default",
+        clickhouse_password=SecretStr(""),
+        clickhouse_database="truyvet_test",
+        ingest_port=18000,
+        alerts_port=18001,
+        topic_prefix="",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Whatever uses the real stack is an integration test, marked or not, so that
+    # `pytest -m "not integration"` never starts Kafka or ClickHouse.
+    for item in items:
+        if _STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    """Settings pointing at the running test stack (Kafka + ClickHouse), started if needed."""
+    from truyvet.stack.sharing import shared_infrastructure  # unit-test runs never import it
+
+    keep = os.environ.get("TRUYVET_TEST_KEEP_STACK") == "1"
+    with shared_infrastructure(stack_settings(), keep=keep) as settings:
+        yield settings
+
+
+@pytest.fixture
+def settings(stack: Settings) -> Iterator[Settings]:
+    """Settings of the test stack with a topic prefix and database of this test's own.
+
+    The topics exist and the migrations are applied; both are removed again afterwards.
+    """
+    from truyvet.stack.lifecycle import prepare_stores
+
+    tag = uuid.uuid4().hex[:12]
+    isolated = stack.model_copy(
+        update={"topic_prefix": f"t{tag}-", "clickhouse_database": f"test_{tag}"}
+    )
+    prepare_stores(isolated)
+    yield isolated
+    _drop_stores(isolated)
+
+
+def _drop_stores(settings: Settings) -> None:
+    """Delete one test's topics and database, so a kept stack does not grow without end."""
+    from kafka.admin import KafkaAdminClient
+
+    from services.core.config import TOPIC_NAMES
+    from truyvet.stack import clickhouse
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=30_000)
+    try:
+        topics = set(admin.list_topics()) & {settings.topic(name) for name in TOPIC_NAMES}
+        if topics:
+            admin.delete_topics(sorted(topics), timeout_ms=30_000)
+    finally:
+        admin.close()
+    client = clickhouse.connect(settings)
+    try:
+        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    finally:
+        client.disconnect()

@@ -1,0 +1,46 @@
+"""Fixtures that run the ingest service for real against the test stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from schemas.registry import Role
+from services.core.config import Settings
+from tests.support.processes import running_http_service
+from tests.support.stack import grant, isolated_settings
+
+
+@dataclass(frozen=True)
+class IngestUnderTest:
+    settings: Settings
+    url: str
+    admin: str
+    authority: str
+    dashboard: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def add_venue(self, **body: object) -> dict[str, str]:
+        with self.client(self.admin) as http:
+            answer = http.post("/v1/venues", json={"name": "Test venue", "kind": "office", **body})
+        assert answer.status_code == 201, answer.text
+        created: dict[str, str] = answer.json()
+        return created
+
+
+@pytest.fixture(scope="module")
+def ingest(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestUnderTest]:
+    state_dir: Path = tmp_path_factory.mktemp("ingest")
+    settings = isolated_settings(stack, state_dir)
+    tokens = {role: grant(settings, role) for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)}
+    url = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    with running_http_service("services.ingest", settings, url, state_dir / "ingest.log"):
+        yield IngestUnderTest(settings, url, tokens[Role.ADMIN], tokens[Role.AUTHORITY],
+                              tokens[Role.DASHBOARD])

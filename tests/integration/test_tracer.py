@@ -1,0 +1,147 @@
+"""The tracer through the real Kafka and ClickHouse equals the brute-force rules 1–3."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from schemas.common import utc_now
+from schemas.errors import DeadLetter
+from schemas.registry import VenueRecord
+from schemas.venues import VenueKind, VenuePublic
+from services.core.config import Settings
+from services.core.registry_log import publish_records_blocking
+from services.tracer.domain.model import VenueRules
+from tests.reference.tracing import reference_contacts, reference_visits
+from tests.support.citygen import messy_day
+from tests.support.kafka_read import read_topic
+from tests.support.processes import ServiceProcess, wait_for
+from tests.support.scan_topic import (
+    contacts_from_topic,
+    produce_messages,
+    produce_raw,
+    stored_contacts,
+    stored_contacts_by_person,
+    stored_visits,
+)
+from tests.support.stack import isolated_settings
+
+pytestmark = pytest.mark.integration
+
+VENUES = {
+    "office-1": VenueRules(3600, 43200, 900),
+    "market-1": VenueRules(1800, 14400, 600),
+    "clinic-1": VenueRules(2700, 43200, 900),
+    "school-1": VenueRules(3600, 43200, 1200),
+    "cafe-1": VenueRules(3600, 43200, 900),
+    "factory-1": VenueRules(3600, 43200, 900),
+}
+
+
+def register_venues(settings: Settings) -> None:
+    records = [
+        VenueRecord(
+            venue=VenuePublic(
+                venue_id=vid, name=vid, kind=VenueKind.OTHER, default_dwell_s=r.default_dwell,
+                max_dwell_s=r.max_dwell, min_overlap_s=r.min_overlap, created_at=utc_now(),
+            ),
+            key_sha256="0" * 64,
+        )
+        for vid, r in VENUES.items()
+    ]
+    publish_records_blocking(settings, records)
+
+
+@pytest.fixture
+def tracer_settings(stack: Settings, tmp_path: Path) -> Settings:
+    settings = isolated_settings(stack, tmp_path)
+    register_venues(settings)
+    return settings
+
+
+@pytest.fixture
+def tracer(tracer_settings: Settings, tmp_path: Path) -> Iterator[ServiceProcess]:
+    worker = ServiceProcess("services.tracer", tracer_settings, tmp_path / "tracer.log")
+    yield worker
+    worker.stop()
+
+
+def wait_until_equal(settings: Settings, expected_visits: set, expected_contacts: set,
+                     worker: ServiceProcess, timeout_s: float = 120) -> None:
+    def settled() -> bool:
+        assert worker.alive(), worker.log_tail()
+        return stored_visits(settings) == expected_visits and \
+            stored_contacts(settings) == expected_contacts
+
+    try:
+        wait_for(settled, timeout_s, "ClickHouse to hold exactly the reference answer", 0.5)
+    except AssertionError:
+        visits, contacts = stored_visits(settings), stored_contacts(settings)
+        raise AssertionError(
+            f"visits: {len(visits)} stored vs {len(expected_visits)} expected, "
+            f"missing {len(expected_visits - visits)}, extra {len(visits - expected_visits)}; "
+            f"contacts: {len(contacts)} vs {len(expected_contacts)}, missing "
+            f"{len(expected_contacts - contacts)}, extra {len(contacts - expected_contacts)}\n"
+            + worker.log_tail()
+        ) from None
+
+
+def test_a_messy_multi_venue_day_gives_exactly_the_reference(
+    tracer_settings: Settings, tracer: ServiceProcess
+) -> None:
+    start = int(time.time()) // 86400 * 86400 - 2 * 86400 + 6 * 3600  # spans two midnights
+    day = messy_day(7, venues=list(VENUES), people=120, start=start)
+    visits = reference_visits(day.scans, VENUES)
+    contacts = reference_contacts(day.scans, VENUES)
+    assert len(contacts) > 50, "the generated day should make plenty of contacts"
+
+    on_time, late = day.waves
+    produce_messages(tracer_settings, on_time)
+    first_wave = {s for m in on_time for s in m}
+    wait_until_equal(tracer_settings, reference_visits(first_wave, VENUES),
+                     reference_contacts(first_wave, VENUES), tracer)
+
+    # Offline gates upload hours late, check-outs trickle in: earlier answers must be corrected.
+    produce_messages(tracer_settings, late)
+    wait_until_equal(tracer_settings, visits, contacts, tracer)
+    assert stored_contacts_by_person(tracer_settings) == contacts
+    assert contacts_from_topic(tracer_settings) == contacts
+
+
+def test_poison_messages_go_to_dead_letter_and_the_rest_flows(
+    tracer_settings: Settings, tracer: ServiceProcess
+) -> None:
+    start = int(time.time()) - 86400
+    day = messy_day(11, venues=["cafe-1", "market-1"], people=30, start=start, hours=6)
+    messages = [m for wave in day.waves for m in wave]
+    half = len(messages) // 2
+    produce_messages(tracer_settings, messages[:half])
+    poison = [
+        (b"cafe-1", b"\x00\xffnot json at all"),
+        (b"cafe-1", b'{"venue_id": "cafe-1", "scans": []}'),
+        (b"cafe-1", b'{"venue_id": "cafe-1", "scans": [{"event_id": "x", "person_id": '
+                    b'"0912345678", "direction": "in", "scanned_at": "2026-11-20T01:00:00Z"}]}'),
+    ]
+    for key, value in poison:
+        produce_raw(tracer_settings, "scans", key, value)
+    produce_messages(tracer_settings, messages[half:])
+
+    wait_until_equal(tracer_settings, reference_visits(day.scans, VENUES),
+                     reference_contacts(day.scans, VENUES), tracer)
+    letters = [
+        DeadLetter.model_validate_json(v)
+        for _, v, _, _ in read_topic(tracer_settings.kafka_bootstrap,
+                                     tracer_settings.topic("dead-letter"), len(poison))
+    ]
+    assert sorted(base64.b64decode(d.payload_base64) for d in letters) == sorted(
+        v for _, v in poison)
+    scans_topic = tracer_settings.topic("scans")
+    source = {(p, o): v for _, v, p, o in read_topic(tracer_settings.kafka_bootstrap, scans_topic)}
+    for letter in letters:
+        assert letter.source_topic == scans_topic and letter.service == "tracer"
+        assert source[(letter.partition, letter.offset)] == base64.b64decode(letter.payload_base64)
+        assert letter.reason

@@ -1,0 +1,35 @@
+"""Reading topics back in tests with a plain client (read_committed, from the beginning)."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+
+def read_topic(bootstrap: str, topic: str, min_messages: int = 0, timeout_s: float = 30.0
+               ) -> list[tuple[bytes | None, bytes | None, int, int]]:
+    """All records of ``topic`` up to its end (and at least ``min_messages``), as
+    ``(key, value, partition, offset)``."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             isolation_level="read_committed")
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or [])
+        assert partitions, f"topic {topic} does not exist"
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        records: list[tuple[bytes | None, bytes | None, int, int]] = []
+        deadline = time.monotonic() + timeout_s
+        while True:
+            end = consumer.end_offsets(tps)
+            if all(consumer.position(tp) >= end[tp] for tp in tps) and len(records) >= min_messages:
+                return records
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out reading {topic}: {len(records)} records, wanted {min_messages}"
+                )
+            for batch in consumer.poll(timeout_ms=300).values():
+                records.extend((r.key, r.value, r.partition, r.offset) for r in batch)
+    finally:
+        consumer.close()

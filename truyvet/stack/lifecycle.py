@@ -1,0 +1,165 @@
+"""``up``, ``down`` and ``status`` of the whole local stack, in dependency order.
+
+``up`` is idempotent: a part that already runs (by its pid file) is left alone and only checked.
+``down`` stops only what a pid file of this state dir names: services first (they hold client
+connections), then Kafka, then ClickHouse.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from services.core.config import Settings
+from truyvet.stack import clickhouse, kafka, services
+from truyvet.stack.credentials import with_local_secrets
+from truyvet.stack.layout import StateLayout
+from truyvet.stack.migrations import apply_migrations
+from truyvet.stack.processes import StackError
+from truyvet.stack.status import PartStatus
+from truyvet.stack.topics import create_topics
+
+Progress = Callable[[str], None]
+INFRASTRUCTURE = ("kafka", "clickhouse")
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@contextmanager
+def _step(progress: Progress, label: str) -> Iterator[list[str]]:
+    """Report ``label: <what happened> (<seconds>)`` once the block has filled in what happened."""
+    began = time.monotonic()
+    outcome: list[str] = []
+    yield outcome
+    progress(f"{label}: {' '.join(outcome) or 'done'} ({time.monotonic() - began:.1f} s)")
+
+
+@dataclass
+class UpResult:
+    settings: Settings  # with the stack's secrets filled in
+    started: list[str] = field(default_factory=list)  # parts this call started
+    skipped: list[str] = field(default_factory=list)  # services whose module does not exist yet
+    admin_token: str | None = None
+
+
+def start_infrastructure(settings: Settings, progress: Progress = _quiet) -> list[str]:
+    """Start Kafka and ClickHouse (each unless running); return the names of those started now."""
+    started: list[str] = []
+    if not kafka.jars_ready(settings):
+        with _step(progress, "kafka jars") as outcome:
+            libs = kafka.ensure_jars(settings)
+            outcome.append(f"resolved into {libs}")
+    for name, part in (("kafka", kafka), ("clickhouse", clickhouse)):
+        with _step(progress, name) as outcome:
+            pid, now = part.start(settings)
+            outcome.append(f"{'started' if now else 'already running'}, pid {pid}")
+        if now:
+            started.append(name)
+    return started
+
+
+def prepare_stores(settings: Settings, progress: Progress = _quiet) -> None:
+    """Create the topics and apply the ClickHouse migrations of ``settings`` (both idempotent)."""
+    with _step(progress, "topics") as outcome:
+        created = create_topics(settings)
+        outcome.append(f"created {', '.join(created)}" if created else "all present")
+    with _step(progress, "migrations") as outcome:
+        applied = apply_migrations(settings)
+        outcome.append(f"applied {', '.join(applied)}" if applied else "up to date")
+
+
+def up(settings: Settings, progress: Progress = _quiet) -> UpResult:
+    """Bring the whole local stack up and return what happened."""
+    settings = with_local_secrets(settings, create=True)
+    result = UpResult(settings)
+    result.started += start_infrastructure(settings, progress)
+    prepare_stores(settings, progress)
+    failures: list[str] = []
+    for spec in services.SERVICES:
+        if not spec.available():
+            progress(f"{spec.name}: skipped, module {spec.module} does not exist yet")
+            result.skipped.append(spec.name)
+            continue
+        # One broken service must not keep the others down: whoever works on the tracer still
+        # wants it running while ingest is broken. The failures are raised together at the end.
+        try:
+            with _step(progress, spec.name) as outcome:
+                pid, now = services.start(spec, settings)
+                outcome.append(f"{'started' if now else 'already running'}, pid {pid}")
+        except StackError as exc:
+            progress(f"{spec.name}: FAILED")
+            failures.append(str(exc))
+            continue
+        if now:
+            result.started.append(spec.name)
+    if failures:
+        raise StackError("\n\n".join(failures))
+    result.admin_token = _admin_token(settings, progress)
+    return result
+
+
+def _admin_token(settings: Settings, progress: Progress) -> str | None:
+    # Imported here: the bootstrap module pulls in the registry, which `status` never needs.
+    from truyvet.bootstrap import ensure_admin_token
+
+    try:
+        return ensure_admin_token(settings)
+    except NotImplementedError:
+        progress("admin token: skipped, the registry does not exist yet")
+        return None
+
+
+def stop_infrastructure(settings: Settings, progress: Progress = _quiet) -> None:
+    """Stop Kafka, then ClickHouse, if this state dir started them."""
+    for name, part in (("kafka", kafka), ("clickhouse", clickhouse)):
+        with _step(progress, name) as outcome:
+            pid = part.stop(settings)
+            outcome.append("not running" if pid is None else f"stopped pid {pid}")
+
+
+def down(settings: Settings, progress: Progress = _quiet) -> None:
+    """Stop everything this state dir started: services, then Kafka, then ClickHouse."""
+    # Every known service, available or not: one may have been started before its module moved.
+    for spec in reversed(services.SERVICES):
+        pid = services.stop(spec, settings)
+        if pid is not None:
+            progress(f"{spec.name}: stopped pid {pid}")
+    stop_infrastructure(settings, progress)
+
+
+def part_names() -> list[str]:
+    return [*INFRASTRUCTURE, *(spec.name for spec in services.SERVICES)]
+
+
+def status(settings: Settings, parts: Sequence[str] | None = None) -> list[PartStatus]:
+    """The status of each part (all by default; services only if their module exists)."""
+    wanted = set(parts) if parts else None
+    found: list[PartStatus] = []
+    for name, part in (("kafka", kafka), ("clickhouse", clickhouse)):
+        if wanted is None or name in wanted:
+            found.append(part.status(settings))
+    for spec in services.SERVICES:
+        if wanted is None and not spec.available():
+            continue
+        if wanted is None or spec.name in wanted:
+            found.append(services.status(spec, settings))
+    return found
+
+
+def urls(settings: Settings) -> dict[str, str]:
+    """Where to find each part of the stack, for people."""
+    ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    dashboard = f"http://{settings.alerts_host}:{settings.alerts_port}"
+    return {
+        "ingest": ingest,
+        "OpenAPI": f"{ingest}/openapi.json",
+        "dashboard": f"{dashboard}/",
+        "Kafka bootstrap": settings.kafka_bootstrap,
+        "ClickHouse native": f"{settings.clickhouse_host}:{settings.clickhouse_port}",
+        "ClickHouse HTTP": f"http://{settings.clickhouse_host}:{settings.clickhouse_http_port}",
+        "state dir": str(StateLayout.of(settings).root),
+    }
