@@ -15,11 +15,11 @@ from services.core.pseudonym import Pseudonymizer
 from services.core.registry_log import RegistryFollower
 from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
-from services.ingest.auth import Authenticator
+from services.core.http.auth import Authenticator
 from services.ingest.context import IngestContext
-from services.ingest.errors import install_error_handlers
+from services.core.http.errors import install_error_handlers
 from services.ingest.publisher import KafkaPublisher
-from services.ingest.ratelimit import FailureLimiter
+from services.core.http.ratelimit import FailureLimiter
 from services.ingest.routes import cases, health, scans, tokens, venues
 
 
@@ -35,11 +35,12 @@ def create_app(settings: Settings) -> FastAPI:
             await registry.start()
             pseudonymizer = Pseudonymizer(settings.pseudonym_secret)
             qr_signer = QrSigner(settings.qr_secret)
+            app.state.auth = Authenticator(registry, FailureLimiter())
             app.state.ingest = IngestContext(
                 settings=settings,
                 publisher=publisher,
                 registry=registry,
-                auth=Authenticator(registry, FailureLimiter()),
+                auth=app.state.auth,
                 pseudonymizer=pseudonymizer,
                 qr_signer=qr_signer,
                 admission=AdmissionPolicy(

@@ -117,6 +117,10 @@ class TracerWorker:
             raw_key = key.encode()
             store[raw_key] = value
             self.segments.send_changelog(partition, raw_key, value)
+        # ClickHouse first: whoever reacts to a contacts message (the alerts worker) reads
+        # ClickHouse next and must find the change there.
+        if len(out.rows):
+            await asyncio.get_running_loop().run_in_executor(None, self.sink.write, out.rows)
         for batch in out.contacts:
             await self.contacts_topic.send(
                 key=batch.venue_id.encode(), value=batch.model_dump_json().encode(), force=True
@@ -128,8 +132,6 @@ class TracerWorker:
                 key=(letter.key or "").encode(), value=letter.model_dump_json().encode(),
                 force=True,
             )
-        if len(out.rows):
-            await asyncio.get_running_loop().run_in_executor(None, self.sink.write, out.rows)
         # Everything above is acknowledged before these events may be committed.
         await self.app.producer.flush()
         self.processed_scans += out.scans_seen

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from services.core import pseudonym, secrets
 from services.core.pseudonym import Pseudonymizer
 from services.core.secrets import QrSigner
-from services.ingest import admission, ratelimit
+from services.core.http import ratelimit
+from services.ingest import admission
 from services.ingest.admission import (
     AdmissionPolicy,
     BodyError,

@@ -11,9 +11,9 @@ from schemas.cases import CaseAccepted, CaseIn, CaseReported, CaseWithdrawn
 from schemas.common import Identifier, ShortText, utc_now
 from schemas.errors import Problem
 from schemas.registry import Role
-from services.ingest.auth import Principal, requires
+from services.core.http.auth import Principal, requires
 from services.ingest.context import IngestContext, context
-from services.ingest.errors import ApiError
+from services.core.http.errors import ApiError
 from services.ingest.publisher import PublishUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["cases"])

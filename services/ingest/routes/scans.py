@@ -12,9 +12,9 @@ from schemas.errors import Problem
 from schemas.registry import Role
 from schemas.scans import ScanBatch, ScanIn, ScanReceipt
 from services.ingest.admission import BodyError, ForeignVenueError, parse_scan_items
-from services.ingest.body import read_capped_body
+from services.core.http.body import read_capped_body
 from services.ingest.context import IngestContext, context
-from services.ingest.errors import ApiError
+from services.core.http.errors import ApiError
 from services.ingest.publisher import PublishUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["scans"])

@@ -10,9 +10,9 @@ from schemas.common import ShortText, WireModel
 from schemas.errors import Problem
 from schemas.registry import Role
 from services.core.tokens import issue_token
-from services.ingest.auth import Principal, requires
+from services.core.http.auth import Principal, requires
 from services.ingest.context import IngestContext, context
-from services.ingest.errors import ApiError
+from services.core.http.errors import ApiError
 from services.ingest.publisher import PublishUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["tokens"])

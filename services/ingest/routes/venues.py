@@ -17,9 +17,9 @@ from schemas.registry import Role, VenueRecord
 from schemas.venues import VenueCreate, VenueCreated, VenuePublic
 from services.core.config import Settings
 from services.core.secrets import new_secret, sha256_hex
-from services.ingest.auth import Principal, requires
+from services.core.http.auth import Principal, requires
 from services.ingest.context import IngestContext, context
-from services.ingest.errors import ApiError
+from services.core.http.errors import ApiError
 from services.ingest.publisher import PublishUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["venues"])

@@ -18,7 +18,7 @@ Two ways to find them, both output-sensitive:
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
 from services.tracer.domain.model import Contact, Visit
@@ -33,11 +33,6 @@ cheaper to build and hash in bulk; ``tuple.__new__(Contact, key)`` makes the val
 # Durations below 2**_SMALLEST_CLASS seconds (about 17 min) share one class: a class per
 # power of two down to one second would cost more bisects than the few candidates it saves.
 _SMALLEST_CLASS = 10
-
-
-def _duration_class(duration: int) -> int:
-    bits = duration.bit_length()
-    return bits if bits > _SMALLEST_CLASS else _SMALLEST_CLASS
 
 
 def contacts_among(visits: Iterable[Visit], min_overlap: int) -> set[Contact]:
@@ -90,11 +85,25 @@ def contact_keys_among(
     return keys
 
 
+class _DurationClass:
+    """The visits of one duration class, start-sorted, with their starts as plain ints.
+
+    The parallel list of starts is what queries bisect: comparing ints is several times cheaper
+    than comparing ``(start, end, person)`` tuples, and queries outnumber insertions.
+    """
+
+    __slots__ = ("members", "starts")
+
+    def __init__(self, members: list[IndexedVisit]) -> None:
+        self.members = members
+        self.starts = [visit[0] for visit in members]
+
+
 class VisitIndex:
     """One venue's visits, start-sorted per duration class, for "who overlaps this visit?".
 
-    Insertions keep each class sorted with ``insort``; new visits are mostly recent, so they land
-    near the end and the shift is short.
+    New visits are mostly recent, so they land at or near the end of their class and inserting
+    them shifts little.
 
     Example:
         >>> index = VisitIndex("cafe")
@@ -107,40 +116,52 @@ class VisitIndex:
 
     def __init__(self, venue_id: str, visits: Iterable[IndexedVisit] = ()) -> None:
         self.venue_id = venue_id
-        # longest duration of the class → its visits, start-sorted.
-        self._classes: dict[int, list[IndexedVisit]] = {}
+        grouped: dict[int, list[IndexedVisit]] = {}
         for visit in visits:
-            self._classes.setdefault(self._longest_of(visit), []).append(visit)
-        for members in self._classes.values():
-            members.sort()
+            grouped.setdefault(self._longest_of(visit), []).append(visit)
+        # longest duration of the class → its visits.
+        self._classes: dict[int, _DurationClass] = {
+            longest: _DurationClass(sorted(members)) for longest, members in grouped.items()
+        }
 
     @staticmethod
     def _longest_of(visit: IndexedVisit) -> int:
-        return (1 << _duration_class(visit[1] - visit[0])) - 1
+        """The bound of the visit's duration class: durations within a factor of two share one."""
+        bits = (visit[1] - visit[0]).bit_length()
+        return (1 << (bits if bits > _SMALLEST_CLASS else _SMALLEST_CLASS)) - 1
 
     def __len__(self) -> int:
-        return sum(len(members) for members in self._classes.values())
+        return sum(len(group.members) for group in self._classes.values())
 
     def __iter__(self) -> Iterator[IndexedVisit]:
-        return heapq.merge(*self._classes.values())
+        return heapq.merge(*(group.members for group in self._classes.values()))
 
     def add(self, visit: IndexedVisit) -> None:
         """Index one visit (the caller keeps visits unique)."""
         longest = self._longest_of(visit)
-        members = self._classes.get(longest)
-        if members is None:
-            self._classes[longest] = [visit]
+        group = self._classes.get(longest)
+        if group is None:
+            self._classes[longest] = _DurationClass([visit])
+            return
+        members = group.members
+        if visit > members[-1]:
+            members.append(visit)
+            group.starts.append(visit[0])
         else:
-            insort(members, visit)
+            at = bisect_left(members, visit)
+            members.insert(at, visit)
+            group.starts.insert(at, visit[0])
 
     def remove(self, visit: IndexedVisit) -> None:
         """Drop one indexed visit; ``KeyError`` if it is not indexed."""
         longest = self._longest_of(visit)
-        members = self._classes.get(longest, [])
+        group = self._classes.get(longest)
+        members = group.members if group is not None else []
         at = bisect_left(members, visit)
-        if at == len(members) or members[at] != visit:
+        if group is None or at == len(members) or members[at] != visit:
             raise KeyError(visit)
         del members[at]
+        del group.starts[at]
         if not members:
             del self._classes[longest]
 
@@ -160,25 +181,30 @@ class VisitIndex:
         found: set[ContactKey] = set() if into is None else into
         if end - start < min_overlap:
             return found
+        add = found.add
         venue_id = self.venue_id
-        first_start = end - min_overlap
-        for longest, members in self._classes.items():
+        reach = start + min_overlap
+        last_start = end - min_overlap
+        for longest, group in self._classes.items():
             if longest < min_overlap:
                 continue
             # An overlap of min_overlap needs other_start <= end - min_overlap and
             # other_end >= start + min_overlap, so other_start >= start + min_overlap - longest.
-            low = bisect_left(members, (start + min_overlap - longest,))
-            high = bisect_left(members, (first_start + 1,), low)
-            for other_start, other_end, other in members[low:high]:
-                if other == person:
+            starts = group.starts
+            low = bisect_left(starts, reach - longest)
+            high = bisect_right(starts, last_start, low)
+            if low == high:
+                continue
+            for other_start, other_end, other in group.members[low:high]:
+                if other == person or other_end < reach:
                     continue
                 overlap_start = start if start > other_start else other_start
                 overlap_end = end if end < other_end else other_end
                 if overlap_end - overlap_start >= min_overlap:
                     if person < other:
-                        found.add((venue_id, person, other, overlap_start, overlap_end))
+                        add((venue_id, person, other, overlap_start, overlap_end))
                     else:
-                        found.add((venue_id, other, person, overlap_start, overlap_end))
+                        add((venue_id, other, person, overlap_start, overlap_end))
         return found
 
 

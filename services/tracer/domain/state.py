@@ -19,6 +19,7 @@ Keeping no contact set keeps memory to scans and visits, and the snapshot to sca
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -50,7 +51,7 @@ HeldScan = tuple[int, int, str]
 ParsedScan = tuple[str, int, int, str]
 """``(event_id, at, rank, person)`` of a validated incoming scan."""
 
-_NO_SPANS: list[Span] = []
+_NO_SPANS: tuple[Span, ...] = ()
 
 
 class VenueState:
@@ -88,7 +89,7 @@ class VenueState:
         self._events: dict[str, HeldScan] = {}
         # person → distinct moment → how many held scans have it (double scans share a moment).
         self._moments: dict[str, dict[Moment, int]] = {}
-        self._spans: dict[str, list[Span]] = {}
+        self._spans: dict[str, tuple[Span, ...]] = {}
         self._index = VisitIndex(venue_id)
         # Longest visit ever indexed (never lowered): bounds the look-back for covering visits.
         self._longest = 0
@@ -153,7 +154,7 @@ class VenueState:
         return parsed
 
     def _commit(self, parsed: list[tuple[Scan, ParsedScan]], rules: VenueRules) -> Delta:
-        if self._rules is not None and rules != self._rules:
+        if self._rules is not None and rules is not self._rules and rules != self._rules:
             return self._commit_with_new_rules(parsed, rules)
         self._rules = rules
         touched, expired = self._record(parsed)
@@ -203,13 +204,13 @@ class VenueState:
         moments, spans_of = self._moments, self._spans
         removed: list[IndexedVisit] = []
         added: list[IndexedVisit] = []
-        changed_spans_before: dict[str, list[Span]] = {}
+        changed_spans_before: dict[str, tuple[Span, ...]] = {}
         # Changed persons with two visits overlapping each other, before and after the change.
         overlapping_before: set[str] = set()
         overlapping_after: set[str] = set()
         for person in touched:
             person_moments = moments.get(person)
-            new = pair_moments(sorted(person_moments), dwell, max_dwell) if person_moments else []
+            new = pair_moments(sorted(person_moments), dwell, max_dwell) if person_moments else ()
             old = spans_of.get(person, _NO_SPANS)
             if new == old:
                 continue
@@ -260,7 +261,7 @@ class VenueState:
         contacts_removed = [key for key in lost_certain if key not in gained]
         contacts_added = [key for key in gained_certain if key not in lost]
         if lost_unsure or gained_unsure:
-            old_spans_of = {**spans_of, **changed_spans_before}
+            old_spans_of = ChainMap(changed_spans_before, spans_of)
             contacts_removed.extend(
                 key
                 for key in lost_unsure - lost_certain - gained
@@ -273,17 +274,18 @@ class VenueState:
             )
         venue_id = self.venue_id
         make = tuple.__new__  # a named tuple from a ready tuple, without the _make indirection
-        contacts_removed.sort()
-        contacts_added.sort()
-        return Delta(
-            visits_added=tuple(sorted([make(Visit, (venue_id, p, s, e)) for s, e, p in added])),
-            visits_removed=tuple(sorted([make(Visit, (venue_id, p, s, e)) for s, e, p in removed])),
-            contacts_added=tuple([make(Contact, key) for key in contacts_added]),
-            contacts_removed=tuple([make(Contact, key) for key in contacts_removed]),
-            expired=expired,
+        return make(
+            Delta,
+            (
+                tuple(sorted([make(Visit, (venue_id, p, s, e)) for s, e, p in added])),
+                tuple(sorted([make(Visit, (venue_id, p, s, e)) for s, e, p in removed])),
+                tuple([make(Contact, key) for key in contacts_added]),
+                tuple([make(Contact, key) for key in contacts_removed]),
+                expired,
+            ),
         )
 
-    def _made_by(self, key: ContactKey, spans_of: Mapping[str, list[Span]]) -> bool:
+    def _made_by(self, key: ContactKey, spans_of: Mapping[str, tuple[Span, ...]]) -> bool:
         """Whether a visit of each endpoint (per ``spans_of``) overlap exactly as ``key`` says."""
         _, person_a, person_b, start, end = key
         covering_a = _covering(spans_of.get(person_a, _NO_SPANS), start, end, self._longest)
@@ -458,7 +460,7 @@ class VenueState:
             raise SnapshotError(f"unreadable venue-state snapshot: {error!r}") from error
 
 
-def _self_overlapping(spans: list[Span], min_overlap: int) -> bool:
+def _self_overlapping(spans: tuple[Span, ...], min_overlap: int) -> bool:
     """Whether two of one person's spans (sorted by start) could both cover one edge's overlap.
 
     An overlap of positive length needs the two spans to overlap by more than an instant; with
@@ -473,7 +475,7 @@ def _self_overlapping(spans: list[Span], min_overlap: int) -> bool:
     return False
 
 
-def _covering(spans: list[Span], start: int, end: int, longest: int) -> list[Span]:
+def _covering(spans: tuple[Span, ...], start: int, end: int, longest: int) -> list[Span]:
     """The spans (sorted by start) that contain ``[start, end]``."""
     found = []
     at = bisect_right(spans, (start, end + longest + 1))

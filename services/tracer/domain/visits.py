@@ -81,16 +81,23 @@ def dedup_by_event_id(scans: Iterable[Scan]) -> list[Scan]:
     return list(kept.values())
 
 
-def pair_moments(moments: list[Moment], default_dwell: int, max_dwell: int) -> list[Span]:
+def pair_moments(moments: list[Moment], default_dwell: int, max_dwell: int) -> tuple[Span, ...]:
     """Rule 2 on one person's distinct moments at one venue, sorted in scan order.
 
     Returns the visits as ``(start, end)`` spans, sorted and distinct. This is the hot path of
-    the tracer state, hence plain tuples.
+    the tracer state, hence plain tuples (which the garbage collector also stops tracking, unlike
+    lists: the state keeps one per person).
 
     Example:
         >>> pair_moments([(0, IN_RANK), (600, OUT_RANK), (9_000, OUT_RANK)], 3_600, 43_200)
-        [(0, 600), (5400, 9000)]
+        ((0, 600), (5400, 9000))
     """
+    if len(moments) == 1:  # most people scan once or twice at a venue
+        at, rank = moments[0]
+        if rank == IN_RANK:
+            return ((at, at + min(default_dwell, max_dwell)),)
+        start = at - default_dwell
+        return ((start, min(at, start + max_dwell)),)
     spans: list[Span] = []
     append = spans.append
     open_at: int | None = None
@@ -113,8 +120,8 @@ def pair_moments(moments: list[Moment], default_dwell: int, max_dwell: int) -> l
     # An out with no open visit reaches back before earlier visits, and clipping can make two
     # spans equal (an in closed early by an out, then an out alone): sort and merge equal ones.
     if len(spans) > 1:
-        spans = sorted(set(spans))
-    return spans
+        return tuple(sorted(set(spans)))
+    return tuple(spans)
 
 
 def build_visits(scans: Iterable[Scan], rules: VenueRules) -> list[Visit]:

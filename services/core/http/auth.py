@@ -11,8 +11,8 @@ from fastapi.security.utils import get_authorization_scheme_param
 from schemas.registry import Role
 from schemas.venues import VenuePublic
 from services.core.registry_log import RegistryFollower
-from services.ingest.errors import ApiError
-from services.ingest.ratelimit import FailureLimiter
+from services.core.http.errors import ApiError
+from services.core.http.ratelimit import FailureLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ def requires(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """
 
     async def dependency(request: Request) -> Principal:
-        authenticator: Authenticator = request.app.state.ingest.auth
+        authenticator: Authenticator = request.app.state.auth
         return await authenticator.require(request, *roles)
 
     return dependency

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from services.ingest.errors import ApiError
+from services.core.http.errors import ApiError
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:

@@ -1,0 +1,167 @@
+"""Response shapes of the alerts API (and the one query type it needs).
+
+Output shapes use plain ``str`` ids rather than the input constraints of ``schemas.common``: a
+stored value that some older writer let through must still be readable, not turn into a 5xx.
+Times are aware UTC datetimes, serialised as ISO 8601 with a ``Z``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from schemas.alerts import Exposure
+from services.alerts.queries import AlertRecord, CaseRecord
+from services.alerts.domain import ChainNode
+from services.tracer.graph import GraphFigures
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _calendar_date(value: object) -> object:
+    # pydantic alone would also take "1763596800" (epoch seconds at midnight) as a date.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("expected a calendar date as YYYY-MM-DD")
+    return value
+
+
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
+"""A ``YYYY-MM-DD`` query value, and nothing else that happens to parse as a date."""
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class AlertPublic(_Public):
+    """Rule 8's alert, as currently stored."""
+
+    alert_id: str
+    case_id: str
+    person_id: str = Field(description="Pseudonym of the exposed person.")
+    degree: int = Field(description="1 for F1, 2 for F2, …")
+    exposed_at: datetime
+    via_person_id: str | None = Field(description="The degree-1-lower person; null for F1.")
+    venue_ids: list[str]
+    exposures: list[Exposure]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: AlertRecord) -> AlertPublic:
+        return cls(
+            alert_id=record.alert_id,
+            case_id=record.case_id,
+            person_id=record.person_id,
+            degree=record.degree,
+            exposed_at=record.exposed_at,
+            via_person_id=record.via_person_id,
+            venue_ids=list(record.venue_ids),
+            exposures=list(record.exposures),
+            created_at=record.created_at,
+        )
+
+
+CaseStatus = Literal["reported", "withdrawn"]
+
+
+class CaseAlerts(_Public):
+    """A case's current alerts; a withdrawn case has none (they were retracted)."""
+
+    case_id: str
+    status: CaseStatus
+    alerts: list[AlertPublic]
+
+    @classmethod
+    def of(cls, case: CaseRecord, alerts: list[AlertRecord]) -> CaseAlerts:
+        return cls(case_id=case.case_id, status=case.status,
+                   alerts=[AlertPublic.of(a) for a in alerts])
+
+
+class ChainNodePublic(_Public):
+    """One person of the transmission tree; the root is F0 (degree 0, no exposure, no via)."""
+
+    person: str
+    degree: int
+    exposed_at: datetime | None
+    via: str | None
+    venue_ids: list[str]
+    children: list[ChainNodePublic]
+
+
+class CaseChain(_Public):
+    """The transmission tree F0 → F1 → F2 … of a case; ``people`` counts F0 too."""
+
+    case_id: str
+    status: CaseStatus
+    reported_at: datetime
+    people: int
+    chain: ChainNodePublic
+
+    @classmethod
+    def of(cls, case: CaseRecord, root: ChainNode) -> CaseChain:
+        # The domain's tree holds epoch seconds; validating its dict turns them into UTC times.
+        return cls(case_id=case.case_id, status=case.status, reported_at=case.reported_at,
+                   people=root.size(), chain=ChainNodePublic.model_validate(root.to_dict()))
+
+
+class ConnectedPublic(_Public):
+    person: str
+    contacts: int = Field(description="Distinct people this person was in contact with.")
+    exposure_s: int = Field(description="Seconds in contact, summed over those people.")
+
+
+class FiguresPublic(_Public):
+    """Headline numbers of a venue-day contact graph."""
+
+    people: int
+    contacts: int = Field(description="Contact edges; a pair that met twice counts twice.")
+    pairs: int = Field(description="Distinct pairs of people in contact.")
+    clusters: int = Field(description="Connected components.")
+    largest_cluster: int = Field(description="People in the largest connected component.")
+    total_exposure_s: int = Field(description="Seconds every pair spent together, summed.")
+    most_connected: list[ConnectedPublic] = Field(
+        description="Top 10 by distinct contacts, then by time in contact."
+    )
+
+    @classmethod
+    def of(cls, figures: GraphFigures) -> FiguresPublic:
+        return cls.model_validate(figures.to_dict())
+
+
+class GraphNodePublic(_Public):
+    id: str = Field(description="Pseudonym of the person.")
+    contacts: int
+    exposure_s: int
+    cluster: int = Field(description="0 for the largest connected component, then by size.")
+
+
+class IntervalPublic(_Public):
+    start: str = Field(description="ISO 8601, UTC.")
+    end: str = Field(description="ISO 8601, UTC.")
+
+
+class GraphLinkPublic(_Public):
+    source: str
+    target: str
+    weight: int = Field(description="Seconds the two spent together.")
+    contacts: int
+    intervals: list[IntervalPublic]
+
+
+class GraphMeta(_Public):
+    venue_id: str
+    day: str
+
+
+class VenueGraph(_Public):
+    """Node-link JSON (networkx ``node_link_data`` with ``links``) plus the graph's figures."""
+
+    directed: bool
+    multigraph: bool
+    graph: GraphMeta
+    nodes: list[GraphNodePublic]
+    links: list[GraphLinkPublic]
+    figures: FiguresPublic

@@ -1,0 +1,267 @@
+"""The ``alerts`` topic as Server-Sent Events, resumable exactly with ``Last-Event-ID``.
+
+Each client gets a consumer of its own: no consumer group (so no rebalances and no committed
+offsets to share), every partition of the topic assigned, ``read_committed`` so an alert of an
+aborted worker transaction is never shown. Every event's ``id`` holds the next offset of *every*
+partition (``0:12,1:40,2:3,3:7``); a reconnecting client sends it back and each partition is
+sought exactly there, so nothing is repeated or skipped whatever the interleaving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Literal
+
+import anyio
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from schemas.alerts import Alert
+from services.core.config import Settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0
+"""A comment line this often keeps proxies and load balancers from closing an idle stream."""
+
+RETRY_MS = 3000
+"""How long an ``EventSource`` waits before reconnecting."""
+
+MAX_STREAMS = 200
+"""Open streams per process; each holds a Kafka connection."""
+
+_MAX_EVENT_ID = 4096
+_POLL_MS = 1000
+_MAX_RECORDS = 500
+
+Start = Literal["beginning", "end"] | dict[int, int]
+"""Where a stream starts: a topic end, or the next offset of each partition (a resume)."""
+
+
+class BadEventIdError(ValueError):
+    """A ``Last-Event-ID`` this service did not write."""
+
+
+class TooManyStreamsError(RuntimeError):
+    """This process already serves :data:`MAX_STREAMS` streams."""
+
+
+def parse_event_id(text: str) -> dict[int, int]:
+    """The partition → next offset map of an event id.
+
+    Example:
+        >>> parse_event_id("0:12,1:40,2:3,3:7")
+        {0: 12, 1: 40, 2: 3, 3: 7}
+        >>> parse_event_id("0:12,0:13")
+        Traceback (most recent call last):
+        ...
+        services.alerts.api.stream.BadEventIdError: Last-Event-ID names partition 0 twice
+    """
+    if len(text) > _MAX_EVENT_ID:
+        raise BadEventIdError("Last-Event-ID is too long")
+    positions: dict[int, int] = {}
+    for part in text.split(","):
+        partition, sep, offset = part.strip().partition(":")
+        if not (sep and partition.isdigit() and offset.isdigit()):
+            raise BadEventIdError(
+                f"Last-Event-ID must look like '0:12,1:40' (partition:next offset); got {part!r}"
+            )
+        if int(partition) in positions:
+            raise BadEventIdError(f"Last-Event-ID names partition {partition} twice")
+        positions[int(partition)] = int(offset)
+    return positions
+
+
+def format_event_id(positions: Mapping[int, int]) -> str:
+    """The event id of ``positions``, partitions in order.
+
+    Example:
+        >>> format_event_id({1: 40, 0: 12})
+        '0:12,1:40'
+    """
+    return ",".join(f"{partition}:{offset}" for partition, offset in sorted(positions.items()))
+
+
+def sse_event(event: str, data: str, event_id: str | None = None) -> bytes:
+    """One SSE event. ``data`` must be one line (compact JSON is).
+
+    Example:
+        >>> sse_event("alert", '{"a":1}', "0:1")
+        b'event: alert\\nid: 0:1\\ndata: {"a":1}\\n\\n'
+    """
+    if "\n" in data or "\r" in data:
+        raise ValueError("SSE data must be a single line")
+    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
+    return f"{head}data: {data}\n\n".encode()
+
+
+class AlertFeed:
+    """One client's view of the ``alerts`` topic, from a start to wherever the client leaves."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, positions: dict[int, int], topic: str) -> None:
+        self._consumer = consumer
+        self._positions = positions
+        self._topic = topic
+        self._closed = False
+        self._on_close: list[asyncio.Future[None]] = []
+
+    @classmethod
+    async def open(cls, settings: Settings, start: Start) -> AlertFeed:
+        """A started consumer, positioned; raises before any byte of the response is sent."""
+        topic = settings.topic("alerts")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            # Only if a resume offset is no longer (or not yet) in the log: replaying alerts is
+            # harmless (alert ids are stable), skipping them is not.
+            auto_offset_reset="earliest",
+            client_id="truyvet-alerts-sse",
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # refreshes metadata, so partitions_for_topic knows the topic
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+            if not partitions:
+                raise KafkaError(f"topic {topic!r} does not exist")
+            tps = [TopicPartition(topic, p) for p in partitions]
+            consumer.assign(tps)
+            await _seek(consumer, tps, start)
+            positions = {tp.partition: await consumer.position(tp) for tp in tps}
+        except BaseException:
+            await consumer.stop()
+            raise
+        return cls(consumer, positions, topic)
+
+    @property
+    def event_id(self) -> str:
+        return format_event_id(self._positions)
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """The stream's bytes: a ``ready`` event with the start position, then one ``alert``
+        event per record, and a heartbeat comment whenever nothing else was sent for a while."""
+        try:
+            # The ready event carries an id too, so a client that saw no alert yet still
+            # resumes from where it connected rather than from the end at reconnect time.
+            yield f"retry: {RETRY_MS}\n".encode() + sse_event(
+                "ready", json.dumps({"positions": self._positions}), self.event_id
+            )
+            last_sent = time.monotonic()
+            while True:
+                batches = await self._consumer.getmany(timeout_ms=_POLL_MS,
+                                                       max_records=_MAX_RECORDS)
+                chunk = b"".join(
+                    self._event(record)
+                    for tp in sorted(batches, key=lambda tp: tp.partition)
+                    for record in batches[tp]
+                )
+                if chunk:
+                    yield chunk
+                    last_sent = time.monotonic()
+                elif time.monotonic() - last_sent >= HEARTBEAT_S:
+                    yield b": heartbeat\n\n"
+                    last_sent = time.monotonic()
+        except KafkaError as exc:
+            # End the response; the client reconnects with its Last-Event-ID and loses nothing.
+            log.warning("alert stream from %s ended by Kafka: %r", self._topic, exc)
+        finally:
+            await self.close()
+
+    def _event(self, record: ConsumerRecord[bytes, bytes]) -> bytes:
+        self._positions[record.partition] = record.offset + 1
+        try:
+            alert = Alert.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            # Shown, not skipped: a dashboard must know an alert it cannot read exists.
+            log.error("undecodable alert at %s[%d]@%d", record.topic, record.partition,
+                      record.offset)
+            reason = {"partition": record.partition, "offset": record.offset,
+                      "reason": str(exc.errors(include_url=False, include_input=False))}
+            return sse_event("undecodable", json.dumps(reason), self.event_id)
+        return sse_event("alert", alert.model_dump_json(), self.event_id)
+
+    async def close(self) -> None:
+        """Stop the consumer; safe to call twice and from a cancelled task."""
+        if self._closed:
+            return
+        self._closed = True
+        # Shielded: a client disconnect cancels the streaming task, and without the shield
+        # the first await here would be cancelled too, leaking the consumer's connections.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            await self._consumer.stop()
+        for waiter in self._on_close:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def when_closed(self) -> asyncio.Future[None]:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            waiter.set_result(None)
+        else:
+            self._on_close.append(waiter)
+        return waiter
+
+
+class AlertStreams:
+    """Opens feeds for one process, at most :data:`MAX_STREAMS` at a time; closes all at exit."""
+
+    def __init__(self, settings: Settings, max_streams: int = MAX_STREAMS) -> None:
+        self._settings = settings
+        self._max = max_streams
+        self._open: set[AlertFeed] = set()
+
+    async def open(self, start: Start) -> AlertFeed:
+        if len(self._open) >= self._max:
+            raise TooManyStreamsError(f"this server already serves {self._max} alert streams")
+        feed = await AlertFeed.open(self._settings, start)
+        self._open.add(feed)
+        feed.when_closed().add_done_callback(lambda _: self._open.discard(feed))
+        return feed
+
+    async def close_all(self) -> None:
+        for feed in list(self._open):
+            await feed.close()
+
+
+async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: Start) -> None:
+    if start == "beginning":
+        await consumer.seek_to_beginning(*tps)
+    elif start == "end":
+        await consumer.seek_to_end(*tps)
+    else:
+        assert isinstance(start, dict)
+        unknown = set(start) - {tp.partition for tp in tps}
+        if unknown:
+            raise BadEventIdError(
+                f"Last-Event-ID names partitions {sorted(unknown)} the alerts topic does not have"
+            )
+        for tp in tps:
+            if tp.partition in start:
+                consumer.seek(tp, start[tp.partition])
+            else:
+                # A partition added since the id was written: all of it is new to this client.
+                await consumer.seek_to_beginning(tp)
+
+
+__all__ = [
+    "HEARTBEAT_S",
+    "MAX_STREAMS",
+    "AlertFeed",
+    "AlertStreams",
+    "BadEventIdError",
+    "Start",
+    "TooManyStreamsError",
+    "format_event_id",
+    "parse_event_id",
+    "sse_event",
+]
+
+with contextlib.suppress(ImportError):  # pragma: no cover - typing aid only
+    pass

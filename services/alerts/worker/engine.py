@@ -1,0 +1,122 @@
+"""Which cases a change touches, and the alerts each case must have now — no I/O.
+
+Every case reported within the retention horizon stays *open*: its alerts are recomputed when
+a contact change touches a person it depends on (its F0 or anyone it alerted), so late scans,
+corrections and retractions add, change or withdraw alerts (rule 9). A recompute re-runs the
+layered search over the current contacts and diffs the result with what was published, so the
+published set always converges to what rules 5-8 give on the whole data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from services.alerts.domain import Alert, Case, EdgesOf, diff_alerts, trace_case
+
+
+@dataclass(slots=True)
+class OpenCase:
+    case: Case
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    created_at: dict[str, int] = field(default_factory=dict)  # alert_id -> first published
+
+    def watched(self) -> set[str]:
+        """Persons whose contact changes may change this case's alerts."""
+        return {self.case.person, *(a.person for a in self.alerts.values())}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChanges:
+    """What to publish for one case: upserts with their ``created_at``, then retractions."""
+
+    case_id: str
+    upserts: tuple[tuple[Alert, int], ...] = ()
+    retractions: tuple[tuple[Alert, int], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.retractions)
+
+
+class AlertEngine:
+    """Open cases, their published alerts, and an index from persons to the cases they touch."""
+
+    def __init__(self, max_degree: int) -> None:
+        self.max_degree = max_degree
+        self.cases: dict[str, OpenCase] = {}
+        self._cases_of_person: dict[str, set[str]] = {}
+
+    def load(self, case: Case, alerts: Iterable[tuple[Alert, int]]) -> None:
+        """Take back a case and its published alerts (from the store, after a restart)."""
+        open_case = OpenCase(case)
+        for alert, created_at in alerts:
+            open_case.alerts[alert.alert_id] = alert
+            open_case.created_at[alert.alert_id] = created_at
+        self._index(open_case)
+
+    def report(self, case: Case, edges_of: EdgesOf, now: int) -> AlertChanges:
+        """A case is reported (or re-reported with corrected times): trace it and diff."""
+        previous = self.cases.get(case.case_id)
+        open_case = OpenCase(case)
+        if previous is not None:
+            self._unindex(previous)
+            open_case.alerts, open_case.created_at = previous.alerts, previous.created_at
+        self._index(open_case)
+        return self.recompute(case.case_id, edges_of, now)
+
+    def withdraw(self, case_id: str) -> AlertChanges:
+        """A mistaken case is withdrawn: every alert it published is retracted."""
+        open_case = self.cases.pop(case_id, None)
+        if open_case is None:
+            return AlertChanges(case_id)
+        self._unindex(open_case)
+        return AlertChanges(
+            case_id,
+            retractions=tuple((a, open_case.created_at[a.alert_id])
+                              for a in open_case.alerts.values()),
+        )
+
+    def cases_touched_by(self, persons: Iterable[str]) -> set[str]:
+        touched: set[str] = set()
+        for person in persons:
+            touched |= self._cases_of_person.get(person, set())
+        return touched
+
+    def recompute(self, case_id: str, edges_of: EdgesOf, now: int) -> AlertChanges:
+        open_case = self.cases[case_id]
+        fresh = trace_case(open_case.case, edges_of, self.max_degree)
+        upserts, retractions = diff_alerts(open_case.alerts, fresh)
+        self._unindex(open_case)
+        changes = AlertChanges(
+            case_id,
+            upserts=tuple((a, open_case.created_at.get(a.alert_id, now)) for a in upserts),
+            retractions=tuple((a, open_case.created_at[a.alert_id]) for a in retractions),
+        )
+        for alert, created_at in changes.upserts:
+            open_case.alerts[alert.alert_id] = alert
+            open_case.created_at[alert.alert_id] = created_at
+        for alert, _ in changes.retractions:
+            del open_case.alerts[alert.alert_id]
+            del open_case.created_at[alert.alert_id]
+        self._index(open_case)
+        return changes
+
+    def close_reported_before(self, cutoff: int) -> list[str]:
+        """Stop watching cases reported before ``cutoff`` (their alerts stay, for audit)."""
+        closed = [cid for cid, oc in self.cases.items() if oc.case.reported_at < cutoff]
+        for case_id in closed:
+            self._unindex(self.cases.pop(case_id))
+        return closed
+
+    def _index(self, open_case: OpenCase) -> None:
+        self.cases[open_case.case.case_id] = open_case
+        for person in open_case.watched():
+            self._cases_of_person.setdefault(person, set()).add(open_case.case.case_id)
+
+    def _unindex(self, open_case: OpenCase) -> None:
+        for person in open_case.watched():
+            cases = self._cases_of_person.get(person)
+            if cases is not None:
+                cases.discard(open_case.case.case_id)
+                if not cases:
+                    del self._cases_of_person[person]
