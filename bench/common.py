@@ -169,13 +169,13 @@ PROFILES: tuple[VenueKindProfile, ...] = (
     VenueKindProfile(VenueKind.SHOP, 0.40, 120, 10 * 60, 0.6, 7, 22),
     VenueKindProfile(VenueKind.RESTAURANT, 0.22, 160, 40 * 60, 0.4, 6, 22),
     VenueKindProfile(VenueKind.MARKET, 0.05, 600, 20 * 60, 0.6, 5, 19, min_overlap_s=600),
-    VenueKindProfile(VenueKind.CLINIC, 0.05, 300, 35 * 60, 0.6, 7, 17),
-    VenueKindProfile(VenueKind.OFFICE, 0.17, 25, 8 * 3600, 0.15, 7.5, 9, workplace=True),
-    VenueKindProfile(VenueKind.FACTORY, 0.05, 45, 9 * 3600, 0.1, 6, 8, workplace=True),
-    VenueKindProfile(VenueKind.SCHOOL, 0.05, 35, 5 * 3600, 0.1, 7, 8, workplace=True),
+    VenueKindProfile(VenueKind.CLINIC, 0.05, 250, 30 * 60, 0.6, 7, 17),
+    VenueKindProfile(VenueKind.OFFICE, 0.17, 20, 8 * 3600, 0.15, 7.5, 9, workplace=True),
+    VenueKindProfile(VenueKind.FACTORY, 0.05, 30, 9 * 3600, 0.1, 6, 8, workplace=True),
+    VenueKindProfile(VenueKind.SCHOOL, 0.05, 30, 5 * 3600, 0.1, 7, 8, workplace=True),
 )
 LOCAL_OFFSET_S = 7 * 3600
-MAX_VISITS = 2_500
+MAX_VISITS = 1_500
 DAY_S = 86_400
 
 ScanRow = tuple[str, str, Direction, int]
@@ -240,7 +240,7 @@ def _phone(n: int) -> str:
     return f"09{n:08d}"
 
 
-def city_day(scans: int, *, venues: int | None = None, seed: int = 1,
+def city_day(scans: int, *, crowding: float = 1.0, seed: int = 1,
              now: int | None = None) -> CityDay:
     """About ``scans`` scans of one day in a city, timestamps within the last 24 hours.
 
@@ -249,17 +249,23 @@ def city_day(scans: int, *, venues: int | None = None, seed: int = 1,
     out (rule 2's default dwell applies), some only check out, some tap in twice; staff of
     workplaces come in the morning and leave in the evening, a few going out for lunch. Scans
     are delivered within a minute, except for gates that were offline for a few hours.
+
+    ``crowding`` multiplies every venue's size (fewer, busier venues for the same scans): the
+    contacts a scan makes grow about linearly with it, since people at a venue at the same time
+    all meet each other.
     """
     rng = random.Random(seed)
     now = int(time.time()) if now is None else now
     window_start = now - DAY_S + 60
-    if venues is None:
-        mean_scans = sum(p.share * p.visits for p in PROFILES) * 1.9
-        venues = max(1, round(scans / mean_scans))
-    kinds = rng.choices(PROFILES, [p.share for p in PROFILES], k=venues)
-    # Skewed, but one QR door sees at most a few thousand visits a day.
-    sizes = [min(p.visits * rng.lognormvariate(0, 0.9), MAX_VISITS) for p in kinds]
-    scale = scans / (1.9 * sum(sizes))
+    kinds: list[VenueKindProfile] = []
+    sizes: list[float] = []
+    # Scans per visit: ~1.9 for visitors (some one-sided), ~2.5 for staff (lunch breaks).
+    while sum(sizes) * 1.9 < scans:
+        profile = rng.choices(PROFILES, [p.share for p in PROFILES])[0]
+        skew = rng.lognormvariate(0, 0.45 if profile.workplace else 0.7)
+        # Skewed, but one QR door sees at most a few thousand visits a day.
+        kinds.append(profile)
+        sizes.append(max(2.0, min(profile.visits * skew, MAX_VISITS) * crowding))
     people = max(100, scans // 5)  # a resident makes ~2-3 visits (~5 scans) a day
     day = CityDay(now=now, venues=[], scans={}, people=people)
     midnight_local = (now + LOCAL_OFFSET_S) // DAY_S * DAY_S - LOCAL_OFFSET_S
@@ -267,7 +273,7 @@ def city_day(scans: int, *, venues: int | None = None, seed: int = 1,
     for index, (profile, size) in enumerate(zip(kinds, sizes, strict=True)):
         venue_id = f"{profile.kind.value}-{index:05d}"
         day.venues.append(CityVenue(venue_id, profile.kind, profile.min_overlap_s))
-        count = max(2, round(size * scale))
+        count = round(size)
         rows: list[tuple[int, ScanRow]] = []
         serial = 0
         offline = rng.random() < 0.05  # this gate uploads its scans hours late
@@ -477,3 +483,61 @@ def busy_processes(exclude: set[int] | None = None, threshold: float = 20.0) -> 
             if used >= threshold:
                 busy.append(f"{proc.info['name']}[{proc.pid}] {used:.0f}%")
     return busy
+
+
+class ServiceRun:
+    """A project service run as ``python -m <module>`` with the given settings, logging to a file."""
+
+    def __init__(self, module: str, settings: Settings, log_path: Path) -> None:
+        import subprocess
+        import sys
+
+        self.module = module
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("ab")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module], cwd=REPO_ROOT, env={**os.environ, **settings.as_env()},
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        import signal
+        import subprocess
+
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout_s: float, what: str,
+               every_s: float = 0.2) -> Any:
+    """Poll ``condition`` until it returns something truthy; raise TimeoutError with ``what``."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+        except (OSError, RuntimeError, ValueError) as exc:  # still starting up
+            last_error = exc
+        else:
+            if result:
+                return result
+        time.sleep(every_s)
+    raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what} ({last_error!r})")

@@ -21,7 +21,9 @@ def _to_utc_seconds(value: datetime) -> datetime:
 UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc_seconds)]
 """An aware datetime, converted to UTC and truncated to the second."""
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+]
 """Ids chosen by clients (event, case, venue): printable, no spaces, at most 128 characters."""
 
 Pseudonym = Annotated[str, Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")]

@@ -27,19 +27,44 @@ JSON_DIR = HERE / "json"
 ASYNCAPI = HERE / "asyncapi.json"
 
 MODELS: tuple[type[BaseModel], ...] = (
-    ScanIn, ScanBatch, ScanReceipt, CaseIn, CaseReported, CaseWithdrawn, VenueCreate,
-    VenuePublic, VenueCreated, VenueRecord, TokenRecord, VisitChange, ContactBatch, Alert,
-    DeadLetter, Problem,
+    ScanIn,
+    ScanBatch,
+    ScanReceipt,
+    CaseIn,
+    CaseReported,
+    CaseWithdrawn,
+    VenueCreate,
+    VenuePublic,
+    VenueCreated,
+    VenueRecord,
+    TokenRecord,
+    VisitChange,
+    ContactBatch,
+    Alert,
+    DeadLetter,
+    Problem,
 )
 
 # topic -> (key, message models, description)
 TOPICS: dict[str, tuple[str, tuple[type[BaseModel], ...], str]] = {
     "scans": ("venue_id", (ScanBatch,), "Pseudonymised scans, batched per venue."),
     "cases": ("case_id", (CaseReported, CaseWithdrawn), "Reported and withdrawn cases (F0)."),
-    "contacts": ("venue_id", (ContactBatch,), "Contact edges derived by the tracer, with retractions."),
+    "contacts": (
+        "venue_id",
+        (ContactBatch,),
+        "Contact edges derived by the tracer, with retractions.",
+    ),
     "alerts": ("person_id", (Alert,), "F1/F2 alerts and their retractions (op=retract)."),
-    "dead-letter": ("source key", (DeadLetter,), "Messages that could not be decoded, with the reason."),
-    "registry": ("venue:<id> | token:<sha256>", (VenueRecord, TokenRecord), "Compacted: venues and hashed tokens."),
+    "dead-letter": (
+        "source key",
+        (DeadLetter,),
+        "Messages that could not be decoded, with the reason.",
+    ),
+    "registry": (
+        "venue:<id> | token:<sha256>",
+        (VenueRecord, TokenRecord),
+        "Compacted: venues and hashed tokens.",
+    ),
 }
 
 
@@ -111,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in rendered().items():
         path.write_text(text)
     return 0
-
 
 
 if __name__ == "__main__":

@@ -19,10 +19,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from schemas.venues import VenueKind
 from services.core.config import Settings
-from truyvet.stack import lifecycle
+from truyvet.registry_commands import CommandError, add_token, add_venue
+from truyvet.simulate.commands import demo_arguments, run_demo, run_simulate, simulate_arguments
+from truyvet.stack import kafka, lifecycle
 from truyvet.stack.credentials import with_local_secrets
 from truyvet.stack.processes import StackError
+from truyvet.trace_command import trace
 
 # Output quotes log lines and addresses full of [brackets]: markup only where asked for.
 console = Console(highlight=False, markup=False, soft_wrap=True)
@@ -95,19 +99,70 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if healthy else EXIT_FAILED
 
 
-# --- not there yet ---------------------------------------------------------------------------
+# --- registry: venues and tokens -------------------------------------------------------------
 
 
-def _rest(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+def _venue_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="register a venue; prints its id, API key and QR payload")
+    add.add_argument("--name", required=True, help="the venue's name, as printed on its QR poster")
+    add.add_argument("--kind", default="other",
+                     choices=[k.value for k in VenueKind], help="kind of venue (default: other)")
+    add.add_argument("--id", dest="venue_id", help="venue id (default: generated)")
+    add.add_argument("--address")
+    add.add_argument("--default-dwell", type=int, metavar="SECONDS",
+                     help="visit length when a check-out is missing (default: 3600)")
+    add.add_argument("--max-dwell", type=int, metavar="SECONDS",
+                     help="longest visit (default: 43200)")
+    add.add_argument("--min-overlap", type=int, metavar="SECONDS",
+                     help="shortest overlap that is a contact (default: 900)")
 
 
-def _not_available(name: str) -> Callable[[argparse.Namespace, Settings], int]:
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        errors.print(f"truyvet {name}: not available yet")
+def run_venue(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        created = add_venue(
+            settings, name=args.name, kind=args.kind, venue_id=args.venue_id,
+            address=args.address, default_dwell_s=args.default_dwell,
+            max_dwell_s=args.max_dwell, min_overlap_s=args.min_overlap,
+        )
+    except CommandError as exc:
+        errors.print(f"error: {exc}")
         return EXIT_USAGE
+    console.print(f"venue_id:   {created['venue_id']}")
+    console.print(f"qr_payload: {created['qr_payload']}")
+    console.print(f"api_key:    {created['api_key']}  (shown once; only its hash is stored)")
+    return EXIT_OK
 
-    return run
+
+def _token_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="issue a token; prints it as the last word")
+    add.add_argument("--role", required=True, choices=["admin", "authority", "dashboard"])
+    add.add_argument("--label", help="who or what the token is for")
+
+
+def run_token(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        token = add_token(settings, role=args.role, label=args.label)
+    except CommandError as exc:
+        errors.print(f"error: {exc}")
+        return EXIT_USAGE
+    console.print(f"{args.role} token (shown once; only its hash is stored): {token}")
+    return EXIT_OK
+
+
+def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    libs = kafka.ensure_jars(settings)
+    console.print(f"Kafka broker jars ready in {libs}")
+    return EXIT_OK
+
+
+def _trace_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("case_id", help="the case to show")
+
+
+def run_trace(args: argparse.Namespace, settings: Settings) -> int:
+    return trace(settings, args.case_id, console=console)
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -119,8 +174,15 @@ COMMANDS: tuple[Command, ...] = (
         run_status,
         _status_arguments,
     ),
-    Command("venue", "manage venues (venue add …)", _not_available("venue"), _rest),
-    Command("token", "manage API tokens (token add --role …)", _not_available("token"), _rest),
+    Command("venue", "manage venues (venue add …)", run_venue, _venue_arguments),
+    Command("token", "issue API tokens (token add --role …)", run_token, _token_arguments),
+    Command("fetch", "resolve the Kafka broker jars from Maven Central (once)", run_fetch),
+    Command("trace", "a case's F1/F2 alerts and transmission chain", run_trace,
+            _trace_arguments),
+    Command("simulate", "push a synthetic city through the ingest API", run_simulate,
+            simulate_arguments),
+    Command("demo", "simulate a city, report 3 cases and show their alerts", run_demo,
+            demo_arguments),
 )
 
 

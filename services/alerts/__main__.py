@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 
 from services.alerts.api import create_app
+from services.alerts.api.stream import AlertStreams
 from services.core.config import Settings
 
-# Open SSE streams never end by themselves; on SIGTERM they get this long before being cut
-# (clients reconnect elsewhere with Last-Event-ID and lose nothing).
-GRACEFUL_SHUTDOWN_S = 5
+# A backstop only: open SSE streams are ended as soon as shutdown begins (below).
+GRACEFUL_SHUTDOWN_S = 10
+
+
+class _Server(uvicorn.Server):
+    """Ends open alert streams when shutdown begins: uvicorn waits for every open response
+    before it stops, and an SSE stream never ends by itself."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def main() -> None:
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    streams: AlertStreams = app.state.streams
+    config = uvicorn.Config(
+        app,
         host=settings.alerts_host,
         port=settings.alerts_port,
         log_level="info",
@@ -27,6 +44,7 @@ def main() -> None:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
+    _Server(config, on_exit=streams.end_all).run()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
-_DEV_SECRET_PREFIX = "dev-only-"
+_DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - a marker refused in production, not a secret
 
 
 class Settings(BaseSettings):

@@ -1,4 +1,4 @@
-"""Reading and writing the ``registry`` topic: a blocking form for the CLI, an async one for services."""
+"""Reading and writing the ``registry`` topic: blocking for the CLI, async for services."""
 
 from __future__ import annotations
 
@@ -42,9 +42,7 @@ def publish_records_blocking(settings: Settings, records: list[VenueRecord | Tok
 def read_registry_blocking(settings: Settings, timeout_s: float = 30.0) -> RegistryView:
     """Fold the whole registry topic, up to its current end, into a view."""
     view = RegistryView()
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(settings.topic("registry"))
         if not partitions:

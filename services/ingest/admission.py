@@ -106,7 +106,9 @@ class AdmissionPolicy:
                 )
             reason = self._refusal_reason(scan, newest, oldest)
             if reason is not None:
-                outcome.refused.append(ScanRefusal(index=index, event_id=scan.event_id, reason=reason))
+                outcome.refused.append(
+                    ScanRefusal(index=index, event_id=scan.event_id, reason=reason)
+                )
                 continue
             if scan.event_id in seen:
                 outcome.duplicates_in_request += 1

@@ -11,15 +11,15 @@ from fastapi import FastAPI
 
 from schemas.scans import ScanIn
 from services.core.config import Settings
+from services.core.http.auth import Authenticator
+from services.core.http.errors import install_error_handlers
+from services.core.http.ratelimit import FailureLimiter
 from services.core.pseudonym import Pseudonymizer
 from services.core.registry_log import RegistryFollower
 from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
-from services.core.http.auth import Authenticator
 from services.ingest.context import IngestContext
-from services.core.http.errors import install_error_handlers
 from services.ingest.publisher import KafkaPublisher
-from services.core.http.ratelimit import FailureLimiter
 from services.ingest.routes import cases, health, scans, tokens, venues
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from services.core.config import Settings
+from services.core.http.auth import Authenticator
 from services.core.pseudonym import Pseudonymizer
 from services.core.registry_log import RegistryFollower
 from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
-from services.core.http.auth import Authenticator
 from services.ingest.publisher import KafkaPublisher
 
 

@@ -56,6 +56,8 @@ class TracerWorker:
             f"{settings.topic_prefix}truyvet-tracer",
             broker=f"kafka://{settings.kafka_bootstrap}",
             store="memory://",
+            # Under the state dir, not the working directory the worker was started in.
+            datadir=str(Path(settings.state_dir).resolve() / "tracer-data"),
             web_enabled=False,
             topic_partitions=SCANS_PARTITIONS,
             topic_allow_declare=True,
@@ -121,10 +123,8 @@ class TracerWorker:
         # ClickHouse next and must find the change there.
         if len(out.rows):
             await asyncio.get_running_loop().run_in_executor(None, self.sink.write, out.rows)
-        for batch in out.contacts:
-            await self.contacts_topic.send(
-                key=batch.venue_id.encode(), value=batch.model_dump_json().encode(), force=True
-            )
+        for key, value in out.contacts:
+            await self.contacts_topic.send(key=key, value=value, force=True)
         for letter in out.dead_letters:
             log.warning("dead-lettered %s[%d]@%d: %s", letter.source_topic, letter.partition,
                         letter.offset, letter.reason)

@@ -4,6 +4,10 @@ The Faust agent hands in raw ``scans`` messages; :class:`TracerCore` decodes the
 domain state of the message's partition, and returns everything to write: ClickHouse rows,
 ``contacts`` messages, dead letters and the state segment that makes the step durable. The
 agent then writes all of it, and only then lets Faust commit the offsets.
+
+This is the tracer's hot path (several contact changes per scan), so rows carry times as epoch
+seconds (ClickHouse takes them as they are, where a datetime costs a time-zone conversion in the
+driver), each contact id is computed once, and ``contacts`` messages are encoded straight to JSON.
 """
 
 from __future__ import annotations
@@ -11,16 +15,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import orjson
 
-from schemas.derived import ContactBatch
 from schemas.errors import DeadLetter
-from services.core.clickhouse import utc, utc_day
 from services.core.deadletter import dead_letter
 from services.tracer.codec import (
+    ContactFields,
+    IsoTimes,
     UndecodableError,
-    contact_batch,
+    contact_messages,
     decode_scan_batch,
     domain_scans,
 )
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 SERVICE = "tracer"
 _DIRECTION_CODE = {"in": 0, "out": 1}
 _CODE_DIRECTION = ("in", "out")
+_DAY_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +55,28 @@ class SourceMessage:
 @dataclass(slots=True)
 class StepOutput:
     rows: SinkRows = field(default_factory=SinkRows)
-    contacts: list[ContactBatch] = field(default_factory=list)
+    # (key, value) of each ``contacts`` message, in the order they must be sent.
+    contacts: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     segments: list[tuple[int, str, bytes]] = field(default_factory=list)
     scans_seen: int = 0
     contact_changes: int = 0
+
+
+class _Days:
+    """The UTC day of epoch seconds as a ``date`` (ClickHouse's Date column wants one), memoised."""
+
+    __slots__ = ("_memo",)
+
+    def __init__(self) -> None:
+        self._memo: dict[int, date] = {}
+
+    def __call__(self, seconds: int) -> date:
+        number = seconds // _DAY_S
+        day = self._memo.get(number)
+        if day is None:
+            day = self._memo[number] = datetime.fromtimestamp(number * _DAY_S, UTC).date()
+        return day
 
 
 def segment_key(partition: int, offset: int) -> str:
@@ -89,6 +112,8 @@ class TracerCore:
     def __init__(self, rules_for: Callable[[str], VenueRules]) -> None:
         self._rules_for = rules_for
         self._partitions: dict[int, TracerState] = {}
+        self._days = _Days()
+        self._iso = IsoTimes()
 
     def has_partition(self, partition: int) -> bool:
         return partition in self._partitions
@@ -112,6 +137,10 @@ class TracerCore:
 
     def process(self, messages: Iterable[SourceMessage]) -> StepOutput:
         out = StepOutput()
+        # venue -> its contact changes, message after message (each retractions, then upserts):
+        # a later message may retract what an earlier one of the same step added.
+        changes: dict[str, list[tuple[list[ContactFields], list[ContactFields]]]] = {}
+        days = self._days
         for message in messages:
             state = self._partitions.setdefault(message.partition, TracerState())
             try:
@@ -122,51 +151,58 @@ class TracerCore:
                 out.dead_letters.append(self._dead(message, str(exc)))
                 continue
             out.scans_seen += len(scans)
+            venue_id = batch.venue_id
             out.segments.append(
                 (message.partition, segment_key(message.partition, message.offset),
-                 encode_segment(batch.venue_id, scans))
+                 encode_segment(venue_id, scans))
             )
             version = message.offset
-            ingested = batch.ingested_at
+            ingested = int(batch.ingested_at.timestamp())
             out.rows.scans.extend(
-                (s.scanned_at.date(), batch.venue_id, s.event_id, s.person_id, s.direction.value,
-                 s.scanned_at, s.gate or "", ingested, version)
-                for s in batch.scans
+                (days(s.at), venue_id, s.event_id, s.person, s.direction, s.at,
+                 event.gate or "", ingested, version)
+                for s, event in zip(scans, batch.scans, strict=True)
             )
-            self._derived_rows(delta, version, out)
+            self._derived_rows(delta, version, out, changes)
             if delta.expired:
                 out.dead_letters.append(self._dead(
                     message,
                     f"{len(delta.expired)} scan(s) older than the retention horizon: "
                     + ", ".join(s.event_id for s in delta.expired[:20]),
                 ))
+        for venue_id, steps in changes.items():
+            key = venue_id.encode()
+            out.contacts.extend(
+                (key, value) for value in contact_messages(venue_id, steps, self._iso)
+            )
         return out
 
-    @staticmethod
-    def _derived_rows(delta: Delta, version: int, out: StepOutput) -> None:
-        rows = out.rows
+    def _derived_rows(
+        self, delta: Delta, version: int, out: StepOutput,
+        changes: dict[str, list[tuple[list[ContactFields], list[ContactFields]]]],
+    ) -> None:
+        rows, days = out.rows, self._days
         for deleted, visits in ((1, delta.visits_removed), (0, delta.visits_added)):
             rows.visits.extend(
-                (utc_day(v.start), v.venue_id, v.person, utc(v.start), utc(v.end), v.visit_id,
-                 deleted, version)
+                (days(v.start), v.venue_id, v.person, v.start, v.end, v.visit_id, deleted, version)
                 for v in visits
             )
-        by_venue: dict[str, tuple[list, list]] = {}
-        for deleted, contacts in ((1, delta.contacts_removed), (0, delta.contacts_added)):
-            for c in contacts:
-                start, end, day, cid = utc(c.start), utc(c.end), utc_day(c.start), c.contact_id
-                rows.contacts.append(
-                    (day, c.venue_id, start, end, cid, c.person_a, c.person_b, deleted, version)
-                )
-                rows.contacts_by_person.append(
-                    (day, c.person_a, start, end, cid, c.person_b, c.venue_id, deleted, version)
-                )
-                rows.contacts_by_person.append(
-                    (day, c.person_b, start, end, cid, c.person_a, c.venue_id, deleted, version)
-                )
-                by_venue.setdefault(c.venue_id, ([], []))[deleted].append(c)
-        for venue_id, (added, removed) in by_venue.items():
-            out.contacts.append(contact_batch(venue_id, tuple(added), tuple(removed)))
+        contacts, by_person = rows.contacts, rows.contacts_by_person
+        step: dict[str, tuple[list[ContactFields], list[ContactFields]]] = {}
+        for deleted, edges in ((1, delta.contacts_removed), (0, delta.contacts_added)):
+            for c in edges:
+                venue_id, a, b, start, end = c
+                cid = c.contact_id  # a UUID5: computed once per edge, used four times
+                day = days(start)
+                contacts.append((day, venue_id, start, end, cid, a, b, deleted, version))
+                by_person.append((day, a, start, end, cid, b, venue_id, deleted, version))
+                by_person.append((day, b, start, end, cid, a, venue_id, deleted, version))
+                lists = step.get(venue_id)
+                if lists is None:
+                    lists = step[venue_id] = ([], [])
+                lists[deleted].append((cid, venue_id, a, b, start, end))
+        for venue_id, (added, removed) in step.items():
+            changes.setdefault(venue_id, []).append((removed, added))
             out.contact_changes += len(added) + len(removed)
 
     @staticmethod

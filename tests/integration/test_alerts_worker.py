@@ -39,7 +39,9 @@ HOUR = 3600
 
 
 @pytest.fixture
-def pipeline(stack: Settings, tmp_path: Path) -> Iterator[tuple[Settings, dict[str, ServiceProcess]]]:
+def pipeline(
+    stack: Settings, tmp_path: Path
+) -> Iterator[tuple[Settings, dict[str, ServiceProcess]]]:
     settings = isolated_settings(stack, tmp_path)
     register_venues(settings, VENUES)
     workers = {
@@ -59,8 +61,12 @@ def most_connected(contacts: set, k: int) -> list[str]:
     return [p for p, _ in sorted(degree.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
 
 
-def wait_for_alerts(settings: Settings, expected: dict[str, set], workers: dict[str, ServiceProcess],
-                    timeout_s: float = 120) -> None:
+def wait_for_alerts(
+    settings: Settings,
+    expected: dict[str, set],
+    workers: dict[str, ServiceProcess],
+    timeout_s: float = 120,
+) -> None:
     def settled() -> bool:
         for worker in workers.values():
             assert worker.alive(), worker.log_tail()
@@ -69,10 +75,12 @@ def wait_for_alerts(settings: Settings, expected: dict[str, set], workers: dict[
     try:
         wait_for(settled, timeout_s, "ClickHouse alerts to equal the reference", 0.5)
     except AssertionError:
-        report = {cid: (len(stored_alerts(settings, cid)), len(want))
-                  for cid, want in expected.items()}
-        raise AssertionError(f"(stored, expected) per case: {report}\n"
-                             + workers["alerts"].log_tail()) from None
+        report = {
+            cid: (len(stored_alerts(settings, cid)), len(want)) for cid, want in expected.items()
+        }
+        raise AssertionError(
+            f"(stored, expected) per case: {report}\n" + workers["alerts"].log_tail()
+        ) from None
 
 
 def test_alerts_equal_the_reference_before_during_and_after_the_scans(pipeline) -> None:
@@ -84,8 +92,9 @@ def test_alerts_equal_the_reference_before_during_and_after_the_scans(pipeline) 
     f0s = most_connected(contacts, 4)
 
     def case(i: int, person: str) -> Case:
-        return Case(case_id=f"case-{i}", person=person, onset_at=start + 20 * HOUR,
-                    reported_at=now - 60)
+        return Case(
+            case_id=f"case-{i}", person=person, onset_at=start + 20 * HOUR, reported_at=now - 60
+        )
 
     cases = [case(i, p) for i, p in enumerate(f0s)]
     report_case(settings, cases[0])  # before any scan
@@ -114,17 +123,19 @@ def test_a_killed_alerts_worker_restarts_to_the_exact_answer_without_duplicates(
     start = now - 48 * HOUR
     day = messy_day(31, venues=list(VENUES), people=140, start=start, hours=30)
     contacts = reference_contacts(day.scans, VENUES)
-    cases = [Case(case_id=f"k-{i}", person=p, onset_at=start + 10 * HOUR, reported_at=now - 60)
-             for i, p in enumerate(most_connected(contacts, 3))]
+    cases = [
+        Case(case_id=f"k-{i}", person=p, onset_at=start + 10 * HOUR, reported_at=now - 60)
+        for i, p in enumerate(most_connected(contacts, 3))
+    ]
     on_time, late = day.waves
     produce_messages(settings, on_time)
     for c in cases:
         report_case(settings, c)
-    wait_for(lambda: any(stored_alerts(settings, c.case_id) for c in cases), 90,
-             "the first alerts")
+    wait_for(lambda: any(stored_alerts(settings, c.case_id) for c in cases), 90, "the first alerts")
     workers["alerts"].kill()  # SIGKILL mid-stream
     produce_messages(settings, late)
-    workers["alerts"] = ServiceProcess("services.alerts.worker", settings,
-                                       workers["alerts"].log_path)
+    workers["alerts"] = ServiceProcess(
+        "services.alerts.worker", settings, workers["alerts"].log_path
+    )
     wait_for_alerts(settings, {c.case_id: expected_alerts(c, contacts) for c in cases}, workers)
     assert stored_alert_row_counts(settings) == []

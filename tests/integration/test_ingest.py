@@ -22,8 +22,13 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def scan(venue_id: str, person: str, direction: str = "in", minutes_ago: int = 30,
-         event_id: str | None = None) -> dict[str, object]:
+def scan(
+    venue_id: str,
+    person: str,
+    direction: str = "in",
+    minutes_ago: int = 30,
+    event_id: str | None = None,
+) -> dict[str, object]:
     return {
         "event_id": event_id or f"e-{uuid.uuid4().hex[:12]}",
         "venue_id": venue_id,
@@ -44,7 +49,9 @@ def scans_of_venue(ingest: IngestUnderTest, venue_id: str, at_least: int) -> lis
 
     def collect() -> list[ScanBatch]:
         records = read_topic(ingest.settings.kafka_bootstrap, topic)
-        found = [ScanBatch.model_validate_json(v) for k, v, _, _ in records if k == venue_id.encode()]
+        found = [
+            ScanBatch.model_validate_json(v) for k, v, _, _ in records if k == venue_id.encode()
+        ]
         return found if sum(len(b.scans) for b in found) >= at_least else []
 
     from tests.support.processes import wait_for
@@ -53,7 +60,9 @@ def scans_of_venue(ingest: IngestUnderTest, venue_id: str, at_least: int) -> lis
     return batches
 
 
-def test_scans_reach_the_topic_pseudonymised_exactly_once_per_event(ingest: IngestUnderTest) -> None:
+def test_scans_reach_the_topic_pseudonymised_exactly_once_per_event(
+    ingest: IngestUnderTest,
+) -> None:
     venue = ingest.add_venue()
     vid, key = venue["venue_id"], venue["api_key"]
     people = [f"0912{i:06d}" for i in range(40)]
@@ -65,22 +74,25 @@ def test_scans_reach_the_topic_pseudonymised_exactly_once_per_event(ingest: Inge
         receipt = answer.json()
         assert receipt["accepted"] == 40 and receipt["duplicates_in_request"] == 2
         assert receipt["refused"] == []
-        ndjson = b"\n".join(orjson.dumps(scan(vid, p, "out", 5, f"ev-out-{i}"))
-                            for i, p in enumerate(people[:10]))
-        answer = http.post("/v1/scans", content=ndjson,
-                           headers={"Content-Type": "application/x-ndjson"})
+        ndjson = b"\n".join(
+            orjson.dumps(scan(vid, p, "out", 5, f"ev-out-{i}")) for i, p in enumerate(people[:10])
+        )
+        answer = http.post(
+            "/v1/scans", content=ndjson, headers={"Content-Type": "application/x-ndjson"}
+        )
         assert answer.status_code == 202 and answer.json()["accepted"] == 10, answer.text
 
     batches = scans_of_venue(ingest, vid, 50)
     events = [s for b in batches for s in b.scans]
     event_ids = [s.event_id for s in events]
-    assert sorted(event_ids) == sorted({*(f"ev-{i}" for i in range(40)),
-                                        *(f"ev-out-{i}" for i in range(10))})
+    assert sorted(event_ids) == sorted(
+        {*(f"ev-{i}" for i in range(40)), *(f"ev-out-{i}" for i in range(10))}
+    )
     by_event = {s.event_id: s for s in events}
     for i, person in enumerate(people):
         assert by_event[f"ev-{i}"].person_id == pseudonym(ingest, person)
     raw = set(people)
-    for k, v, _, _ in read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("scans")):
+    for _, v, _, _ in read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("scans")):
         assert not any(p.encode() in v for p in raw), "a raw person id reached the scans topic"
 
 
@@ -113,8 +125,9 @@ def test_a_request_with_no_valid_scan_is_422_with_reasons(ingest: IngestUnderTes
         assert answer.status_code == 422
         assert answer.json()["refused"][0]["index"] == 0
         for body in (b"", b"{not json", b"[]"):
-            answer = http.post("/v1/scans", content=body,
-                               headers={"Content-Type": "application/json"})
+            answer = http.post(
+                "/v1/scans", content=body, headers={"Content-Type": "application/json"}
+            )
             assert answer.status_code == 422, body
             assert answer.json()["error"] == "invalid_body"
 
@@ -141,8 +154,14 @@ def test_each_role_reaches_only_what_it_may(
     ingest: IngestUnderTest, method: str, path: str, who: str | None, status: int
 ) -> None:
     venue = ingest.add_venue()
-    secret = {"dashboard": ingest.dashboard, "authority": ingest.authority, "admin": ingest.admin,
-              "venue": venue["api_key"], "bogus": "tvt_not-a-token", None: None}[who]
+    secret = {
+        "dashboard": ingest.dashboard,
+        "authority": ingest.authority,
+        "admin": ingest.admin,
+        "venue": venue["api_key"],
+        "bogus": "tvt_not-a-token",
+        None: None,
+    }[who]
     with ingest.client(secret) as http:
         body = {"name": "x"} if path == "/v1/venues" else [scan(venue["venue_id"], "0900000001")]
         answer = http.request(method.upper(), path, json=body if method == "post" else None)
@@ -154,8 +173,10 @@ def test_each_role_reaches_only_what_it_may(
 def test_a_venue_key_cannot_push_for_another_venue(ingest: IngestUnderTest) -> None:
     mine, theirs = ingest.add_venue(), ingest.add_venue()
     with ingest.client(mine["api_key"]) as http:
-        answer = http.post("/v1/scans", json=[scan(mine["venue_id"], "0900000001"),
-                                              scan(theirs["venue_id"], "0900000002")])
+        answer = http.post(
+            "/v1/scans",
+            json=[scan(mine["venue_id"], "0900000001"), scan(theirs["venue_id"], "0900000002")],
+        )
     assert answer.status_code == 403
     assert theirs["venue_id"] in answer.json()["detail"]
 
@@ -163,8 +184,11 @@ def test_a_venue_key_cannot_push_for_another_venue(ingest: IngestUnderTest) -> N
 def test_oversized_bodies_are_refused(ingest: IngestUnderTest) -> None:
     venue = ingest.add_venue()
     with ingest.client(venue["api_key"]) as http:
-        answer = http.post("/v1/scans", content=b" " * (17 * 1024 * 1024),
-                           headers={"Content-Type": "application/json"})
+        answer = http.post(
+            "/v1/scans",
+            content=b" " * (17 * 1024 * 1024),
+            headers={"Content-Type": "application/json"},
+        )
     assert answer.status_code == 413 and answer.json()["error"] == "payload_too_large"
 
 
@@ -184,8 +208,13 @@ def test_qr_codes_are_signed_and_forgeries_refused(ingest: IngestUnderTest) -> N
         other = payload.replace(vid, "someone-else")
         assert http.post("/v1/qr/verify", json={"payload": other}).status_code == 422
         # A scan carrying a forged code is refused; one with the real code is accepted.
-        answer = http.post("/v1/scans", json=[{**scan(vid, "0900000001"), "qr": payload},
-                                              {**scan(vid, "0900000002"), "qr": forged}])
+        answer = http.post(
+            "/v1/scans",
+            json=[
+                {**scan(vid, "0900000001"), "qr": payload},
+                {**scan(vid, "0900000002"), "qr": forged},
+            ],
+        )
         assert answer.status_code == 202
         assert answer.json()["accepted"] == 1 and answer.json()["refused"][0]["index"] == 1
 
@@ -227,7 +256,13 @@ def test_tokens_issued_over_http_work_for_their_role_only(ingest: IngestUnderTes
 def test_openapi_documents_the_public_paths(ingest: IngestUnderTest) -> None:
     with ingest.client() as http:
         doc = http.get("/openapi.json").json()
-    for path in ("/v1/venues", "/v1/scans", "/v1/cases", "/v1/cases/{case_id}",
-                 "/v1/venues/{venue_id}/qr.svg", "/v1/venues/{venue_id}/qr.png"):
+    for path in (
+        "/v1/venues",
+        "/v1/scans",
+        "/v1/cases",
+        "/v1/cases/{case_id}",
+        "/v1/venues/{venue_id}/qr.svg",
+        "/v1/venues/{venue_id}/qr.png",
+    ):
         assert path in doc["paths"]
     assert "ScanIn" in doc["components"]["schemas"]

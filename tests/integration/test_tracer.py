@@ -46,8 +46,13 @@ def register_venues(settings: Settings) -> None:
     records = [
         VenueRecord(
             venue=VenuePublic(
-                venue_id=vid, name=vid, kind=VenueKind.OTHER, default_dwell_s=r.default_dwell,
-                max_dwell_s=r.max_dwell, min_overlap_s=r.min_overlap, created_at=utc_now(),
+                venue_id=vid,
+                name=vid,
+                kind=VenueKind.OTHER,
+                default_dwell_s=r.default_dwell,
+                max_dwell_s=r.max_dwell,
+                min_overlap_s=r.min_overlap,
+                created_at=utc_now(),
             ),
             key_sha256="0" * 64,
         )
@@ -70,12 +75,19 @@ def tracer(tracer_settings: Settings, tmp_path: Path) -> Iterator[ServiceProcess
     worker.stop()
 
 
-def wait_until_equal(settings: Settings, expected_visits: set, expected_contacts: set,
-                     worker: ServiceProcess, timeout_s: float = 120) -> None:
+def wait_until_equal(
+    settings: Settings,
+    expected_visits: set,
+    expected_contacts: set,
+    worker: ServiceProcess,
+    timeout_s: float = 120,
+) -> None:
     def settled() -> bool:
         assert worker.alive(), worker.log_tail()
-        return stored_visits(settings) == expected_visits and \
-            stored_contacts(settings) == expected_contacts
+        return (
+            stored_visits(settings) == expected_visits
+            and stored_contacts(settings) == expected_contacts
+        )
 
     try:
         wait_for(settled, timeout_s, "ClickHouse to hold exactly the reference answer", 0.5)
@@ -102,8 +114,12 @@ def test_a_messy_multi_venue_day_gives_exactly_the_reference(
     on_time, late = day.waves
     produce_messages(tracer_settings, on_time)
     first_wave = {s for m in on_time for s in m}
-    wait_until_equal(tracer_settings, reference_visits(first_wave, VENUES),
-                     reference_contacts(first_wave, VENUES), tracer)
+    wait_until_equal(
+        tracer_settings,
+        reference_visits(first_wave, VENUES),
+        reference_contacts(first_wave, VENUES),
+        tracer,
+    )
 
     # Offline gates upload hours late, check-outs trickle in: earlier answers must be corrected.
     produce_messages(tracer_settings, late)
@@ -123,22 +139,31 @@ def test_poison_messages_go_to_dead_letter_and_the_rest_flows(
     poison = [
         (b"cafe-1", b"\x00\xffnot json at all"),
         (b"cafe-1", b'{"venue_id": "cafe-1", "scans": []}'),
-        (b"cafe-1", b'{"venue_id": "cafe-1", "scans": [{"event_id": "x", "person_id": '
-                    b'"0912345678", "direction": "in", "scanned_at": "2026-11-20T01:00:00Z"}]}'),
+        (
+            b"cafe-1",
+            b'{"venue_id": "cafe-1", "scans": [{"event_id": "x", "person_id": '
+            b'"0912345678", "direction": "in", "scanned_at": "2026-11-20T01:00:00Z"}]}',
+        ),
     ]
     for key, value in poison:
         produce_raw(tracer_settings, "scans", key, value)
     produce_messages(tracer_settings, messages[half:])
 
-    wait_until_equal(tracer_settings, reference_visits(day.scans, VENUES),
-                     reference_contacts(day.scans, VENUES), tracer)
+    wait_until_equal(
+        tracer_settings,
+        reference_visits(day.scans, VENUES),
+        reference_contacts(day.scans, VENUES),
+        tracer,
+    )
     letters = [
         DeadLetter.model_validate_json(v)
-        for _, v, _, _ in read_topic(tracer_settings.kafka_bootstrap,
-                                     tracer_settings.topic("dead-letter"), len(poison))
+        for _, v, _, _ in read_topic(
+            tracer_settings.kafka_bootstrap, tracer_settings.topic("dead-letter"), len(poison)
+        )
     ]
     assert sorted(base64.b64decode(d.payload_base64) for d in letters) == sorted(
-        v for _, v in poison)
+        v for _, v in poison
+    )
     scans_topic = tracer_settings.topic("scans")
     source = {(p, o): v for _, v, p, o in read_topic(tracer_settings.kafka_bootstrap, scans_topic)}
     for letter in letters:

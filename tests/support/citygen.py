@@ -23,8 +23,9 @@ class GeneratedDay:
     waves: list[list[list[Scan]]]  # arrival: waves of messages (one venue each)
 
 
-def messy_day(seed: int, *, venues: list[str], people: int, start: int,
-              hours: int = 30) -> GeneratedDay:
+def messy_day(
+    seed: int, *, venues: list[str], people: int, start: int, hours: int = 30
+) -> GeneratedDay:
     rng = random.Random(seed)
     weights = [1.0 / (rank + 1) for rank in range(len(venues))]  # a few busy, most quiet
     scans: list[Scan] = []
@@ -47,8 +48,10 @@ def messy_day(seed: int, *, venues: list[str], people: int, start: int,
             elif roll < 0.25:
                 visit = [new_scan(venue, person, "out", begin + dwell)]  # forgot to check in
             else:
-                visit = [new_scan(venue, person, "in", begin),
-                         new_scan(venue, person, "out", begin + dwell)]
+                visit = [
+                    new_scan(venue, person, "in", begin),
+                    new_scan(venue, person, "out", begin + dwell),
+                ]
             if rng.random() < 0.08:
                 visit.append(new_scan(venue, person, "in", begin + rng.randrange(0, 60)))
             scans.extend(visit)
@@ -59,7 +62,9 @@ def messy_day(seed: int, *, venues: list[str], people: int, start: int,
     late: list[Scan] = []
     offline_gate = set(rng.sample(venues, k=max(1, len(venues) // 3)))
     for s in scans:
-        if s.venue_id in offline_gate and rng.random() < 0.4 or s.direction == "out" and rng.random() < 0.15:
+        if (s.venue_id in offline_gate and rng.random() < 0.4) or (
+            s.direction == "out" and rng.random() < 0.15
+        ):
             late.append(s)
         else:
             on_time.append(s)
@@ -76,7 +81,7 @@ def _messages(scans: list[Scan], rng: random.Random, max_size: int = 40) -> list
         i = 0
         while i < len(venue_scans):
             size = rng.randint(1, max_size)
-            messages.append(venue_scans[i:i + size])
+            messages.append(venue_scans[i : i + size])
             i += size
     rng.shuffle(messages)
     return messages

@@ -7,12 +7,14 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 
 
-def read_topic(bootstrap: str, topic: str, min_messages: int = 0, timeout_s: float = 30.0
-               ) -> list[tuple[bytes | None, bytes | None, int, int]]:
+def read_topic(
+    bootstrap: str, topic: str, min_messages: int = 0, timeout_s: float = 30.0
+) -> list[tuple[bytes | None, bytes | None, int, int]]:
     """All records of ``topic`` up to its end (and at least ``min_messages``), as
     ``(key, value, partition, offset)``."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             isolation_level="read_committed")
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
         partitions = sorted(consumer.partitions_for_topic(topic) or [])
         assert partitions, f"topic {topic} does not exist"

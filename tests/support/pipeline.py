@@ -23,31 +23,42 @@ AlertKey = tuple[str, int, int, str | None]  # person, degree, exposed_at, via
 
 
 def register_venues(settings: Settings, venues: dict[str, VenueRules]) -> None:
-    publish_records_blocking(settings, [
-        VenueRecord(
-            venue=VenuePublic(venue_id=vid, name=vid, kind=VenueKind.OTHER,
-                              default_dwell_s=r.default_dwell, max_dwell_s=r.max_dwell,
-                              min_overlap_s=r.min_overlap, created_at=utc_now()),
-            key_sha256="0" * 64,
-        )
-        for vid, r in venues.items()
-    ])
+    publish_records_blocking(
+        settings,
+        [
+            VenueRecord(
+                venue=VenuePublic(
+                    venue_id=vid,
+                    name=vid,
+                    kind=VenueKind.OTHER,
+                    default_dwell_s=r.default_dwell,
+                    max_dwell_s=r.max_dwell,
+                    min_overlap_s=r.min_overlap,
+                    created_at=utc_now(),
+                ),
+                key_sha256="0" * 64,
+            )
+            for vid, r in venues.items()
+        ],
+    )
 
 
 def edges_of_contacts(contacts: Iterable[Contact]) -> list[ContactEdge]:
-    return [ContactEdge(c.contact_id, c.venue_id, c.person_a, c.person_b, c.start, c.end)
-            for c in contacts]
+    return [
+        ContactEdge(c.contact_id, c.venue_id, c.person_a, c.person_b, c.start, c.end)
+        for c in contacts
+    ]
 
 
-def expected_alerts(case: Case, contacts: Iterable[Contact], max_degree: int = 2
-                    ) -> set[AlertKey]:
+def expected_alerts(case: Case, contacts: Iterable[Contact], max_degree: int = 2) -> set[AlertKey]:
     found = reference_alerts(case, edges_of_contacts(contacts), max_degree)
     return {(person, a.degree, a.exposed_at, a.via) for person, a in found.items()}
 
 
 def report_case(settings: Settings, case: Case) -> None:
     message = CaseReported(
-        case_id=case.case_id, person_id=case.person,
+        case_id=case.case_id,
+        person_id=case.person,
         onset_at=utc(case.onset_at) if case.onset_at is not None else None,
         sampled_at=utc(case.sampled_at) if case.sampled_at is not None else None,
         reported_at=utc(case.reported_at),
@@ -102,5 +113,6 @@ def alerts_from_topic(settings: Settings) -> dict[str, set[AlertKey]]:
     by_case: dict[str, set[AlertKey]] = {}
     for a in current.values():
         by_case.setdefault(a.case_id, set()).add(
-            (a.person_id, a.degree, int(a.exposed_at.timestamp()), a.via_person_id))
+            (a.person_id, a.degree, int(a.exposed_at.timestamp()), a.via_person_id)
+        )
     return by_case

@@ -40,7 +40,9 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str, every_s: f
             if result:
                 return result
         time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last error: {last_error!r}")
+    raise AssertionError(
+        f"timed out after {timeout_s}s waiting for {what}; last error: {last_error!r}"
+    )
 
 
 class ServiceProcess:
@@ -53,8 +55,12 @@ class ServiceProcess:
         self._log = log_path.open("ab")
         env = {**os.environ, **settings.as_env()}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", module],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def log_tail(self, lines: int = 40) -> str:
@@ -84,6 +90,7 @@ def running_http_service(
 ) -> Iterator[ServiceProcess]:
     service = ServiceProcess(module, settings, log_path)
     try:
+
         def healthy() -> bool:
             if not service.alive():
                 raise AssertionError(f"{module} exited:\n{service.log_tail()}")

@@ -20,20 +20,31 @@ def batch_of(scans: list[Scan]) -> ScanBatch:
     assert all(s.venue_id == venue for s in scans)
     return ScanBatch(
         venue_id=venue,
-        scans=[ScanEvent(event_id=s.event_id, person_id=s.person, direction=s.direction,  # type: ignore[arg-type]
-                         scanned_at=utc(s.at)) for s in scans],
+        scans=[
+            ScanEvent(
+                event_id=s.event_id,
+                person_id=s.person,
+                direction=s.direction,  # type: ignore[arg-type]
+                scanned_at=utc(s.at),
+            )
+            for s in scans
+        ],
     )
 
 
 def produce_messages(settings: Settings, messages: Iterable[list[Scan]]) -> int:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                             enable_idempotence=True, linger_ms=5)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
     count = 0
     try:
         for scans in messages:
             batch = batch_of(scans)
-            producer.send(settings.topic("scans"), key=batch.venue_id.encode(),
-                          value=batch.model_dump_json().encode())
+            producer.send(
+                settings.topic("scans"),
+                key=batch.venue_id.encode(),
+                value=batch.model_dump_json().encode(),
+            )
             count += 1
         producer.flush(timeout=60)
     finally:
@@ -58,8 +69,11 @@ def stored_visits(settings: Settings) -> set[Visit]:
 
 
 def stored_visit_rows(settings: Settings) -> int:
-    return int(clickhouse_client(settings).execute(
-        "SELECT count() FROM visits FINAL WHERE deleted = 0")[0][0])
+    return int(
+        clickhouse_client(settings).execute("SELECT count() FROM visits FINAL WHERE deleted = 0")[
+            0
+        ][0]
+    )
 
 
 def stored_contacts(settings: Settings) -> set[Contact]:
@@ -81,14 +95,19 @@ def stored_contacts_by_person(settings: Settings) -> set[Contact]:
 def contacts_from_topic(settings: Settings) -> set[Contact]:
     """Fold the contacts topic in partition order: upserts add, retractions remove."""
     current: dict[str, Contact] = {}
-    for _, value, _, _ in sorted(read_topic(settings.kafka_bootstrap, settings.topic("contacts")),
-                                 key=lambda r: (r[2], r[3])):
+    for _, value, _, _ in sorted(
+        read_topic(settings.kafka_bootstrap, settings.topic("contacts")), key=lambda r: (r[2], r[3])
+    ):
         assert value is not None
         for change in ContactBatch.model_validate_json(value).changes:
             if change.op == Op.RETRACT:
                 current.pop(change.contact_id, None)
             else:
                 current[change.contact_id] = Contact(
-                    change.venue_id, change.person_a, change.person_b,
-                    int(change.start.timestamp()), int(change.end.timestamp()))
+                    change.venue_id,
+                    change.person_a,
+                    change.person_b,
+                    int(change.start.timestamp()),
+                    int(change.end.timestamp()),
+                )
     return set(current.values())

@@ -10,9 +10,9 @@ import pytest
 from pydantic import SecretStr
 
 from services.core import pseudonym, secrets
+from services.core.http import ratelimit
 from services.core.pseudonym import Pseudonymizer
 from services.core.secrets import QrSigner
-from services.core.http import ratelimit
 from services.ingest import admission
 from services.ingest.admission import (
     AdmissionPolicy,

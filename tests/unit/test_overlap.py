@@ -110,14 +110,14 @@ visit_lists = st.lists(
 min_overlaps = st.sampled_from([0, 1, 900, 3_600])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(visits=visit_lists, min_overlap=min_overlaps)
 def test_the_sweep_finds_exactly_the_all_pairs_edges(visits: list[Visit], min_overlap: int) -> None:
     rules = {"cafe": VenueRules(min_overlap=min_overlap)}
     assert contacts_among(visits, min_overlap) == reference_contacts_of_visits(visits, rules)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(visits=visit_lists, changed=visit_lists, min_overlap=min_overlaps)
 def test_the_index_query_finds_exactly_the_edges_with_the_changed_visits(
     visits: list[Visit], changed: list[Visit], min_overlap: int

@@ -66,8 +66,12 @@ def test_topic_scan_needs_a_pseudonym_not_a_raw_identifier() -> None:
 
 def test_batch_round_trips_through_json() -> None:
     event = ScanEvent.model_validate(
-        {"event_id": "e", "direction": "out", "scanned_at": "2026-11-20T01:00:00Z",
-         "person_id": PSEUDONYM}
+        {
+            "event_id": "e",
+            "direction": "out",
+            "scanned_at": "2026-11-20T01:00:00Z",
+            "person_id": PSEUDONYM,
+        }
     )
     batch = ScanBatch(venue_id="v", scans=[event])
     assert ScanBatch.model_validate_json(batch.model_dump_json()) == batch
@@ -83,6 +87,10 @@ def test_case_needs_onset_or_sampled() -> None:
 def test_case_refuses_onset_after_report() -> None:
     with pytest.raises(ValidationError):
         CaseReported.model_validate(
-            {"case_id": "c", "person_id": PSEUDONYM, "onset_at": "2026-11-21T00:00:00Z",
-             "reported_at": "2026-11-20T00:00:00Z"}
+            {
+                "case_id": "c",
+                "person_id": PSEUDONYM,
+                "onset_at": "2026-11-21T00:00:00Z",
+                "reported_at": "2026-11-20T00:00:00Z",
+            }
         )

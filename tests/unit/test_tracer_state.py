@@ -6,12 +6,14 @@ import doctest
 import importlib
 import itertools
 import json
+import pkgutil
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import services.tracer.domain as tracer_domain
 from services.tracer.domain.delta import Delta
 from services.tracer.domain.errors import InvalidScanError, SnapshotError
 from services.tracer.domain.model import Contact, Scan, VenueRules, Visit
@@ -21,7 +23,7 @@ from tests.reference.tracing import reference_contacts, reference_scans, referen
 MIDNIGHT = 1_700_006_400  # 2023-11-15T00:00:00Z
 T0 = MIDNIGHT + 9 * 3_600
 RULES = VenueRules(default_dwell=3_600, max_dwell=43_200, min_overlap=900)
-DOMAIN_MODULES = ["model", "visits", "overlap", "delta", "state", "errors"]
+DOMAIN_MODULES = sorted(info.name for info in pkgutil.iter_modules(tracer_domain.__path__))
 
 
 @pytest.mark.parametrize("name", DOMAIN_MODULES)

@@ -154,13 +154,13 @@ rules_strategy = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(scans=one_person_scans, rules=rules_strategy)
 def test_build_visits_matches_the_reference(scans: list[Scan], rules: VenueRules) -> None:
     assert build_visits(scans, rules) == sorted(reference_visits(scans, {"cafe": rules}))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(scans=one_person_scans, data=st.data())
 def test_dedup_is_independent_of_arrival_order(scans: list[Scan], data: st.DataObject) -> None:
     shuffled = data.draw(st.permutations(scans))

@@ -1,4 +1,4 @@
-"""The alerts HTTP service: a case's alerts and chain, venue contact graphs, the live alert stream."""
+"""The alerts HTTP service: cases, alerts, chains, venue contact graphs, the live stream."""
 
 from services.alerts.api.app import create_app
 

@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.alerts import Exposure
-from services.alerts.queries import AlertRecord, CaseRecord
 from services.alerts.domain import ChainNode
+from services.alerts.queries import AlertRecord, CaseRecord
 from services.tracer.graph import GraphFigures
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -9,16 +9,15 @@ sought exactly there, so nothing is repeated or skipped whatever the interleavin
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Literal
 
 import anyio
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -49,7 +48,7 @@ class BadEventIdError(ValueError):
 
 
 class TooManyStreamsError(RuntimeError):
-    """This process already serves :data:`MAX_STREAMS` streams."""
+    """This process serves :data:`MAX_STREAMS` streams already, or is shutting down."""
 
 
 def parse_event_id(text: str) -> dict[int, int]:
@@ -104,17 +103,34 @@ def sse_event(event: str, data: str, event_id: str | None = None) -> bytes:
 class AlertFeed:
     """One client's view of the ``alerts`` topic, from a start to wherever the client leaves."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, positions: dict[int, int], topic: str) -> None:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        positions: dict[int, int],
+        topic: str,
+        on_close: Callable[[AlertFeed], None] | None = None,
+    ) -> None:
         self._consumer = consumer
         self._positions = positions
         self._topic = topic
+        self._on_close = on_close
         self._closed = False
-        self._on_close: list[asyncio.Future[None]] = []
+        # Set (from a signal handler, hence a plain flag) when the server begins to shut down.
+        self.ending = False
 
     @classmethod
-    async def open(cls, settings: Settings, start: Start) -> AlertFeed:
+    async def open(
+        cls,
+        settings: Settings,
+        partitions: list[int],
+        start: Start,
+        on_close: Callable[[AlertFeed], None] | None = None,
+    ) -> AlertFeed:
         """A started consumer, positioned; raises before any byte of the response is sent."""
         topic = settings.topic("alerts")
+        # Checked before the consumer starts: aiokafka's stop() right after start() (no await
+        # in between) raises CancelledError from a task that never ran.
+        _check_start(partitions, start)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=None,
@@ -127,18 +143,14 @@ class AlertFeed:
         )
         await consumer.start()
         try:
-            await consumer.topics()  # refreshes metadata, so partitions_for_topic knows the topic
-            partitions = sorted(consumer.partitions_for_topic(topic) or ())
-            if not partitions:
-                raise KafkaError(f"topic {topic!r} does not exist")
             tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
             await _seek(consumer, tps, start)
             positions = {tp.partition: await consumer.position(tp) for tp in tps}
         except BaseException:
-            await consumer.stop()
+            await _stop(consumer)
             raise
-        return cls(consumer, positions, topic)
+        return cls(consumer, positions, topic, on_close)
 
     @property
     def event_id(self) -> str:
@@ -154,7 +166,7 @@ class AlertFeed:
                 "ready", json.dumps({"positions": self._positions}), self.event_id
             )
             last_sent = time.monotonic()
-            while True:
+            while not self.ending:
                 batches = await self._consumer.getmany(timeout_ms=_POLL_MS,
                                                        max_records=_MAX_RECORDS)
                 chunk = b"".join(
@@ -192,42 +204,87 @@ class AlertFeed:
         if self._closed:
             return
         self._closed = True
-        # Shielded: a client disconnect cancels the streaming task, and without the shield
-        # the first await here would be cancelled too, leaking the consumer's connections.
-        with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-            await self._consumer.stop()
-        for waiter in self._on_close:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def when_closed(self) -> asyncio.Future[None]:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self._closed:
-            waiter.set_result(None)
-        else:
-            self._on_close.append(waiter)
-        return waiter
+        await _stop(self._consumer)
+        if self._on_close is not None:
+            self._on_close(self)
 
 
 class AlertStreams:
-    """Opens feeds for one process, at most :data:`MAX_STREAMS` at a time; closes all at exit."""
+    """Opens feeds for one process, at most :data:`MAX_STREAMS` at a time; closes all at exit.
+
+    Asks the cluster for the topic's partitions at every open (one small metadata request), so
+    partitions added to the topic later are streamed too.
+    """
 
     def __init__(self, settings: Settings, max_streams: int = MAX_STREAMS) -> None:
         self._settings = settings
         self._max = max_streams
         self._open: set[AlertFeed] = set()
+        self._opening = 0  # counted too, so concurrent requests cannot overshoot the limit
+        self._admin: AIOKafkaAdminClient | None = None
+        self._ending = False
+
+    async def start(self) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.kafka_bootstrap,
+                                          client_id="truyvet-alerts-api")
+        await self._admin.start()
 
     async def open(self, start: Start) -> AlertFeed:
-        if len(self._open) >= self._max:
+        if self._ending:
+            raise TooManyStreamsError("this server is shutting down")
+        if len(self._open) + self._opening >= self._max:
             raise TooManyStreamsError(f"this server already serves {self._max} alert streams")
-        feed = await AlertFeed.open(self._settings, start)
+        self._opening += 1
+        try:
+            partitions = await self._partitions()
+            feed = await AlertFeed.open(self._settings, partitions, start,
+                                        on_close=self._open.discard)
+        finally:
+            self._opening -= 1
+        feed.ending = self._ending  # shutdown may have begun while this one was opening
         self._open.add(feed)
-        feed.when_closed().add_done_callback(lambda _: self._open.discard(feed))
         return feed
 
-    async def close_all(self) -> None:
+    def end_all(self) -> None:
+        """Make every open stream end within a poll (about a second), and refuse new ones.
+
+        Called when shutdown begins: uvicorn waits for open responses before it stops, and a
+        stream never ends by itself. Clients reconnect with their Last-Event-ID.
+        """
+        self._ending = True
+        for feed in list(self._open):
+            feed.ending = True
+
+    async def stop(self) -> None:
         for feed in list(self._open):
             await feed.close()
+        if self._admin is not None:
+            await self._admin.close()
+
+    async def _partitions(self) -> list[int]:
+        assert self._admin is not None, "AlertStreams.start() was not awaited"
+        topic = self._settings.topic("alerts")
+        described = await self._admin.describe_topics([topic])
+        if not described or described[0]["error_code"] or not described[0]["partitions"]:
+            code = described[0]["error_code"] if described else "no answer"
+            raise KafkaError(f"topic {topic!r} is not available (error {code})")
+        return sorted(int(p["partition"]) for p in described[0]["partitions"])
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    # Shielded: a client disconnect cancels the streaming task, and without the shield the
+    # first await here would be cancelled too, leaking the consumer's connections.
+    with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+        await consumer.stop()
+
+
+def _check_start(partitions: list[int], start: Start) -> None:
+    if isinstance(start, dict):
+        unknown = set(start) - set(partitions)
+        if unknown:
+            raise BadEventIdError(
+                f"Last-Event-ID names partitions {sorted(unknown)} the alerts topic does not have"
+            )
 
 
 async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: Start) -> None:
@@ -237,11 +294,6 @@ async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: St
         await consumer.seek_to_end(*tps)
     else:
         assert isinstance(start, dict)
-        unknown = set(start) - {tp.partition for tp in tps}
-        if unknown:
-            raise BadEventIdError(
-                f"Last-Event-ID names partitions {sorted(unknown)} the alerts topic does not have"
-            )
         for tp in tps:
             if tp.partition in start:
                 consumer.seek(tp, start[tp.partition])
@@ -262,6 +314,3 @@ __all__ = [
     "parse_event_id",
     "sse_event",
 ]
-
-with contextlib.suppress(ImportError):  # pragma: no cover - typing aid only
-    pass

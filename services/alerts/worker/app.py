@@ -16,10 +16,12 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
+from faust.types import SchemaT
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.cases import CaseReported, CaseWithdrawn
@@ -57,12 +59,13 @@ class AlertsWorker:
             producer_acks=-1,
         )
         app = self.app
-        raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
-               "value_serializer": "raw"}
-        self.cases_topic = app.topic(settings.topic("cases"), **raw)
-        self.contacts_topic = app.topic(settings.topic("contacts"), **raw)
-        self.alerts_topic = app.topic(settings.topic("alerts"), **raw)
-        self.dead_letter_topic = app.topic(settings.topic("dead-letter"), **raw)
+        raw: SchemaT = faust.Schema(
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
+        self.cases_topic = app.topic(settings.topic("cases"), schema=raw)
+        self.contacts_topic = app.topic(settings.topic("contacts"), schema=raw)
+        self.alerts_topic = app.topic(settings.topic("alerts"), schema=raw)
+        self.dead_letter_topic = app.topic(settings.topic("dead-letter"), schema=raw)
         app.agent(self.cases_topic, name="cases")(self._cases)
         app.agent(self.contacts_topic, name="contacts")(self._contacts)
         app.timer(interval=5.0)(self._heartbeat)
@@ -104,14 +107,15 @@ class AlertsWorker:
                     persons.add(change.person_b)
             async with self._lock:
                 for case_id in sorted(self.engine.cases_touched_by(persons)):
-                    changes = await self._off_loop(
-                        lambda cid=case_id: self.engine.recompute(cid, self.store.edges_of, _now())
-                    )
+                    changes = await self._off_loop(partial(self._recompute, case_id))
                     await self._publish(changes)
             await self.app.producer.flush()
             yield None
 
     # -- steps ------------------------------------------------------------------------------
+
+    def _recompute(self, case_id: str) -> AlertChanges:
+        return self.engine.recompute(case_id, self.store.edges_of, _now())
 
     async def _report(self, case: Case) -> None:
         await self._off_loop(lambda: self.store.write_case(case, "reported", None, self._next()))
@@ -125,8 +129,11 @@ class AlertsWorker:
         changes = self.engine.withdraw(message.case_id)
         if open_case is not None:
             withdrawn_at = int(message.withdrawn_at.timestamp())
-            await self._off_loop(lambda: self.store.write_case(
-                open_case.case, "withdrawn", withdrawn_at, self._next()))
+            await self._off_loop(
+                lambda: self.store.write_case(
+                    open_case.case, "withdrawn", withdrawn_at, self._next()
+                )
+            )
         await self._publish(changes)
 
     async def _publish(self, changes: AlertChanges) -> None:
@@ -142,8 +149,12 @@ class AlertsWorker:
         rows = [(a, c, False) for a, c in changes.upserts]
         rows += [(a, c, True) for a, c in changes.retractions]
         await self._off_loop(lambda: self.store.write_alerts(rows, self._next()))
-        log.info("case %s: %d alert(s) raised or changed, %d withdrawn", changes.case_id,
-                 len(changes.upserts), len(changes.retractions))
+        log.info(
+            "case %s: %d alert(s) raised or changed, %d withdrawn",
+            changes.case_id,
+            len(changes.upserts),
+            len(changes.retractions),
+        )
 
     async def _ensure_loaded(self) -> None:
         if self._loaded:
@@ -159,13 +170,25 @@ class AlertsWorker:
 
     async def _dead(self, event: Any, reason: str) -> None:
         message = event.message
-        letter = dead_letter(service=SERVICE, topic=message.topic, partition=message.partition,
-                             offset=message.offset, key=event.key, value=event.value,
-                             reason=reason)
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition,
-                    message.offset, reason[:200])
-        await self.dead_letter_topic.send(key=event.key, value=letter.model_dump_json().encode(),
-                                          force=True)
+        letter = dead_letter(
+            service=SERVICE,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=event.key,
+            value=event.value,
+            reason=reason,
+        )
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            reason[:200],
+        )
+        await self.dead_letter_topic.send(
+            key=event.key, value=letter.model_dump_json().encode(), force=True
+        )
 
     async def _heartbeat(self) -> None:
         beat = Path(self.settings.state_dir) / "run" / "alerts-worker.heartbeat"
@@ -175,7 +198,8 @@ class AlertsWorker:
     async def _close_old_cases(self) -> None:
         async with self._lock:
             closed = self.engine.close_reported_before(
-                _now() - self.settings.retention_days * 86_400)
+                _now() - self.settings.retention_days * 86_400
+            )
         if closed:
             log.info("retention: stopped watching %d case(s)", len(closed))
 

@@ -72,8 +72,9 @@ class AlertEngine:
         self._unindex(open_case)
         return AlertChanges(
             case_id,
-            retractions=tuple((a, open_case.created_at[a.alert_id])
-                              for a in open_case.alerts.values()),
+            retractions=tuple(
+                (a, open_case.created_at[a.alert_id]) for a in open_case.alerts.values()
+            ),
         )
 
     def cases_touched_by(self, persons: Iterable[str]) -> set[str]:

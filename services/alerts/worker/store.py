@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -13,23 +13,27 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
 from services.alerts.domain import Alert, Case, ContactEdge, Exposure
-from services.core.clickhouse import clickhouse_client, utc
+from services.core.clickhouse import clickhouse_client, utc, utc_day
 from services.core.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Key-column conditions go inside FINAL (they select whole rows of one key); `deleted` is
-# filtered outside, so a retraction can never be skipped before it replaces the older row.
+# Current contacts of some persons, without FINAL: every version of a contact has the same
+# content, so the range conditions select all of its versions, and GROUP BY + argMax keeps the
+# newest (a retraction wins over the upsert it replaces). On ClickHouse 18.16 this reads ~10x
+# faster than FINAL, which merges every part of the partitions it touches. `day` prunes
+# partitions; `person_id, started_at` are the primary key.
 _EDGES = """
-SELECT contact_id, venue_id, person_id, other_person_id, toUInt32(started_at), toUInt32(ended_at)
-FROM (
-    SELECT contact_id, venue_id, person_id, other_person_id, started_at, ended_at, deleted
-    FROM contacts_by_person FINAL
-    WHERE person_id IN %(persons)s
-      AND started_at >= %(earliest)s AND started_at <= %(until)s
-)
-WHERE deleted = 0 AND toUInt32(ended_at) >= %(since)s
+SELECT contact_id, any(venue_id), person_id, any(other_person_id),
+       toUInt32(any(started_at)), toUInt32(any(ended_at))
+FROM contacts_by_person
+WHERE person_id IN %(persons)s
+  AND day >= %(earliest_day)s AND day <= %(until_day)s
+  AND started_at >= %(earliest)s AND started_at <= %(until)s
+  AND ended_at >= %(since)s
+GROUP BY person_id, contact_id
+HAVING argMax(deleted, version) = 0
 """
 
 
@@ -65,58 +69,121 @@ class AlertStore:
         """
         if not persons:
             return []
-        params = {"persons": tuple(persons), "earliest": utc(max(0, since - self.max_contact_s)),
-                  "until": utc(until), "since": since}
+        earliest = max(0, since - self.max_contact_s)
+        params = {
+            "persons": tuple(persons),
+            "earliest": utc(earliest),
+            "until": utc(until),
+            "since": utc(since),
+            "earliest_day": utc_day(earliest),
+            "until_day": utc_day(until),
+        }
         rows = self._with_retry(lambda c: c.execute(_EDGES, params))
         # Rows are per endpoint; the edge itself is (smaller, larger) like the tracer's contact.
-        return [ContactEdge(cid, venue, min(p, o), max(p, o), int(s), int(e))
-                for cid, venue, p, o, s, e in rows]
+        return [
+            ContactEdge(cid, venue, min(p, o), max(p, o), int(s), int(e))
+            for cid, venue, p, o, s, e in rows
+        ]
 
     def write_case(self, case: Case, status: str, withdrawn_at: int | None, version: int) -> None:
-        row = (case.case_id, case.person, status, _dt(case.onset_at), _dt(case.sampled_at),
-               utc(case.reported_at), _dt(case.isolated_at), _dt(withdrawn_at), version)
-        self._with_retry(lambda c: c.execute(
-            "INSERT INTO cases (case_id, person_id, status, onset_at, sampled_at, reported_at,"
-            " isolated_at, withdrawn_at, version) VALUES", [row]))
+        row = (
+            case.case_id,
+            case.person,
+            status,
+            _dt(case.onset_at),
+            _dt(case.sampled_at),
+            utc(case.reported_at),
+            _dt(case.isolated_at),
+            _dt(withdrawn_at),
+            version,
+        )
+        self._with_retry(
+            lambda c: c.execute(
+                "INSERT INTO cases (case_id, person_id, status, onset_at, sampled_at, reported_at,"
+                " isolated_at, withdrawn_at, version) VALUES",
+                [row],
+            )
+        )
 
     def write_alerts(self, rows: Iterable[tuple[Alert, int, bool]], version: int) -> None:
         """Alerts as (alert, created_at, deleted) rows."""
         values = [
-            (a.case_id, a.alert_id, a.person, a.degree, utc(a.exposed_at), a.via_person or "",
-             list(a.venue_ids), orjson.dumps([_exposure_json(e) for e in a.exposures]).decode(),
-             utc(created_at), int(deleted), version)
+            (
+                a.case_id,
+                a.alert_id,
+                a.person,
+                a.degree,
+                utc(a.exposed_at),
+                a.via_person or "",
+                list(a.venue_ids),
+                orjson.dumps([_exposure_json(e) for e in a.exposures]).decode(),
+                utc(created_at),
+                int(deleted),
+                version,
+            )
             for a, created_at, deleted in rows
         ]
         if values:
-            self._with_retry(lambda c: c.execute(
-                "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
-                " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
-                values))
+            self._with_retry(
+                lambda c: c.execute(
+                    "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
+                    " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
+                    values,
+                )
+            )
 
     def open_cases(self, reported_since: int) -> list[tuple[Case, list[tuple[Alert, int]]]]:
         """Cases still reported (not withdrawn) since ``reported_since``, with live alerts."""
-        case_rows = self._with_retry(lambda c: c.execute(
-            "SELECT case_id, person_id, status, toUInt32(reported_at),"
-            " toUInt32(onset_at), toUInt32(sampled_at), toUInt32(isolated_at) FROM cases FINAL"))
+        case_rows = self._with_retry(
+            lambda c: c.execute(
+                "SELECT case_id, person_id, status, toUInt32(reported_at),"
+                " toUInt32(onset_at), toUInt32(sampled_at), toUInt32(isolated_at) FROM cases FINAL"
+            )
+        )
         cases: dict[str, Case] = {}
         for case_id, person, status, reported_at, onset, sampled, isolated in case_rows:
             if status == "reported" and reported_at >= reported_since:
-                cases[case_id] = Case(case_id=case_id, person=person, onset_at=_ts(onset),
-                                      sampled_at=_ts(sampled), reported_at=int(reported_at),
-                                      isolated_at=_ts(isolated))
+                cases[case_id] = Case(
+                    case_id=case_id,
+                    person=person,
+                    onset_at=_ts(onset),
+                    sampled_at=_ts(sampled),
+                    reported_at=int(reported_at),
+                    isolated_at=_ts(isolated),
+                )
         if not cases:
             return []
-        alert_rows = self._with_retry(lambda c: c.execute(
-            "SELECT case_id, alert_id, person_id, degree, toUInt32(exposed_at), via_person_id,"
-            " venue_ids, exposures, toUInt32(created_at), deleted"
-            " FROM alerts FINAL WHERE case_id IN %(cases)s", {"cases": tuple(cases)}))
+        alert_rows = self._with_retry(
+            lambda c: c.execute(
+                "SELECT case_id, alert_id, person_id, degree, toUInt32(exposed_at), via_person_id,"
+                " venue_ids, exposures, toUInt32(created_at), deleted"
+                " FROM alerts FINAL WHERE case_id IN %(cases)s",
+                {"cases": tuple(cases)},
+            )
+        )
         alerts: dict[str, list[tuple[Alert, int]]] = {cid: [] for cid in cases}
-        for cid, aid, person, degree, exposed, via, venues, exposures, created, deleted in alert_rows:
+        for (
+            cid,
+            aid,
+            person,
+            degree,
+            exposed,
+            via,
+            venues,
+            exposures,
+            created,
+            deleted,
+        ) in alert_rows:
             if deleted:
                 continue
             alert = Alert(
-                alert_id=aid, case_id=cid, person=person, degree=int(degree),
-                exposed_at=int(exposed), via_person=via or None, venue_ids=tuple(venues),
+                alert_id=aid,
+                case_id=cid,
+                person=person,
+                degree=int(degree),
+                exposed_at=int(exposed),
+                via_person=via or None,
+                venue_ids=tuple(venues),
                 exposures=tuple(_exposure_of(e) for e in orjson.loads(exposures)),
             )
             alerts[cid].append((alert, int(created)))
@@ -130,14 +197,23 @@ class AlertStore:
 
 def _exposure_json(e: Exposure) -> dict[str, Any]:
     """An exposure as stored: the wire form of ``schemas.alerts.Exposure``."""
-    return {"contact_id": e.contact_id, "venue_id": e.venue_id, "other_person_id": e.other_person,
-            "start": utc(e.start).isoformat(), "end": utc(e.end).isoformat()}
+    return {
+        "contact_id": e.contact_id,
+        "venue_id": e.venue_id,
+        "other_person_id": e.other_person,
+        "start": utc(e.start).isoformat(),
+        "end": utc(e.end).isoformat(),
+    }
 
 
 def _exposure_of(data: dict[str, Any]) -> Exposure:
-    return Exposure(data["contact_id"], data["venue_id"], data["other_person_id"],
-                    int(datetime.fromisoformat(data["start"]).timestamp()),
-                    int(datetime.fromisoformat(data["end"]).timestamp()))
+    return Exposure(
+        data["contact_id"],
+        data["venue_id"],
+        data["other_person_id"],
+        int(datetime.fromisoformat(data["start"]).timestamp()),
+        int(datetime.fromisoformat(data["end"]).timestamp()),
+    )
 
 
 def _dt(seconds: int | None) -> Any:

@@ -29,19 +29,28 @@ def case_of(message: CaseReported) -> Case:
 
 
 def alert_message(alert: Alert, created_at: int, op: Op) -> bytes:
-    return AlertMessage(
-        op=op,
-        alert_id=alert.alert_id,
-        case_id=alert.case_id,
-        person_id=alert.person,
-        degree=alert.degree,
-        exposed_at=utc(alert.exposed_at),
-        via_person_id=alert.via_person,
-        venue_ids=list(alert.venue_ids),
-        exposures=[
-            ExposureMessage(contact_id=e.contact_id, venue_id=e.venue_id,
-                            other_person_id=e.other_person, start=utc(e.start), end=utc(e.end))
-            for e in alert.exposures
-        ],
-        created_at=utc(created_at),
-    ).model_dump_json().encode()
+    return (
+        AlertMessage(
+            op=op,
+            alert_id=alert.alert_id,
+            case_id=alert.case_id,
+            person_id=alert.person,
+            degree=alert.degree,
+            exposed_at=utc(alert.exposed_at),
+            via_person_id=alert.via_person,
+            venue_ids=list(alert.venue_ids),
+            exposures=[
+                ExposureMessage(
+                    contact_id=e.contact_id,
+                    venue_id=e.venue_id,
+                    other_person_id=e.other_person,
+                    start=utc(e.start),
+                    end=utc(e.end),
+                )
+                for e in alert.exposures
+            ],
+            created_at=utc(created_at),
+        )
+        .model_dump_json()
+        .encode()
+    )

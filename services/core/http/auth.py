@@ -10,9 +10,9 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from schemas.registry import Role
 from schemas.venues import VenuePublic
-from services.core.registry_log import RegistryFollower
 from services.core.http.errors import ApiError
 from services.core.http.ratelimit import FailureLimiter
+from services.core.registry_log import RegistryFollower
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +39,11 @@ class Authenticator:
         scheme, credential = get_authorization_scheme_param(request.headers.get("Authorization"))
         if scheme.lower() != "bearer" or not credential or len(credential) > 200:
             self._limiter.record_failure(client)
-            raise ApiError(401, "send a venue key or token as 'Authorization: Bearer <secret>'",
-                           headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401,
+                "send a venue key or token as 'Authorization: Bearer <secret>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         found = self._lookup(credential)
         if found is None:
             # Registered a moment ago on another replica or through the CLI?
@@ -48,8 +51,9 @@ class Authenticator:
             found = self._lookup(credential)
         if found is None:
             self._limiter.record_failure(client)
-            raise ApiError(401, "unknown or revoked key or token",
-                           headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401, "unknown or revoked key or token", headers={"WWW-Authenticate": "Bearer"}
+            )
         return found
 
     def _lookup(self, credential: str) -> Principal | None:
@@ -64,7 +68,9 @@ class Authenticator:
         principal = await self.principal(request)
         if principal.role not in roles:
             allowed = " or ".join(r.value for r in roles)
-            raise ApiError(403, f"this needs a {allowed} credential; yours is {principal.role.value}")
+            raise ApiError(
+                403, f"this needs a {allowed} credential; yours is {principal.role.value}"
+            )
         return principal
 
 

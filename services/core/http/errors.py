@@ -47,8 +47,14 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def problem(status: int, detail: str, *, error: str | None = None, errors: Any = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
+def problem(
+    status: int,
+    detail: str,
+    *,
+    error: str | None = None,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": error or _CODES.get(status, "error"), "detail": detail}
     if errors is not None:
         body["errors"] = errors
@@ -58,8 +64,9 @@ def problem(status: int, detail: str, *, error: str | None = None, errors: Any =
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.detail, error=exc.error, errors=exc.errors,
-                       headers=exc.headers)
+        return problem(
+            exc.status, exc.detail, error=exc.error, errors=exc.errors, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -77,5 +84,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Logged with the path, never with the body: bodies carry raw person identifiers.
         log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
-        return problem(503, "the service could not complete the request; retry later",
-                       headers={"Retry-After": "5"})
+        return problem(
+            503,
+            "the service could not complete the request; retry later",
+            headers={"Retry-After": "5"},
+        )
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting each status as the shared problem body."""
+    from schemas.errors import Problem
+
+    return {status: {"model": Problem} for status in statuses}

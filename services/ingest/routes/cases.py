@@ -12,18 +12,22 @@ from schemas.common import Identifier, ShortText, utc_now
 from schemas.errors import Problem
 from schemas.registry import Role
 from services.core.http.auth import Principal, requires
+from services.core.http.errors import ApiError, refusals
 from services.ingest.context import IngestContext, context
-from services.core.http.errors import ApiError
 from services.ingest.publisher import PublishUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
-_REFUSALS = {401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem},
-             429: {"model": Problem}, 503: {"model": Problem}}
+_REFUSALS = refusals(401, 403, 422, 429, 503)
 
 
-@router.post("/cases", status_code=202, response_model=CaseAccepted, responses=_REFUSALS,
-             summary="Report a confirmed case (F0); alerts follow on the alerts topic")
+@router.post(
+    "/cases",
+    status_code=202,
+    response_model=CaseAccepted,
+    responses=_REFUSALS,
+    summary="Report a confirmed case (F0); alerts follow on the alerts topic",
+)
 async def report_case(
     body: CaseIn,
     ctx: Annotated[IngestContext, Depends(context)],
@@ -43,8 +47,13 @@ async def report_case(
     return CaseAccepted(case_id=body.case_id, status="reported")
 
 
-@router.delete("/cases/{case_id}", status_code=202, response_model=CaseAccepted,
-               responses=_REFUSALS, summary="Withdraw a mistaken case and all its alerts")
+@router.delete(
+    "/cases/{case_id}",
+    status_code=202,
+    response_model=CaseAccepted,
+    responses=_REFUSALS,
+    summary="Withdraw a mistaken case and all its alerts",
+)
 async def withdraw_case(
     case_id: Identifier,
     ctx: Annotated[IngestContext, Depends(context)],
@@ -59,5 +68,6 @@ async def _publish(ctx: IngestContext, event: CaseReported | CaseWithdrawn) -> N
     try:
         await ctx.publisher.publish_case(event)
     except PublishUnavailableError as exc:
-        raise ApiError(503, "the case log is unavailable; retry later",
-                       headers={"Retry-After": "5"}) from exc
+        raise ApiError(
+            503, "the case log is unavailable; retry later", headers={"Retry-After": "5"}
+        ) from exc

@@ -11,10 +11,10 @@ from schemas.common import utc_now
 from schemas.errors import Problem
 from schemas.registry import Role
 from schemas.scans import ScanBatch, ScanIn, ScanReceipt
-from services.ingest.admission import BodyError, ForeignVenueError, parse_scan_items
 from services.core.http.body import read_capped_body
-from services.ingest.context import IngestContext, context
 from services.core.http.errors import ApiError
+from services.ingest.admission import BodyError, ForeignVenueError, parse_scan_items
+from services.ingest.context import IngestContext, context
 from services.ingest.publisher import PublishUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["scans"])
@@ -45,9 +45,12 @@ _SCAN_BODY_DOC = {
     response_model=ScanReceipt,
     openapi_extra=_SCAN_BODY_DOC,
     responses={
-        401: {"model": Problem}, 403: {"model": Problem}, 413: {"model": Problem},
+        401: {"model": Problem},
+        403: {"model": Problem},
+        413: {"model": Problem},
         422: {"model": ScanReceipt, "description": "no scan was accepted"},
-        429: {"model": Problem}, 503: {"model": Problem},
+        429: {"model": Problem},
+        503: {"model": Problem},
     },
     summary="Push scans of the calling venue (one, a JSON array, or NDJSON)",
 )
@@ -73,8 +76,11 @@ async def post_scans(
         try:
             await ctx.publisher.publish_scans(batch)
         except PublishUnavailableError as exc:
-            raise ApiError(503, "the scan log is unavailable; nothing was accepted, retry later",
-                           headers={"Retry-After": "5"}) from exc
+            raise ApiError(
+                503,
+                "the scan log is unavailable; nothing was accepted, retry later",
+                headers={"Retry-After": "5"},
+            ) from exc
     receipt = ScanReceipt(
         accepted=len(outcome.accepted),
         duplicates_in_request=outcome.duplicates_in_request,

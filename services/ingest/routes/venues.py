@@ -16,19 +16,15 @@ from schemas.errors import Problem
 from schemas.registry import Role, VenueRecord
 from schemas.venues import VenueCreate, VenueCreated, VenuePublic
 from services.core.config import Settings
-from services.core.secrets import new_secret, sha256_hex
 from services.core.http.auth import Principal, requires
+from services.core.http.errors import ApiError, refusals
+from services.core.secrets import new_secret, sha256_hex
 from services.ingest.context import IngestContext, context
-from services.core.http.errors import ApiError
 from services.ingest.publisher import PublishUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["venues"])
 
-_REFUSALS = {
-    401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem},
-    409: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem},
-    503: {"model": Problem},
-}
+_REFUSALS = refusals(401, 403, 404, 409, 422, 429, 503)
 
 
 def new_venue(body: VenueCreate, settings: Settings) -> tuple[VenuePublic, str]:
@@ -46,8 +42,13 @@ def new_venue(body: VenueCreate, settings: Settings) -> tuple[VenuePublic, str]:
     return venue, new_secret("tvk")
 
 
-@router.post("/venues", status_code=201, response_model=VenueCreated, responses=_REFUSALS,
-             summary="Register a venue (admin); the API key is shown only in this answer")
+@router.post(
+    "/venues",
+    status_code=201,
+    response_model=VenueCreated,
+    responses=_REFUSALS,
+    summary="Register a venue (admin); the API key is shown only in this answer",
+)
 async def create_venue(
     body: VenueCreate,
     ctx: Annotated[IngestContext, Depends(context)],
@@ -63,16 +64,20 @@ async def create_venue(
     try:
         await ctx.publisher.publish_registry(record)
     except PublishUnavailableError as exc:
-        raise ApiError(503, "the registry is unavailable; retry later",
-                       headers={"Retry-After": "5"}) from exc
+        raise ApiError(
+            503, "the registry is unavailable; retry later", headers={"Retry-After": "5"}
+        ) from exc
     ctx.registry.view.put(record)
-    return VenueCreated(**venue.model_dump(), api_key=api_key,
-                        qr_payload=ctx.qr_signer.payload(venue.venue_id))
+    return VenueCreated(
+        **venue.model_dump(), api_key=api_key, qr_payload=ctx.qr_signer.payload(venue.venue_id)
+    )
 
 
 async def _readable_venue(request: Request, ctx: IngestContext, venue_id: str) -> VenuePublic:
     principal = await ctx.auth.require(request, Role.ADMIN, Role.DASHBOARD, Role.VENUE)
-    if principal.role == Role.VENUE and (principal.venue is None or principal.venue.venue_id != venue_id):
+    if principal.role == Role.VENUE and (
+        principal.venue is None or principal.venue.venue_id != venue_id
+    ):
         raise ApiError(403, "a venue key reads only its own venue")
     venue = ctx.registry.view.venue(venue_id)
     if venue is None:
@@ -87,8 +92,12 @@ async def get_venue(
     return await _readable_venue(request, ctx, venue_id)
 
 
-@router.get("/venues/{venue_id}/qr.svg", response_class=Response, responses=_REFUSALS,
-            summary="The venue's door QR code, SVG")
+@router.get(
+    "/venues/{venue_id}/qr.svg",
+    response_class=Response,
+    responses=_REFUSALS,
+    summary="The venue's door QR code, SVG",
+)
 async def venue_qr_svg(
     venue_id: Identifier, request: Request, ctx: Annotated[IngestContext, Depends(context)]
 ) -> Response:
@@ -100,8 +109,12 @@ async def venue_qr_svg(
     return Response(out.getvalue(), media_type="image/svg+xml")
 
 
-@router.get("/venues/{venue_id}/qr.png", response_class=Response, responses=_REFUSALS,
-            summary="The venue's door QR code, PNG")
+@router.get(
+    "/venues/{venue_id}/qr.png",
+    response_class=Response,
+    responses=_REFUSALS,
+    summary="The venue's door QR code, PNG",
+)
 async def venue_qr_png(
     venue_id: Identifier, request: Request, ctx: Annotated[IngestContext, Depends(context)]
 ) -> Response:
@@ -122,8 +135,12 @@ class QrVenue(WireModel):
     name: str
 
 
-@router.post("/qr/verify", response_model=QrVenue, responses=_REFUSALS,
-             summary="Which venue a scanned QR payload belongs to; 422 if forged")
+@router.post(
+    "/qr/verify",
+    response_model=QrVenue,
+    responses=_REFUSALS,
+    summary="Which venue a scanned QR payload belongs to; 422 if forged",
+)
 async def verify_qr(body: QrCheck, ctx: Annotated[IngestContext, Depends(context)]) -> QrVenue:
     venue_id = ctx.qr_signer.venue_of(body.payload)
     venue = ctx.registry.view.venue(venue_id) if venue_id else None

@@ -7,9 +7,8 @@ batch it
 1. records the new scans (rule 1: a known event id is ignored unless this copy comes first in
    scan order, which then replaces the held one),
 2. re-pairs only the persons whose scans changed, and diffs their old and new visits,
-3. finds the contacts of removed visits (against the old index) and of added visits (against the
-   new one), and keeps as retracted / added only the edges that no other pair of visits still
-   makes — checked on the two persons' own visits, which are few.
+3. finds the edges of removed and added visits with the index, and keeps as retracted / added
+   only those that no other pair of visits still makes (:mod:`contact_changes`).
 
 So the result is a function of the set of scans (rule 4) whatever the batching, and the cost of
 a batch is that of the visits it changes and their neighbours, not of the venue's history.
@@ -19,19 +18,14 @@ Keeping no contact set keeps memory to scans and visits, and the snapshot to sca
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import ChainMap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from services.tracer.domain.contact_changes import contact_changes
 from services.tracer.domain.delta import Delta
 from services.tracer.domain.errors import InvalidScanError, SnapshotError
 from services.tracer.domain.model import Contact, Scan, VenueRules, Visit
-from services.tracer.domain.overlap import (
-    ContactKey,
-    IndexedVisit,
-    VisitIndex,
-    contact_keys_among,
-)
+from services.tracer.domain.overlap import IndexedVisit, VisitIndex, contact_keys_among
 from services.tracer.domain.visits import (
     DIRECTION_RANK,
     IN_RANK,
@@ -77,6 +71,7 @@ class VenueState:
         "_index",
         "_longest",
         "_moments",
+        "_repeats",
         "_rules",
         "_spans",
         "venue_id",
@@ -87,8 +82,13 @@ class VenueState:
         self._rules: VenueRules | None = None
         self._horizon = horizon
         self._events: dict[str, HeldScan] = {}
-        # person → distinct moment → how many held scans have it (double scans share a moment).
-        self._moments: dict[str, dict[Moment, int]] = {}
+        # person → their distinct moments, sorted. Tuples, not a dict or list per person: the
+        # garbage collector stops tracking tuples of plain values, so a large state costs the
+        # collector nothing (per-person dicts made every full collection walk all of them).
+        self._moments: dict[str, tuple[Moment, ...]] = {}
+        # (person, at, rank) → how many held scans beyond the first share that moment (rare:
+        # double scans with different event ids).
+        self._repeats: dict[HeldScan, int] = {}
         self._spans: dict[str, tuple[Span, ...]] = {}
         self._index = VisitIndex(venue_id)
         # Longest visit ever indexed (never lowered): bounds the look-back for covering visits.
@@ -179,21 +179,33 @@ class VenueState:
                 touched.add(held[2])
             events[event_id] = (at, rank, person)
             person_moments = moments.get(person)
+            moment = (at, rank)
             if person_moments is None:
-                moments[person] = {(at, rank): 1}
+                moments[person] = (moment,)
+            elif moment in person_moments:
+                repeat = (at, rank, person)
+                self._repeats[repeat] = self._repeats.get(repeat, 0) + 1
+            elif moment > person_moments[-1]:
+                moments[person] = (*person_moments, moment)
             else:
-                moment = (at, rank)
-                person_moments[moment] = person_moments.get(moment, 0) + 1
+                moments[person] = tuple(sorted((*person_moments, moment)))
             touched.add(person)
         return touched, expired
 
     def _drop_moment(self, held: HeldScan) -> None:
+        """Forget one held scan's moment (unless another held scan shares it)."""
+        repeats = self._repeats.get(held)
+        if repeats:
+            if repeats == 1:
+                del self._repeats[held]
+            else:
+                self._repeats[held] = repeats - 1
+            return
         at, rank, person = held
-        person_moments = self._moments[person]
-        left = person_moments.pop((at, rank)) - 1
-        if left:
-            person_moments[(at, rank)] = left
-        elif not person_moments:
+        remaining = tuple(moment for moment in self._moments[person] if moment != (at, rank))
+        if remaining:
+            self._moments[person] = remaining
+        else:
             del self._moments[person]
 
     def _update(self, touched: Iterable[str], expired: tuple[Scan, ...]) -> Delta:
@@ -205,12 +217,9 @@ class VenueState:
         removed: list[IndexedVisit] = []
         added: list[IndexedVisit] = []
         changed_spans_before: dict[str, tuple[Span, ...]] = {}
-        # Changed persons with two visits overlapping each other, before and after the change.
-        overlapping_before: set[str] = set()
-        overlapping_after: set[str] = set()
         for person in touched:
             person_moments = moments.get(person)
-            new = pair_moments(sorted(person_moments), dwell, max_dwell) if person_moments else ()
+            new = pair_moments(person_moments, dwell, max_dwell) if person_moments else ()
             old = spans_of.get(person, _NO_SPANS)
             if new == old:
                 continue
@@ -219,10 +228,6 @@ class VenueState:
                 spans_of[person] = new
             else:
                 del spans_of[person]
-            if len(old) > 1 and _self_overlapping(old, min_overlap):
-                overlapping_before.add(person)
-            if len(new) > 1 and _self_overlapping(new, min_overlap):
-                overlapping_after.add(person)
             if not old:
                 added.extend([(s, e, person) for s, e in new])
                 continue
@@ -233,45 +238,14 @@ class VenueState:
         if not removed and not added:
             return Delta(expired=expired) if expired else _EMPTY_DELTA
 
-        index = self._index
-        # An edge can come from several pairs of visits (a person's lone-out visit may overlap
-        # their other visits), so an edge of a removed pair may live on and an edge of an added
-        # pair may be old. Another pair can make the same edge only if the changed visit's person
-        # has two visits overlapping each other; edges from other persons' visits are certain.
-        lost_certain: set[ContactKey] = set()
-        lost_unsure: set[ContactKey] = set()
-        for visit in removed:
-            # Removing first, then querying, meets each pair of removed visits exactly once.
-            index.remove(visit)
-            into = lost_unsure if visit[2] in overlapping_before else lost_certain
-            index.contacts_of(visit[0], visit[1], visit[2], min_overlap, into)
-        gained_certain: set[ContactKey] = set()
-        gained_unsure: set[ContactKey] = set()
         longest = self._longest
-        for visit in added:
-            into = gained_unsure if visit[2] in overlapping_after else gained_certain
-            index.contacts_of(visit[0], visit[1], visit[2], min_overlap, into)
-            index.add(visit)
-            if visit[1] - visit[0] > longest:
-                longest = visit[1] - visit[0]
+        for start, end, _ in added:
+            if end - start > longest:
+                longest = end - start
         self._longest = longest
-
-        gained = gained_certain | gained_unsure if gained_unsure else gained_certain
-        lost = lost_certain | lost_unsure if lost_unsure else lost_certain
-        contacts_removed = [key for key in lost_certain if key not in gained]
-        contacts_added = [key for key in gained_certain if key not in lost]
-        if lost_unsure or gained_unsure:
-            old_spans_of = ChainMap(changed_spans_before, spans_of)
-            contacts_removed.extend(
-                key
-                for key in lost_unsure - lost_certain - gained
-                if not self._made_by(key, spans_of)
-            )
-            contacts_added.extend(
-                key
-                for key in gained_unsure - gained_certain - lost
-                if not self._made_by(key, old_spans_of)
-            )
+        contacts_added, contacts_removed = contact_changes(
+            self._index, removed, added, changed_spans_before, spans_of, min_overlap, longest
+        )
         venue_id = self.venue_id
         make = tuple.__new__  # a named tuple from a ready tuple, without the _make indirection
         return make(
@@ -284,19 +258,6 @@ class VenueState:
                 expired,
             ),
         )
-
-    def _made_by(self, key: ContactKey, spans_of: Mapping[str, tuple[Span, ...]]) -> bool:
-        """Whether a visit of each endpoint (per ``spans_of``) overlap exactly as ``key`` says."""
-        _, person_a, person_b, start, end = key
-        covering_a = _covering(spans_of.get(person_a, _NO_SPANS), start, end, self._longest)
-        if not covering_a:
-            return False
-        covering_b = _covering(spans_of.get(person_b, _NO_SPANS), start, end, self._longest)
-        for start_a, end_a in covering_a:
-            for start_b, end_b in covering_b:
-                if max(start_a, start_b) == start and min(end_a, end_b) == end:
-                    return True
-        return False
 
     def _commit_with_new_rules(
         self, parsed: list[tuple[Scan, ParsedScan]], rules: VenueRules
@@ -323,7 +284,7 @@ class VenueState:
         assert rules is not None
         self._spans = {}
         for person, person_moments in self._moments.items():
-            spans = pair_moments(sorted(person_moments), rules.default_dwell, rules.max_dwell)
+            spans = pair_moments(person_moments, rules.default_dwell, rules.max_dwell)
             if spans:
                 self._spans[person] = spans
         self._index = VisitIndex(
@@ -358,8 +319,7 @@ class VenueState:
             self._horizon = cutoff
         # person → first moment kept (None: keep none).
         keep_from: dict[str, Moment | None] = {}
-        for person, person_moments in self._moments.items():
-            ordered = sorted(person_moments)
+        for person, ordered in self._moments.items():
             before = bisect_right(ordered, (cutoff - 1, IN_RANK))
             cut = before
             # Cutting between an in and its out would turn the out into a visit of its own.
@@ -386,7 +346,7 @@ class VenueState:
             kept = self._moments.get(person)
             if kept and self._rules is not None:
                 rules = self._rules
-                spans = pair_moments(sorted(kept), rules.default_dwell, rules.max_dwell)
+                spans = pair_moments(kept, rules.default_dwell, rules.max_dwell)
                 if spans:
                     self._spans[person] = spans
                 for start, end in spans:
@@ -458,36 +418,6 @@ class VenueState:
             raise
         except (KeyError, TypeError, ValueError) as error:
             raise SnapshotError(f"unreadable venue-state snapshot: {error!r}") from error
-
-
-def _self_overlapping(spans: tuple[Span, ...], min_overlap: int) -> bool:
-    """Whether two of one person's spans (sorted by start) could both cover one edge's overlap.
-
-    An overlap of positive length needs the two spans to overlap by more than an instant; with
-    ``min_overlap == 0`` an overlap may be a single instant, so touching spans count too.
-    """
-    furthest = spans[0][1]
-    for start, end in spans[1:]:
-        if start < furthest or (start == furthest and min_overlap == 0):
-            return True
-        if end > furthest:
-            furthest = end
-    return False
-
-
-def _covering(spans: tuple[Span, ...], start: int, end: int, longest: int) -> list[Span]:
-    """The spans (sorted by start) that contain ``[start, end]``."""
-    found = []
-    at = bisect_right(spans, (start, end + longest + 1))
-    earliest = end - longest
-    while at:
-        at -= 1
-        span = spans[at]
-        if span[0] < earliest:
-            break
-        if span[1] >= end:
-            found.append(span)
-    return found
 
 
 def _why_invalid(scan: Scan, venue_id: str) -> str:

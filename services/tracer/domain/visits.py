@@ -22,7 +22,7 @@ so that plain tuple order is scan order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from services.tracer.domain.errors import InvalidScanError
 from services.tracer.domain.model import Direction, Scan, VenueRules, Visit
@@ -81,7 +81,7 @@ def dedup_by_event_id(scans: Iterable[Scan]) -> list[Scan]:
     return list(kept.values())
 
 
-def pair_moments(moments: list[Moment], default_dwell: int, max_dwell: int) -> tuple[Span, ...]:
+def pair_moments(moments: Sequence[Moment], default_dwell: int, max_dwell: int) -> tuple[Span, ...]:
     """Rule 2 on one person's distinct moments at one venue, sorted in scan order.
 
     Returns the visits as ``(start, end)`` spans, sorted and distinct. This is the hot path of

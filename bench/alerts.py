@@ -1,0 +1,252 @@
+"""Case reported → every F1/F2 alert on the ``alerts`` topic, with a million visits stored.
+
+``python -m bench.alerts`` (``make bench-alerts``):
+
+1. loads ClickHouse with ``--visits`` visits (default 1,000,000) over two weeks of a city and the
+   contacts they make (computed with the tracer's own overlap sweep), written straight into the
+   ``visits``, ``contacts`` and ``contacts_by_person`` tables as the tracer would;
+2. starts one alerts worker and reports ``--cases`` cases one after another on the ``cases``
+   topic, each as soon as the previous one's alerts are all on the topic;
+3. prints the latency from producing a case to the last of its alerts on the ``alerts`` topic,
+   p50 / p99 / max, and the number of alerts per case. Bar: p99 under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from bench.common import (
+    Report,
+    ServiceRun,
+    bench_stack,
+    isolated_stores,
+    keep_stack_default,
+    percentile,
+)
+from schemas.alerts import Alert as AlertMessage
+from schemas.cases import CaseReported
+from services.alerts.domain import Case, ContactEdge, trace_case
+from services.core.clickhouse import clickhouse_client, utc, utc_day
+from services.core.config import Settings
+from services.tracer.domain.model import Visit
+from services.tracer.domain.overlap import contacts_among
+
+DAY = 86_400
+
+
+def person(i: int) -> str:
+    return hashlib.sha256(f"bench-person-{i}".encode()).hexdigest()
+
+
+def generate_visits(
+    count: int, people: int, venues: int, days: int, end: int, seed: int
+) -> list[Visit]:
+    rng = random.Random(seed)
+    weights = [1.0 / (rank + 1) ** 0.9 for rank in range(venues)]
+    venue_of = rng.choices(range(venues), weights, k=count)
+    start_day = end - days * DAY
+    visits = []
+    for i in range(count):
+        begin = start_day + rng.randrange(days) * DAY + rng.randrange(7 * 3600, 21 * 3600)
+        dwell = rng.choice((20, 45, 60, 90, 240, 480)) * 60
+        visits.append(
+            Visit(f"venue-{venue_of[i]}", person(rng.randrange(people)), begin, begin + dwell)
+        )
+    return visits
+
+
+def load(settings: Settings, visits: list[Visit], min_overlap: int, report: Report) -> list:
+    began = time.monotonic()
+    by_venue: dict[str, list[Visit]] = defaultdict(list)
+    for v in visits:
+        by_venue[v.venue_id].append(v)
+    contacts = [c for group in by_venue.values() for c in contacts_among(group, min_overlap)]
+    report.line(
+        f"  {len(visits):,} visits make {len(contacts):,} contacts "
+        f"({time.monotonic() - began:.1f} s)"
+    )
+    client = clickhouse_client(settings)
+    began = time.monotonic()
+    for i in range(0, len(visits), 200_000):
+        client.execute(
+            "INSERT INTO visits (day, venue_id, person_id, started_at, ended_at, visit_id,"
+            " deleted, version) VALUES",
+            [
+                (utc_day(v.start), v.venue_id, v.person, utc(v.start), utc(v.end), v.visit_id, 0, 1)
+                for v in visits[i : i + 200_000]
+            ],
+        )
+    for i in range(0, len(contacts), 200_000):
+        chunk = contacts[i : i + 200_000]
+        client.execute(
+            "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
+            " person_b, deleted, version) VALUES",
+            [
+                (
+                    utc_day(c.start),
+                    c.venue_id,
+                    utc(c.start),
+                    utc(c.end),
+                    c.contact_id,
+                    c.person_a,
+                    c.person_b,
+                    0,
+                    1,
+                )
+                for c in chunk
+            ],
+        )
+        client.execute(
+            "INSERT INTO contacts_by_person (day, person_id, started_at, ended_at, contact_id,"
+            " other_person_id, venue_id, deleted, version) VALUES",
+            [
+                row
+                for c in chunk
+                for row in (
+                    (
+                        utc_day(c.start),
+                        c.person_a,
+                        utc(c.start),
+                        utc(c.end),
+                        c.contact_id,
+                        c.person_b,
+                        c.venue_id,
+                        0,
+                        1,
+                    ),
+                    (
+                        utc_day(c.start),
+                        c.person_b,
+                        utc(c.start),
+                        utc(c.end),
+                        c.contact_id,
+                        c.person_a,
+                        c.venue_id,
+                        0,
+                        1,
+                    ),
+                )
+            ],
+        )
+    report.line(f"  loaded into ClickHouse in {time.monotonic() - began:.1f} s")
+    return contacts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--visits", type=int, default=1_000_000)
+    parser.add_argument("--people", type=int, default=200_000)
+    parser.add_argument("--venues", type=int, default=30_000)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--cases", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--keep-stack", action="store_true", default=keep_stack_default())
+    args = parser.parse_args()
+    report = Report("alerts")
+    report.line(f"alerts benchmark: {args.visits:,} visits, {args.cases} cases")
+    now = int(time.time())
+    with bench_stack(keep=args.keep_stack) as stack, isolated_stores(stack) as settings:
+        visits = generate_visits(
+            args.visits, args.people, args.venues, args.days, now - 3600, args.seed
+        )
+        contacts = load(settings, visits, settings.min_overlap_s, report)
+        edges_by_person: dict[str, list[ContactEdge]] = defaultdict(list)
+        for c in contacts:
+            edge = ContactEdge(c.contact_id, c.venue_id, c.person_a, c.person_b, c.start, c.end)
+            edges_by_person[c.person_a].append(edge)
+            edges_by_person[c.person_b].append(edge)
+
+        def edges_of(persons: set[str], since: int, until: int) -> list[ContactEdge]:
+            return [e for p in persons for e in edges_by_person.get(p, ())]
+
+        rng = random.Random(args.seed)
+        connected = sorted(p for p, es in edges_by_person.items() if len(es) >= 3)
+        cases = []
+        for i, f0 in enumerate(rng.sample(connected, k=min(args.cases, len(connected)))):
+            case = Case(
+                case_id=f"bench-{i}", person=f0, onset_at=now - 5 * DAY, reported_at=now - 60
+            )
+            cases.append((case, len(trace_case(case, edges_of, settings.max_degree))))
+        report.line(f"  {len(cases)} cases, {sum(n for _, n in cases):,} alerts expected")
+
+        worker = ServiceRun(
+            "services.alerts.worker", settings, settings.state_dir / "alerts-worker.log"
+        )
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0
+        )
+        try:
+            topic = settings.topic("alerts")
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+            consumer.assign(tps)
+            consumer.seek_to_end(*tps)
+            # A first case warms the worker up (group join, ClickHouse connection).
+            latencies: list[float] = []
+            seen_total = 0
+            for index, (case, expected) in enumerate(cases):
+                message = CaseReported(
+                    case_id=case.case_id,
+                    person_id=case.person,
+                    onset_at=utc(case.onset_at or 0),
+                    reported_at=utc(case.reported_at),
+                )
+                sent = time.monotonic()
+                producer.send(
+                    settings.topic("cases"),
+                    key=case.case_id.encode(),
+                    value=message.model_dump_json().encode(),
+                ).get(timeout=30)
+                got: set[str] = set()
+                deadline = sent + (120 if index == 0 else 30)
+                while len(got) < expected:
+                    if time.monotonic() > deadline or not worker.alive():
+                        raise TimeoutError(
+                            f"case {case.case_id}: {len(got)}/{expected} alerts"
+                            f"\n{worker.log_tail()}"
+                        )
+                    for records in consumer.poll(timeout_ms=50).values():
+                        for record in records:
+                            alert = AlertMessage.model_validate_json(record.value)
+                            if alert.case_id == case.case_id:
+                                got.add(alert.alert_id)
+                last = time.monotonic()
+                seen_total += len(got)
+                if index > 0:
+                    latencies.append(last - sent)
+        finally:
+            producer.close()
+            consumer.close()
+            worker.stop()
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        report.line(
+            f"  case → last alert: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms over {len(latencies)} cases "
+            f"({seen_total:,} alerts)"
+        )
+        report.line(f"  bar: p99 < 1000 ms — {'met' if p99 < 1.0 else 'NOT met'}")
+        report.set("visits", len(visits))
+        report.set("contacts", len(contacts))
+        report.set("cases", len(latencies))
+        report.set("alerts", seen_total)
+        report.set("latency_p50_ms", round(p50 * 1000, 1))
+        report.set("latency_p99_ms", round(p99 * 1000, 1))
+        report.set("latency_max_ms", round(max(latencies) * 1000, 1))
+        report.set("bar_p99_under_1s", p99 < 1.0)
+        report.set("measured_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    report.finish()
+
+
+if __name__ == "__main__":
+    main()

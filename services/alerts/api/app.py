@@ -1,0 +1,101 @@
+"""The alerts HTTP service: what health workers and dashboards read about cases and contacts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.alerts.api.context import AlertsContext
+from services.alerts.api.routes import alerts, cases, health, venues
+from services.alerts.api.stream import AlertStreams, BadEventIdError, TooManyStreamsError
+from services.alerts.domain import InconsistentAlertsError
+from services.alerts.queries import AlertsQueries, StoreUnavailableError, TooManyContactsError
+from services.core.config import Settings
+from services.core.http.auth import Authenticator
+from services.core.http.errors import install_error_handlers, problem
+from services.core.http.ratelimit import FailureLimiter
+from services.core.registry_log import RegistryFollower
+from services.tracer.graph import InvalidGraphInputError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The ASGI app; Kafka and ClickHouse clients are created when it starts, not when built.
+
+    ``app.state.streams`` is there from the start (it connects only in the lifespan), so the
+    server can end open SSE streams as soon as it is told to stop (see ``__main__``).
+    """
+    streams = AlertStreams(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = RegistryFollower(settings)
+        queries = AlertsQueries(settings)
+        try:
+            await registry.start()
+            await streams.start()
+            app.state.auth = Authenticator(registry, FailureLimiter())
+            app.state.alerts = AlertsContext(settings=settings, queries=queries, streams=streams)
+            yield
+        finally:
+            await streams.stop()
+            await registry.stop()
+            queries.close()
+
+    app = FastAPI(
+        title="truyvet alerts",
+        version="1.0.0",
+        description="Who must be alerted about a case and why, contact graphs of venues, and "
+        "alerts live as Server-Sent Events. Persons appear only as pseudonyms.",
+        lifespan=lifespan,
+    )
+    app.state.streams = streams
+    install_error_handlers(app)
+    _install_read_error_handlers(app)
+    for module in (health, cases, venues, alerts):
+        app.include_router(module.router)
+    return app
+
+
+def _install_read_error_handlers(app: FastAPI) -> None:
+    """What the stores and the domain can refuse, as the shared problem bodies."""
+
+    @app.exception_handler(StoreUnavailableError)
+    @app.exception_handler(KafkaError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s %s: store unavailable: %r", request.method, request.url.path, exc)
+        return problem(503, "the alerts store is unavailable; retry later",
+                       headers={"Retry-After": "5"})
+
+    @app.exception_handler(InconsistentAlertsError)
+    async def _in_flux(request: Request, exc: Exception) -> JSONResponse:
+        # The worker replaces a case's alerts row by row: a read in between can see half of it.
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return problem(503, "the case's alerts are being updated; retry in a moment",
+                       error="alerts_in_flux", headers={"Retry-After": "1"})
+
+    @app.exception_handler(TooManyStreamsError)
+    async def _busy(_: Request, exc: Exception) -> JSONResponse:
+        return problem(503, str(exc), headers={"Retry-After": "30"})
+
+    @app.exception_handler(BadEventIdError)
+    async def _bad_event_id(_: Request, exc: Exception) -> JSONResponse:
+        return problem(422, str(exc), error="invalid_last_event_id")
+
+    @app.exception_handler(TooManyContactsError)
+    async def _too_large(_: Request, exc: Exception) -> JSONResponse:
+        return problem(422, str(exc), error="graph_too_large")
+
+    @app.exception_handler(InvalidGraphInputError)
+    async def _bad_rows(request: Request, exc: Exception) -> JSONResponse:
+        # Stored contacts that do not fit their own venue/day key: a writer bug, logged loudly.
+        log.error("%s %s: stored contacts are inconsistent: %s", request.method,
+                  request.url.path, exc)
+        return problem(503, "stored contacts of this venue are inconsistent; retry later",
+                       headers={"Retry-After": "60"})

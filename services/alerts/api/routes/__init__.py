@@ -1,0 +1,1 @@
+"""The alerts API's routes, one module per resource."""

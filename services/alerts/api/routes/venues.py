@@ -1,0 +1,53 @@
+"""The contact graph of a venue on a day, as node-link JSON or GraphML."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import networkx as nx
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from schemas.common import Identifier
+from services.alerts.api.context import READERS, AlertsContext, context
+from services.alerts.api.models import CalendarDate, FiguresPublic, VenueGraph
+from services.core.http.auth import Principal, requires
+from services.core.http.errors import refusals
+from services.tracer.graph import contact_graph, graph_figures, graphml, node_link
+
+router = APIRouter(prefix="/v1/venues", tags=["graphs"])
+
+_REFUSALS = refusals(401, 403, 422, 429, 503)
+
+Reader = Annotated[Principal, Depends(requires(*READERS))]
+Day = Annotated[CalendarDate, Query(alias="date", description="The UTC day, YYYY-MM-DD.",
+                                    examples=["2026-11-20"])]
+
+
+@router.get("/{venue_id}/graph", response_model=VenueGraph, responses=_REFUSALS,
+            summary="Who was in contact with whom at the venue that day, and for how long")
+async def venue_graph(
+    venue_id: Identifier, day: Day, ctx: Annotated[AlertsContext, Depends(context)], _: Reader
+) -> VenueGraph:
+    graph = await _graph(ctx, venue_id, day)
+    return VenueGraph.model_validate(
+        {**node_link(graph), "figures": FiguresPublic.of(graph_figures(graph))}
+    )
+
+
+@router.get("/{venue_id}/graph.graphml", response_class=Response, summary="The same as GraphML",
+            responses={**_REFUSALS, 200: {"content": {"application/graphml+xml": {}}}})
+async def venue_graphml(
+    venue_id: Identifier, day: Day, ctx: Annotated[AlertsContext, Depends(context)], _: Reader
+) -> Response:
+    graph = await _graph(ctx, venue_id, day)
+    return Response(
+        "\n".join(graphml(graph)),
+        media_type="application/graphml+xml",
+        headers={"Content-Disposition":
+                 f'attachment; filename="{venue_id}-{day.isoformat()}.graphml"'},
+    )
+
+
+async def _graph(ctx: AlertsContext, venue_id: str, day: CalendarDate) -> nx.Graph:
+    return contact_graph(venue_id, day, await ctx.queries.venue_contacts(venue_id, day))

@@ -1,0 +1,553 @@
+"""The alerts API as a real process over the real ClickHouse and Kafka of the test stack.
+
+Rows are written straight into ClickHouse and alerts straight onto the topic, as the tracer and
+the alerts worker would, so these tests pin the API's reading of the stores — replaced and
+retracted rows included — and the SSE stream's exact resume, independently of those workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import networkx as nx
+import psutil
+import pytest
+from kafka import KafkaProducer
+from rich.console import Console
+
+from schemas.alerts import Alert, Exposure
+from schemas.common import Op
+from schemas.registry import Role
+from services.alerts.api import stream as stream_module
+from services.core.clickhouse import clickhouse_client
+from services.core.config import Settings
+from tests.conftest import _drop_stores
+from tests.support.processes import ServiceProcess, running_http_service, wait_for
+from tests.support.stack import grant, isolated_settings
+from truyvet.registry_commands import add_venue
+from truyvet.trace_command import trace
+
+DAY = date(2026, 11, 20)
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+CASE = "case-alpha"
+WITHDRAWN = "case-withdrawn"
+GRAPH_VENUE = "cafe-graph"
+
+
+def person(name: str) -> str:
+    """A pseudonym-shaped id (64 hex) for a readable name."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@dataclass(frozen=True)
+class AlertsUnderTest:
+    settings: Settings
+    url: str
+    tokens: dict[str, str]
+    process: ServiceProcess
+
+    def client(self, who: str | None = "dashboard", **headers: str) -> httpx.Client:
+        token = self.tokens.get(who) if who else None
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers={**auth, **headers}, timeout=30)
+
+
+# --- stored rows ---------------------------------------------------------------------------
+
+
+def exposure(venue: str, other: str, start: int, end: int) -> dict[str, str]:
+    return {"contact_id": f"k-{other[:6]}-{start}", "venue_id": venue, "other_person_id": other,
+            "start": at(start).isoformat(), "end": at(end).isoformat()}
+
+
+def alert_row(case_id: str, name: str, degree: int, exposed_min: int, via: str | None,
+              venue: str, *, deleted: int = 0, version: int = 1) -> tuple[Any, ...]:
+    other = person(via) if via else person("f0")
+    exposures = [exposure(venue, other, exposed_min, exposed_min + 20)]
+    return (case_id, f"alert-{case_id}-{name}", person(name), degree, at(exposed_min),
+            person(via) if via else "", [venue], json.dumps(exposures), at(600), deleted, version)
+
+
+def contact_row(venue: str, a: str, b: str, start_min: int, end_min: int, *, deleted: int = 0,
+                version: int = 1, day: date = DAY) -> tuple[Any, ...]:
+    start = datetime.combine(day, T0.timetz()) + timedelta(minutes=start_min)
+    end = start + timedelta(minutes=end_min - start_min)
+    cid = f"{venue}-{a}-{b}-{start_min}-{end_min}"
+    return (start.date(), venue, start, end, cid, person(a), person(b), deleted, version)
+
+
+ALERT_ROWS = [
+    alert_row(CASE, "ann", 1, 10, None, "cafe-1"),
+    alert_row(CASE, "bob", 1, 30, None, "cafe-1"),
+    alert_row(CASE, "bob", 1, 20, None, "office-1", version=2),  # replaces bob's first row
+    alert_row(CASE, "cy", 1, 15, None, "cafe-1"),
+    alert_row(CASE, "cy", 1, 15, None, "cafe-1", deleted=1, version=2),  # retracted
+    alert_row(CASE, "dan", 2, 40, "ann", "shop-1"),
+    alert_row(CASE, "eve", 2, 35, "bob", "office-1"),
+    alert_row("case-other", "fay", 1, 5, None, "cafe-1"),
+    alert_row(WITHDRAWN, "gus", 1, 5, None, "cafe-1"),
+    alert_row(WITHDRAWN, "gus", 1, 5, None, "cafe-1", deleted=1, version=2),
+]
+
+CONTACT_ROWS = [
+    contact_row(GRAPH_VENUE, "ann", "bob", 0, 30),
+    contact_row(GRAPH_VENUE, "ann", "bob", 40, 55),
+    contact_row(GRAPH_VENUE, "bob", "cy", 0, 20),
+    contact_row(GRAPH_VENUE, "dan", "eve", 0, 15),
+    contact_row(GRAPH_VENUE, "fay", "gus", 0, 60),
+    contact_row(GRAPH_VENUE, "fay", "gus", 0, 60, deleted=1, version=2),  # retracted (rule 4)
+    contact_row("other-venue", "ann", "zed", 0, 60),
+    contact_row(GRAPH_VENUE, "ann", "zed", 0, 60, day=DAY + timedelta(days=1)),
+]
+
+
+def write_rows(settings: Settings) -> None:
+    client = clickhouse_client(settings)
+    try:
+        client.execute(
+            "INSERT INTO cases (case_id, person_id, status, onset_at, sampled_at, reported_at,"
+            " isolated_at, withdrawn_at, version) VALUES",
+            [
+                (CASE, person("f0"), "reported", at(-24 * 60), None, at(600), None, None, 1),
+                (WITHDRAWN, person("f9"), "reported", at(-60), None, at(600), None, None, 1),
+                (WITHDRAWN, person("f9"), "withdrawn", at(-60), None, at(600), None, at(700), 2),
+            ],
+        )
+        # Separate inserts, as separate worker batches would be: FINAL must merge across parts.
+        for row in ALERT_ROWS:
+            client.execute(
+                "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
+                " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
+                [row],
+            )
+        for row in CONTACT_ROWS:
+            client.execute(
+                "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
+                " person_b, deleted, version) VALUES",
+                [row],
+            )
+    finally:
+        client.disconnect()
+
+
+@pytest.fixture(scope="module")
+def api(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertsUnderTest]:
+    state_dir: Path = tmp_path_factory.mktemp("alerts-api")
+    settings = isolated_settings(stack, state_dir)
+    tokens = {role.value: grant(settings, role)
+              for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)}
+    tokens["venue"] = add_venue(settings, name="A venue")["api_key"]
+    tokens["bogus"] = "tvt_not-a-token"
+    write_rows(settings)
+    url = f"http://{settings.alerts_host}:{settings.alerts_port}"
+    try:
+        with running_http_service("services.alerts", settings, url,
+                                  state_dir / "alerts.log") as process:
+            yield AlertsUnderTest(settings, url, tokens, process)
+    finally:
+        _drop_stores(settings)
+
+
+# --- cases, alerts, chain ------------------------------------------------------------------
+
+
+def test_alerts_are_exactly_the_latest_non_retracted_rows_of_the_case(api: AlertsUnderTest) -> None:
+    with api.client() as http:
+        answer = http.get(f"/v1/cases/{CASE}/alerts")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["case_id"] == CASE and body["status"] == "reported"
+    by_person = {a["person_id"]: a for a in body["alerts"]}
+    assert set(by_person) == {person(n) for n in ("ann", "bob", "dan", "eve")}
+    # F1 first, earliest exposure first.
+    assert [a["person_id"] for a in body["alerts"]] == [
+        person("ann"), person("bob"), person("eve"), person("dan")]
+    bob = by_person[person("bob")]
+    assert bob == {
+        "alert_id": f"alert-{CASE}-bob",
+        "case_id": CASE,
+        "person_id": person("bob"),
+        "degree": 1,
+        "exposed_at": iso(at(20)),  # from the replacing row (version 2)
+        "via_person_id": None,
+        "venue_ids": ["office-1"],
+        "exposures": [{"contact_id": f"k-{person('f0')[:6]}-20", "venue_id": "office-1",
+                       "other_person_id": person("f0"), "start": iso(at(20)),
+                       "end": iso(at(40))}],
+        "created_at": iso(at(600)),
+    }
+    dan = by_person[person("dan")]
+    assert dan["degree"] == 2 and dan["via_person_id"] == person("ann")
+
+
+def test_a_withdrawn_case_is_known_and_has_no_alerts(api: AlertsUnderTest) -> None:
+    with api.client() as http:
+        body = http.get(f"/v1/cases/{WITHDRAWN}/alerts").json()
+    assert body == {"case_id": WITHDRAWN, "status": "withdrawn", "alerts": []}
+
+
+def test_the_chain_nests_f2_under_their_f1_with_times_and_venues(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        answer = http.get(f"/v1/cases/{CASE}/chain")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["case_id"] == CASE and body["people"] == 5
+    assert body["reported_at"] == iso(at(600))
+
+    def shape(node: dict[str, Any]) -> tuple[Any, ...]:
+        return (node["person"], node["degree"], node["exposed_at"], node["via"],
+                node["venue_ids"], [shape(c) for c in node["children"]])
+
+    assert shape(body["chain"]) == (
+        person("f0"), 0, None, None, [], [
+            (person("ann"), 1, iso(at(10)), None, ["cafe-1"], [
+                (person("dan"), 2, iso(at(40)), person("ann"), ["shop-1"], []),
+            ]),
+            (person("bob"), 1, iso(at(20)), None, ["office-1"], [
+                (person("eve"), 2, iso(at(35)), person("bob"), ["office-1"], []),
+            ]),
+        ],
+    )
+
+
+def test_an_unknown_case_is_404_with_a_json_body(api: AlertsUnderTest) -> None:
+    with api.client() as http:
+        for path in ("/v1/cases/no-such-case/alerts", "/v1/cases/no-such-case/chain"):
+            answer = http.get(path)
+            assert answer.status_code == 404
+            assert answer.json()["error"] == "not_found"
+            assert "no-such-case" in answer.json()["detail"]
+        bad = http.get("/v1/cases/bad%20id/alerts")
+        assert bad.status_code == 422 and bad.json()["error"] == "invalid"
+
+
+# --- venue graphs --------------------------------------------------------------------------
+
+
+def test_the_venue_graph_has_the_figures_of_its_current_contacts(api: AlertsUnderTest) -> None:
+    with api.client() as http:
+        answer = http.get(f"/v1/venues/{GRAPH_VENUE}/graph", params={"date": DAY.isoformat()})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["graph"] == {"venue_id": GRAPH_VENUE, "day": "2026-11-20"}
+    assert {n["id"] for n in body["nodes"]} == {person(n) for n in ("ann", "bob", "cy", "dan",
+                                                                   "eve")}
+    assert body["figures"] == {
+        "people": 5,
+        "contacts": 4,
+        "pairs": 3,
+        "clusters": 2,
+        "largest_cluster": 3,
+        "total_exposure_s": (30 + 15 + 20 + 15) * 60,
+        "most_connected": [
+            {"person": person("bob"), "contacts": 2, "exposure_s": 65 * 60},
+            {"person": person("ann"), "contacts": 1, "exposure_s": 45 * 60},
+            {"person": person("cy"), "contacts": 1, "exposure_s": 20 * 60},
+            *sorted(({"person": person(n), "contacts": 1, "exposure_s": 15 * 60}
+                     for n in ("dan", "eve")), key=lambda p: str(p["person"])),
+        ],
+    }
+    pair = next(x for x in body["links"] if {x["source"], x["target"]} ==
+                {person("ann"), person("bob")})
+    assert pair["weight"] == 45 * 60 and pair["contacts"] == 2
+    assert pair["intervals"][0] == {"start": iso(at(0)), "end": iso(at(30))}
+    back = nx.node_link_graph(body, edges="links")
+    assert back.number_of_edges() == 3
+
+
+def test_the_venue_graph_as_graphml_parses_with_networkx(api: AlertsUnderTest) -> None:
+    with api.client() as http:
+        answer = http.get(f"/v1/venues/{GRAPH_VENUE}/graph.graphml",
+                          params={"date": DAY.isoformat()})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/graphml+xml")
+    graph = nx.parse_graphml(answer.text)
+    assert graph.number_of_nodes() == 5 and graph.number_of_edges() == 3
+    data = graph.edges[person("ann"), person("bob")]
+    assert data["weight"] == 45 * 60
+    assert data["intervals"] == f"{iso(at(0))}/{iso(at(30))} {iso(at(40))}/{iso(at(55))}"
+
+
+def test_a_day_without_contacts_is_an_empty_graph(api: AlertsUnderTest) -> None:
+    with api.client() as http:
+        body = http.get(f"/v1/venues/{GRAPH_VENUE}/graph", params={"date": "2026-01-01"}).json()
+    assert body["nodes"] == [] and body["links"] == [] and body["figures"]["people"] == 0
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01", "2026-02-30", "yesterday", "1763596800",
+                                 "2026-1-5", "", None])
+def test_bad_dates_are_422_json(api: AlertsUnderTest, bad: str | None) -> None:
+    params = {} if bad is None else {"date": bad}
+    with api.client() as http:
+        for suffix in ("graph", "graph.graphml"):
+            answer = http.get(f"/v1/venues/{GRAPH_VENUE}/{suffix}", params=params)
+            assert answer.status_code == 422, (bad, answer.text)
+            problem = answer.json()
+            assert problem["error"] == "invalid" and problem["errors"][0]["loc"][-1] == "date"
+
+
+# --- roles ---------------------------------------------------------------------------------
+
+READ_PATHS = [
+    f"/v1/cases/{CASE}/alerts",
+    f"/v1/cases/{CASE}/chain",
+    f"/v1/venues/{GRAPH_VENUE}/graph?date=2026-11-20",
+    f"/v1/venues/{GRAPH_VENUE}/graph.graphml?date=2026-11-20",
+    "/v1/alerts/stream",
+]
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+@pytest.mark.parametrize(("who", "status"), [(None, 401), ("bogus", 401), ("venue", 403),
+                                             ("dashboard", 200), ("authority", 200),
+                                             ("admin", 200)])
+def test_each_read_admits_dashboard_authority_and_admin_only(
+    api: AlertsUnderTest, path: str, who: str | None, status: int
+) -> None:
+    with api.client(who) as http, http.stream("GET", path) as answer:
+        assert answer.status_code == status
+        if status != 200:
+            answer.read()
+            problem = answer.json()
+            assert problem["error"] == {401: "unauthorized", 403: "forbidden"}[status]
+            assert problem["detail"]
+
+
+def test_health_openapi_and_dashboard_page_need_no_token(api: AlertsUnderTest) -> None:
+    with api.client(None) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        doc = http.get("/openapi.json").json()
+        assert doc["info"]["title"] == "truyvet alerts"
+        for path in ("/v1/cases/{case_id}/alerts", "/v1/cases/{case_id}/chain",
+                     "/v1/venues/{venue_id}/graph", "/v1/venues/{venue_id}/graph.graphml",
+                     "/v1/alerts/stream"):
+            assert path in doc["paths"]
+        page = http.get("/")
+        assert page.status_code == 200 and "truyvet dashboard" in page.text
+
+
+# --- the SSE stream ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    event: str
+    id: str | None
+    data: str
+
+
+class EventReader:
+    """Reads SSE events off a streaming httpx response, with a deadline per wait."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        self._lines = response.iter_lines()
+
+    def next(self) -> Event:
+        fields: dict[str, str] = {}
+        for line in self._lines:
+            if line == "":
+                if "data" in fields:
+                    return Event(fields.get("event", "message"), fields.get("id"), fields["data"])
+                fields.clear()  # a comment (heartbeat) or retry-only block
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+        raise AssertionError("the stream ended")
+
+    def alerts(self, count: int, timeout_s: float = 30) -> list[Event]:
+        """The next ``count`` alert events (other event types are kept out)."""
+        deadline = time.monotonic() + timeout_s
+        found: list[Event] = []
+        while len(found) < count:
+            assert time.monotonic() < deadline, f"got {len(found)} of {count} alerts in time"
+            event = self.next()
+            if event.event == "alert":
+                found.append(event)
+        return found
+
+
+def stream(http: httpx.Client, **kwargs: Any) -> Any:
+    # The read timeout only has to outlast the 15 s heartbeat; every wait also has a deadline.
+    return http.stream("GET", "/v1/alerts/stream", timeout=httpx.Timeout(30, read=20), **kwargs)
+
+
+def make_alert(case_id: str, name: str, op: Op = Op.UPSERT) -> Alert:
+    return Alert(
+        op=op, alert_id=f"alert-{case_id}-{name}", case_id=case_id, person_id=person(name),
+        degree=1, exposed_at=T0, venue_ids=["cafe-1"],
+        exposures=[Exposure(contact_id="k1", venue_id="cafe-1", other_person_id=person("f0"),
+                            start=T0, end=at(20))],
+        created_at=at(600),
+    )
+
+
+def produce(settings: Settings, alerts: list[Alert], raw: tuple[bytes, ...] = ()) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                             enable_idempotence=True)
+    try:
+        futures = [producer.send(settings.topic("alerts"), key=a.case_id.encode(),
+                                 value=a.model_dump_json().encode()) for a in alerts]
+        futures += [producer.send(settings.topic("alerts"), key=b"junk", value=v) for v in raw]
+        producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=30)
+    finally:
+        producer.close(timeout=10)
+
+
+def test_the_stream_delivers_new_alerts_and_resumes_exactly_from_last_event_id(
+    api: AlertsUnderTest,
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    # Many cases, so the keys spread over all four partitions of the alerts topic.
+    first = [make_alert(f"live-{run}-{i}", "ann") for i in range(12)]
+    second = [make_alert(f"live-{run}-{i}", "bob") for i in range(12, 20)]
+    with api.client() as http:
+        with stream(http) as response:
+            events = EventReader(response)
+            ready = events.next()
+            assert ready.event == "ready" and ready.id is not None
+            assert len(ready.id.split(",")) == 4  # every partition in every id
+            produce(api.settings, first)
+            got = events.alerts(5)
+            resume_id = got[-1].id
+        # Disconnected after 5 of 12. More are published while the client is away.
+        produce(api.settings, second)
+        assert resume_id is not None
+        with stream(http, headers={"Last-Event-ID": resume_id}) as response:
+            events = EventReader(response)
+            assert events.next().event == "ready"
+            rest = events.alerts(len(first) + len(second) - 5)
+    delivered = [Alert.model_validate_json(e.data).alert_id for e in got + rest]
+    expected = [a.alert_id for a in first + second]
+    assert sorted(delivered) == sorted(expected), "an alert was repeated or skipped"
+    assert len(set(delivered)) == len(delivered)
+    # Only the new alerts: nothing from before the first connection.
+    assert all(a.startswith(f"alert-live-{run}-") for a in delivered)
+
+
+def test_a_stream_resumed_from_its_ready_event_misses_nothing_sent_while_away(
+    api: AlertsUnderTest,
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    away = [make_alert(f"away-{run}-{i}", "cy") for i in range(6)]
+    with api.client() as http:
+        with stream(http) as response:
+            ready = EventReader(response).next()
+        produce(api.settings, away)
+        assert ready.id is not None
+        with stream(http, headers={"Last-Event-ID": ready.id}) as response:
+            got = EventReader(response).alerts(len(away))
+    assert sorted(Alert.model_validate_json(e.data).alert_id for e in got) == sorted(
+        a.alert_id for a in away)
+
+
+def test_from_beginning_replays_the_topic_including_retractions_and_junk(
+    api: AlertsUnderTest,
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    upsert = make_alert(f"replay-{run}", "dan")
+    retract = make_alert(f"replay-{run}", "dan", Op.RETRACT)
+    produce(api.settings, [upsert, retract], raw=(b"{not an alert",))
+    with api.client() as http, stream(http, params={"from": "beginning"}) as response:
+        events = EventReader(response)
+        assert events.next().event == "ready"
+        mine: list[Alert] = []
+        undecodable: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 30
+        while len(mine) < 2 or not undecodable:
+            assert time.monotonic() < deadline, "the replay did not reach this test's alerts"
+            event = events.next()
+            if event.event == "undecodable":
+                undecodable.append(json.loads(event.data))
+            elif event.event == "alert":
+                alert = Alert.model_validate_json(event.data)
+                if alert.case_id == f"replay-{run}":
+                    mine.append(alert)
+    assert [a.op for a in mine] == [Op.UPSERT, Op.RETRACT]
+    assert {"partition", "offset", "reason"} <= set(undecodable[0])
+
+
+def test_a_client_leaving_closes_its_streams_kafka_connections(api: AlertsUnderTest) -> None:
+    kafka_port = int(api.settings.kafka_bootstrap.rsplit(":", 1)[1])
+
+    def kafka_connections() -> int:
+        connections = psutil.Process(api.process.proc.pid).net_connections(kind="tcp")
+        return sum(1 for c in connections
+                   if c.raddr and c.raddr.port == kafka_port and c.status == "ESTABLISHED")
+
+    with api.client() as http:
+        with stream(http) as response:  # warm-up: the service's own clients are connected
+            assert EventReader(response).next().event == "ready"
+        wait_for(lambda: kafka_connections() > 0, 10, "the service's Kafka clients")
+        baseline = kafka_connections()
+        with ExitStack() as streams:
+            # Readers kept: dropping httpx's line iterator closes its response.
+            readers = [EventReader(streams.enter_context(stream(http))) for _ in range(3)]
+            assert all(reader.next().event == "ready" for reader in readers)
+            wait_for(lambda: kafka_connections() >= baseline + 3, 10,
+                     "a Kafka connection per open stream")
+        wait_for(lambda: kafka_connections() <= baseline, 15,
+                 "the streams' consumers to close after the clients left")
+        assert api.process.alive()
+
+
+@pytest.mark.parametrize("bad", ["nonsense", "0:1,0:2", "0:-1", "99:0", "0:1;1:2"])
+def test_a_malformed_last_event_id_is_422(api: AlertsUnderTest, bad: str) -> None:
+    with api.client(**{"Last-Event-ID": bad}) as http:
+        answer = http.get("/v1/alerts/stream")
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "invalid_last_event_id"
+
+
+def test_stream_module_doctests_pass() -> None:
+    import doctest
+
+    assert doctest.testmod(stream_module).failed == 0
+
+
+# --- truyvet trace -------------------------------------------------------------------------
+
+
+def test_trace_prints_the_alerts_table_and_the_chain(api: AlertsUnderTest) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=160, highlight=False, markup=False, color_system=None)
+    assert trace(api.settings, CASE, console=console) == 0
+    text = out.getvalue()
+    for name in ("ann", "bob", "dan", "eve"):
+        assert person(name)[:12] in text
+    assert person("cy")[:12] not in text  # retracted
+    assert "2 F1, 2 F2" in text and "shop-1" in text
+    tree = text[text.rindex("F0 " + person("f0")[:12]):]  # the root, after the table
+    assert tree.index(person("ann")[:12]) < tree.index(person("dan")[:12]) < tree.index(
+        person("bob")[:12]) < tree.index(person("eve")[:12])
+
+
+def test_trace_of_an_unknown_case_says_so_and_fails(api: AlertsUnderTest) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=160, color_system=None)
+    assert trace(api.settings, "no-such-case", console=console) == 1
+    assert "no case 'no-such-case' is known" in out.getvalue()

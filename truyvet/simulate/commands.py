@@ -1,0 +1,224 @@
+"""``truyvet simulate`` and ``truyvet demo``: arguments, running, and what they print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from datetime import UTC, datetime, timedelta
+
+from clickhouse_driver.errors import Error as ClickHouseError
+from rich.console import Console
+from rich.table import Table
+
+from services.core.config import Settings
+from truyvet.simulate.alerts import AlertProgress, PipelineReads, wait_for_alerts
+from truyvet.simulate.city import ICT, CityConfig, CityConfigError
+from truyvet.simulate.run import (
+    RunOptions,
+    SimulationError,
+    SimulationSummary,
+    dashboard_url,
+    default_ingest_url,
+    simulate,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+console = Console(highlight=False, markup=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, got {value}")
+    return value
+
+
+def _aware(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r}") from exc
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"needs a UTC offset, e.g. {text}+07:00")
+    return value
+
+
+def _city_arguments(parser: argparse.ArgumentParser, *, people: int, venues: int,
+                    cases: int) -> None:
+    parser.add_argument("--people", type=_positive, default=people,
+                        help=f"people in the city (default: {people:,})")
+    parser.add_argument("--venues", type=_positive, default=venues,
+                        help=f"venues in the city (default: {venues})")
+    parser.add_argument("--days", type=_positive, default=1,
+                        help="days simulated, ending an hour ago (default: 1)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="the same seed (with --namespace and --end) sends the same scans")
+    parser.add_argument("--cases", type=_count, default=cases,
+                        help=f"confirmed cases to report after the scans (default: {cases})")
+    parser.add_argument("--ingest-url", help="ingest API (default: from TRUYVET_INGEST_*)")
+    parser.add_argument("--namespace",
+                        help="venue-id prefix; venues register once, so the default adds a "
+                        "random tag to sim<seed>")
+    parser.add_argument("--end", type=_aware,
+                        help="end of the simulated window, ISO with offset (default: an hour ago)")
+    parser.add_argument("--admin-token", help="registers the venues (default: a new one)")
+    parser.add_argument("--authority-token", help="reports the cases (default: a new one)")
+    parser.add_argument("--concurrency", type=_positive, default=4,
+                        help="requests in flight (default: 4)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+
+
+def simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    _city_arguments(parser, people=2000, venues=60, cases=0)
+
+
+def demo_arguments(parser: argparse.ArgumentParser) -> None:
+    _city_arguments(parser, people=2000, venues=60, cases=3)
+    parser.add_argument("--timeout", type=_positive, default=180,
+                        help="seconds to wait for the cases' alerts (default: 180)")
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> CityConfig:
+    if args.days >= settings.retention_days:
+        raise CityConfigError(f"--days must be below the retention horizon of "
+                              f"{settings.retention_days} days: older scans are refused")
+    end = args.end or datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    namespace = args.namespace or f"sim{args.seed}-{secrets.token_hex(2)}"
+    return CityConfig(seed=args.seed, people=args.people, venues=args.venues, days=args.days,
+                      end=end, namespace=namespace)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> SimulationSummary | int:
+    try:
+        config = _config(args, settings)
+    except CityConfigError as exc:
+        errors.print(f"error: {exc}")
+        return EXIT_USAGE
+    options = RunOptions(
+        ingest_url=args.ingest_url or default_ingest_url(settings),
+        dashboard_url=dashboard_url(settings), admin_token=args.admin_token,
+        authority_token=args.authority_token, cases=args.cases, concurrency=args.concurrency,
+        progress=not args.json,
+    )
+    if not args.json:
+        window = (f"{config.start.astimezone(ICT):%Y-%m-%d %H:%M} → "
+                  f"{config.end.astimezone(ICT):%Y-%m-%d %H:%M} ICT")
+        console.print(f"simulating {config.people:,} people and {config.venues} venues over "
+                      f"{config.days} day(s), {window} (seed {config.seed}, namespace "
+                      f"{config.venue_prefix}) → {options.ingest_url}")
+    try:
+        return simulate(settings, config, options, console=errors)
+    except SimulationError as exc:
+        errors.print(f"error: {exc}")
+        return EXIT_FAILED
+
+
+def print_summary(summary: SimulationSummary) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("venues", f"{summary.venues} registered ({summary.namespace}-…)")
+    table.add_row("scans sent", f"{summary.scans_sent:,} in {summary.batches:,} batches, "
+                  f"{summary.requests:,} requests ({summary.retries} retried)")
+    table.add_row("accepted", f"{summary.accepted:,} ({summary.unique_accepted:,} distinct; "
+                  f"{summary.accepted_redeliveries:,} re-deliveries accepted again)")
+    table.add_row("duplicates in request", f"{summary.duplicates_in_request:,}")
+    refused = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(summary.refused.items()))
+    table.add_row("refused", f"{summary.refused_total:,}" + (f" ({refused})" if refused else ""))
+    table.add_row("elapsed", f"{summary.elapsed_s:.1f} s (scans pushed in {summary.push_s:.1f} s,"
+                  f" {summary.scans_per_s:,.0f} scans/s)")
+    for case in summary.cases:
+        table.add_row("case reported", f"{case['case_id']}  person {case['person_id']}, seen at "
+                      f"{case['venue_id']}, onset {case['onset_at']}")
+    table.add_row("dashboard", summary.dashboard_url)
+    console.print(table)
+
+
+def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    outcome = _run(args, settings)
+    if isinstance(outcome, int):
+        return outcome
+    if args.json:
+        sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False) + "\n")
+    else:
+        print_summary(outcome)
+    return EXIT_OK
+
+
+def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    outcome = _run(args, settings)
+    if isinstance(outcome, int):
+        return outcome
+    if not args.json:
+        print_summary(outcome)
+    case_ids = [case["case_id"] for case in outcome.cases]
+    if not case_ids:
+        errors.print("no cases were reported (--cases 0): nothing to wait for")
+        return EXIT_OK if not args.json else _print_json(outcome, None)
+    reads = PipelineReads.connect(settings)
+    try:
+        with errors.status("waiting for the tracer and the alerts worker…") as status:
+            def show(progress: AlertProgress) -> None:
+                alerts = sum(sum(by_degree.values()) for by_degree in progress.counts.values())
+                status.update(f"waiting for the pipeline: {progress.scans_stored:,} / "
+                              f"{progress.scans_expected:,} scans traced, {alerts:,} alerts "
+                              f"({progress.elapsed_s:.0f} s)")
+
+            progress = wait_for_alerts(
+                reads, case_ids=case_ids, venue_ids=outcome.venue_ids,
+                scans_expected=outcome.unique_accepted, timeout_s=args.timeout, on_poll=show,
+            )
+    except (ClickHouseError, OSError, EOFError) as exc:
+        errors.print(f"error: cannot read alerts from ClickHouse at {settings.clickhouse_host}:"
+                     f"{settings.clickhouse_port} ({exc})")
+        return EXIT_FAILED
+    finally:
+        reads.close()
+    if args.json:
+        return _print_json(outcome, progress)
+    console.print(alerts_table(outcome, progress))
+    if not progress.settled:
+        missing = [c for c in case_ids if c not in progress.counts]
+        what = (f"the tracer has {progress.scans_stored:,} of {progress.scans_expected:,} scans"
+                if not progress.tracer_caught_up else
+                f"no alerts yet for {', '.join(missing)}" if missing else "alerts still changing")
+        errors.print(f"timed out after {args.timeout} s: {what}; is every part healthy? "
+                     "(truyvet status)")
+        return EXIT_FAILED
+    console.print(f"alerts settled {progress.elapsed_s:.0f} s after the last scan was accepted. "
+                  f"Dashboard: {outcome.dashboard_url}  —  details: truyvet trace {case_ids[0]}")
+    return EXIT_OK
+
+
+def alerts_table(summary: SimulationSummary, progress: AlertProgress) -> Table:
+    degrees = sorted({d for by_degree in progress.counts.values() for d in by_degree} | {1, 2})
+    table = Table("case", "person", "seen at", *(f"F{d}" for d in degrees),
+                  title="alerts per reported case")
+    for case in summary.cases:
+        by_degree = progress.counts.get(case["case_id"], {})
+        table.add_row(case["case_id"], case["person_id"], case["venue_id"],
+                      *(f"{by_degree.get(d, 0):,}" for d in degrees))
+    return table
+
+
+def _print_json(summary: SimulationSummary, progress: AlertProgress | None) -> int:
+    body = summary.to_json()
+    if progress is not None:
+        body["alerts"] = {case: {f"F{d}": n for d, n in sorted(by_degree.items())}
+                          for case, by_degree in progress.counts.items()}
+        body["alerts_settled"] = progress.settled
+    sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
+    return EXIT_OK if progress is None or progress.settled else EXIT_FAILED
