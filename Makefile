@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-APT_PACKAGES := clickhouse-server clickhouse-client
+APT_PACKAGES := clickhouse-server clickhouse-client chromium
 
 .PHONY: setup system-deps venv up down status demo test test-unit test-integration lint schemas \
         bench-ingest bench-tracer bench-alerts soak clean

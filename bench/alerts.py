@@ -48,14 +48,20 @@ def person(i: int) -> str:
 def generate_visits(
     count: int, people: int, venues: int, days: int, end: int, seed: int
 ) -> list[Visit]:
+    """Visits of a city: popularity Zipf-like (a few busy venues, most quiet); most visits are
+    short errands, some are long stays (offices, schools) at quieter venues."""
     rng = random.Random(seed)
-    weights = [1.0 / (rank + 1) ** 0.9 for rank in range(venues)]
+    weights = [1.0 / (rank + 1) ** 0.8 for rank in range(venues)]
     venue_of = rng.choices(range(venues), weights, k=count)
+    busy = venues // 100
     start_day = end - days * DAY
     visits = []
     for i in range(count):
         begin = start_day + rng.randrange(days) * DAY + rng.randrange(7 * 3600, 21 * 3600)
-        dwell = rng.choice((20, 45, 60, 90, 240, 480)) * 60
+        if venue_of[i] < busy:
+            dwell = rng.choice((10, 15, 20, 30, 45)) * 60
+        else:
+            dwell = rng.choice((20, 30, 45, 60, 90, 240, 480)) * 60
         visits.append(
             Visit(f"venue-{venue_of[i]}", person(rng.randrange(people)), begin, begin + dwell)
         )
@@ -143,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--visits", type=int, default=1_000_000)
     parser.add_argument("--people", type=int, default=200_000)
-    parser.add_argument("--venues", type=int, default=30_000)
+    parser.add_argument("--venues", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--seed", type=int, default=5)

@@ -240,6 +240,23 @@ def _phone(n: int) -> str:
     return f"09{n:08d}"
 
 
+class _Gate:
+    """One venue's scanner: numbers its scans and stamps when each one reaches the server."""
+
+    def __init__(self, venue_id: str, rng: random.Random, window_start: int, now: int,
+                 late_by: int) -> None:
+        self.venue_id, self.rng, self.late_by = venue_id, rng, late_by
+        self.window_start, self.now = window_start, now
+        self.rows: list[tuple[int, ScanRow]] = []
+
+    def emit(self, person: str, direction: Direction, at: int) -> None:
+        if not self.window_start <= at <= self.now - 30:
+            return  # not yet happened (still inside), or before the day generated
+        delivered = at + self.rng.randrange(5, 60) + self.late_by
+        event_id = f"{self.venue_id}-{len(self.rows) + 1}"
+        self.rows.append((delivered, (event_id, person, direction, at)))
+
+
 def city_day(scans: int, *, crowding: float = 1.0, seed: int = 1,
              now: int | None = None) -> CityDay:
     """About ``scans`` scans of one day in a city, timestamps within the last 24 hours.
@@ -273,21 +290,10 @@ def city_day(scans: int, *, crowding: float = 1.0, seed: int = 1,
     for index, (profile, size) in enumerate(zip(kinds, sizes, strict=True)):
         venue_id = f"{profile.kind.value}-{index:05d}"
         day.venues.append(CityVenue(venue_id, profile.kind, profile.min_overlap_s))
-        count = round(size)
-        rows: list[tuple[int, ScanRow]] = []
-        serial = 0
         offline = rng.random() < 0.05  # this gate uploads its scans hours late
-        late_by = rng.randrange(2 * 3600, 6 * 3600) if offline else 0
-
-        def emit(person: str, direction: Direction, at: int) -> None:
-            nonlocal serial
-            if not window_start <= at <= now - 30:
-                return  # not yet happened (still inside), or before the day we generate
-            serial += 1
-            delivered = at + rng.randrange(5, 60) + late_by
-            rows.append((delivered, (f"{venue_id}-{serial}", person, direction, at)))
-
-        for _ in range(count):
+        gate = _Gate(venue_id, rng, window_start, now,
+                     late_by=rng.randrange(2 * 3600, 6 * 3600) if offline else 0)
+        for _ in range(round(size)):
             if profile.workplace:
                 person_serial += 1
                 person = _phone(person_serial)  # staff: nobody else's visit
@@ -299,27 +305,27 @@ def city_day(scans: int, *, crowding: float = 1.0, seed: int = 1,
             arrive = midnight_local + int(opens)
             if arrive + dwell > now:
                 arrive -= DAY_S  # yesterday's visit, so that it has mostly happened
-            if profile.workplace and rng.random() < 0.25:
-                lunch = arrive + int(rng.uniform(0.4, 0.6) * dwell)
-                emit(person, "in", arrive)
-                emit(person, "out", lunch)
-                emit(person, "in", lunch + rng.randrange(1800, 3600))
-                emit(person, "out", arrive + dwell)
-                continue
-            roll = rng.random()
-            if roll < 0.08:
-                emit(person, "in", arrive)  # forgot to check out
-            elif roll < 0.13:
-                emit(person, "out", arrive + dwell)  # forgot to check in
-            else:
-                emit(person, "in", arrive)
-                if roll > 0.98:
-                    emit(person, "in", arrive + rng.randrange(2, 40))  # double tap
-                emit(person, "out", arrive + dwell)
             day.visits += 1
-        rows.sort(key=lambda item: (item[0], item[1][3]))
-        if rows:
-            day.scans[venue_id] = rows
+            lunch_break = profile.workplace and rng.random() < 0.25
+            roll = rng.random()
+            if lunch_break:
+                lunch = arrive + int(rng.uniform(0.4, 0.6) * dwell)
+                gate.emit(person, "in", arrive)
+                gate.emit(person, "out", lunch)
+                gate.emit(person, "in", lunch + rng.randrange(1800, 3600))
+                gate.emit(person, "out", arrive + dwell)
+            elif roll < 0.08:
+                gate.emit(person, "in", arrive)  # forgot to check out
+            elif roll < 0.13:
+                gate.emit(person, "out", arrive + dwell)  # forgot to check in
+            else:
+                gate.emit(person, "in", arrive)
+                if roll > 0.98:
+                    gate.emit(person, "in", arrive + rng.randrange(2, 40))  # double tap
+                gate.emit(person, "out", arrive + dwell)
+        gate.rows.sort(key=lambda item: (item[0], item[1][3]))
+        if gate.rows:
+            day.scans[venue_id] = gate.rows
     return day
 
 
@@ -486,7 +492,7 @@ def busy_processes(exclude: set[int] | None = None, threshold: float = 20.0) -> 
 
 
 class ServiceRun:
-    """A project service run as ``python -m <module>`` with the given settings, logging to a file."""
+    """A project service run as ``python -m <module>`` with these settings, logging to a file."""
 
     def __init__(self, module: str, settings: Settings, log_path: Path) -> None:
         import subprocess

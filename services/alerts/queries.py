@@ -1,4 +1,5 @@
-"""The alerts API's one ClickHouse adapter: a case, its current alerts, a venue's contacts of a day.
+"""The alerts API's one ClickHouse adapter: a case, its current alerts, a venue's contacts of a day,
+and the dashboard's headline figures.
 
 Reads only. The derived tables are ReplacingMergeTree(version) with a ``deleted`` flag (see
 ``deploy/clickhouse/migrations/0001_init.sql``), so every read is ``FINAL ... WHERE deleted = 0``:
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from clickhouse_driver import Client
@@ -61,6 +62,57 @@ SELECT venue_id, person_a, person_b, toUInt32(started_at), toUInt32(ended_at)
 FROM contacts FINAL
 WHERE venue_id = %(venue_id)s AND day = %(day)s AND deleted = 0
 ORDER BY started_at, contact_id
+LIMIT %(limit)s
+"""
+
+
+FIGURES_HOURS = 24
+"""The headline figures cover this many UTC hours, the current (partial) one included."""
+
+BUSIEST_VENUES = 10
+OPEN_CASES_LISTED = 100
+"""Open cases listed one by one (newest first); all of them are counted."""
+
+# The figures read the views of 0002_dashboard_views.sql, which Grafana reads too. `day` first:
+# pushed into the view (the SETTINGS clause, the default of current releases) it prunes whole
+# day partitions of `scans`, so a figure reads one or two days, not the retention horizon.
+_SCANS_PER_HOUR = """
+SELECT toUInt32(hour), scans, people
+FROM scans_per_hour
+WHERE day >= %(since_day)s AND hour >= toDateTime(%(since)s)
+ORDER BY hour
+SETTINGS enable_optimize_predicate_expression = 1
+"""
+
+_BUSIEST_VENUES = """
+SELECT venue_id, if(name = '', venue_id, name), scans
+FROM
+(
+    SELECT venue_id, sum(scans) AS scans
+    FROM venue_activity
+    WHERE day >= %(since_day)s AND hour >= toDateTime(%(since)s)
+    GROUP BY venue_id
+    ORDER BY scans DESC, venue_id
+    LIMIT %(limit)s
+) AS busiest
+ANY LEFT JOIN venue_names AS names USING venue_id
+ORDER BY scans DESC, venue_id
+SETTINGS enable_optimize_predicate_expression = 1
+"""
+
+# "Open": the latest version of the case is not a withdrawal, and it was reported within the
+# retention horizon — the cases the alerts worker still re-traces as late scans arrive.
+_OPEN_CASES_TOTALS = """
+SELECT count(), sum(f1), sum(f2), sum(beyond_f2)
+FROM case_alert_counts
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+"""
+
+_OPEN_CASES = """
+SELECT case_id, person_id, toUInt32(reported_at), f1, f2, beyond_f2
+FROM case_alert_counts
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+ORDER BY reported_at DESC, case_id
 LIMIT %(limit)s
 """
 
@@ -128,6 +180,89 @@ class AlertRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class HourScans:
+    """Distinct scans and people in one UTC hour."""
+
+    hour: datetime
+    scans: int
+    people: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueScans:
+    """A venue's distinct scans over the figures' window; ``name`` is its id if none is stored."""
+
+    venue_id: str
+    name: str
+    scans: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    """A case that is reported and not withdrawn, with its current alerts by degree."""
+
+    case_id: str
+    person_id: str
+    reported_at: datetime
+    f1: int
+    f2: int
+    beyond_f2: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCases:
+    """How many cases are open and how many people they alert; the newest listed one by one."""
+
+    count: int
+    f1: int
+    f2: int
+    beyond_f2: int
+    newest: tuple[OpenCase, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeadlineFigures:
+    """The dashboard's headline numbers over ``[since, until)``, every hour present."""
+
+    since: datetime
+    until: datetime
+    scans_per_hour: tuple[HourScans, ...]
+    busiest_venues: tuple[VenueScans, ...]
+    open_cases: OpenCases
+    open_since: datetime
+
+
+def figures_window(now: datetime, hours: int = FIGURES_HOURS) -> tuple[datetime, datetime]:
+    """The whole UTC hours that make the figures' window: ``hours`` of them, ending with the
+    hour ``now`` is in.
+
+    Example:
+        >>> since, until = figures_window(datetime(2026, 11, 20, 8, 25, tzinfo=UTC), hours=3)
+        >>> since.isoformat(), until.isoformat()
+        ('2026-11-20T06:00:00+00:00', '2026-11-20T09:00:00+00:00')
+    """
+    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return end - timedelta(hours=hours), end
+
+
+def every_hour(since: datetime, until: datetime, counted: list[HourScans]) -> list[HourScans]:
+    """``counted`` with the hours it lacks (no scans) filled in as zeros, oldest first.
+
+    Example:
+        >>> t = datetime(2026, 11, 20, 6, tzinfo=UTC)
+        >>> [h.scans for h in every_hour(t, t + timedelta(hours=3),
+        ...                              [HourScans(t + timedelta(hours=1), 5, 2)])]
+        [0, 5, 0]
+    """
+    by_hour = {h.hour: h for h in counted}
+    hours = int((until - since) / timedelta(hours=1))
+    return [
+        by_hour.get(hour, HourScans(hour, 0, 0))
+        for hour in (since + timedelta(hours=k) for k in range(hours))
+    ]
+
+
 def chain_of(case: CaseRecord, alerts: list[AlertRecord]) -> ChainNode:
     """The transmission tree of ``case`` from its current alerts.
 
@@ -176,6 +311,30 @@ class ClickHouseReads:
             )
         return [Edge(v, a, b, int(start), int(end)) for v, a, b, start, end in rows]
 
+    def scans_per_hour(self, since: datetime, until: datetime) -> list[HourScans]:
+        """Distinct scans and people of each UTC hour in ``[since, until)``, zeros included."""
+        rows = self._execute(_SCANS_PER_HOUR, _window_params(since))
+        return every_hour(since, until, [
+            HourScans(_utc_seconds(hour), int(scans), int(people))
+            for hour, scans, people in rows
+            if _utc_seconds(hour) < until
+        ])
+
+    def busiest_venues(self, since: datetime, limit: int = BUSIEST_VENUES) -> list[VenueScans]:
+        """The ``limit`` venues with the most distinct scans since ``since``, most first."""
+        rows = self._execute(_BUSIEST_VENUES, {**_window_params(since), "limit": limit})
+        return [VenueScans(venue_id, name, int(scans)) for venue_id, name, scans in rows]
+
+    def open_cases(self, open_since: datetime, limit: int = OPEN_CASES_LISTED) -> OpenCases:
+        """Cases reported since ``open_since`` and not withdrawn: totals, and the newest."""
+        params = {"open_since": int(open_since.timestamp()), "limit": limit}
+        ((count, f1, f2, beyond),) = self._execute(_OPEN_CASES_TOTALS, params)
+        newest = tuple(
+            OpenCase(case_id, person_id, _utc_seconds(reported), int(a), int(b), int(c))
+            for case_id, person_id, reported, a, b, c in self._execute(_OPEN_CASES, params)
+        )
+        return OpenCases(int(count), int(f1), int(f2), int(beyond), newest)
+
     def close(self) -> None:
         self._client.disconnect()
 
@@ -217,6 +376,20 @@ class AlertsQueries:
 
     async def venue_contacts(self, venue_id: str, day: date) -> list[Edge]:
         return await self._run(lambda reads: reads.venue_contacts(venue_id, day))
+
+    async def headline_figures(self, now: datetime, open_for: timedelta) -> HeadlineFigures:
+        """The dashboard's figures at ``now``; cases reported within ``open_for`` count as open.
+
+        The three reads run side by side on the pool's connections.
+        """
+        since, until = figures_window(now)
+        open_since = now.astimezone(UTC) - open_for
+        hourly, busiest, cases = await asyncio.gather(
+            self._run(lambda reads: reads.scans_per_hour(since, until)),
+            self._run(lambda reads: reads.busiest_venues(since)),
+            self._run(lambda reads: reads.open_cases(open_since)),
+        )
+        return HeadlineFigures(since, until, tuple(hourly), tuple(busiest), cases, open_since)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -272,3 +445,11 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 
 def _epoch(value: datetime) -> int:
     return int(value.timestamp())
+
+
+def _window_params(since: datetime) -> dict[str, Any]:
+    return {"since": int(since.timestamp()), "since_day": since.astimezone(UTC).date()}
+
+
+def _utc_seconds(seconds: int) -> datetime:
+    return datetime.fromtimestamp(int(seconds), UTC)

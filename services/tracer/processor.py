@@ -31,7 +31,7 @@ from services.tracer.codec import (
 )
 from services.tracer.domain.delta import Delta
 from services.tracer.domain.errors import DomainError
-from services.tracer.domain.model import Scan, VenueRules
+from services.tracer.domain.model import Direction, Scan, VenueRules
 from services.tracer.domain.state import TracerState
 from services.tracer.sink import SinkRows
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "tracer"
 _DIRECTION_CODE = {"in": 0, "out": 1}
-_CODE_DIRECTION = ("in", "out")
+_CODE_DIRECTION: tuple[Direction, Direction] = ("in", "out")
 _DAY_S = 86_400
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from array import array
 from bisect import bisect
 from collections import deque
@@ -40,6 +41,7 @@ from typing import Any
 
 from schemas.venues import VenueKind
 from truyvet.simulate.gates import GateUploads, Scan, UploadBatch, UploadStats
+from truyvet.simulate.identities import CAPACITY as PERSON_CAPACITY
 from truyvet.simulate.identities import PersonIds, event_id, venue_name
 
 ICT = timezone(timedelta(hours=7), "ICT")
@@ -58,6 +60,7 @@ KIND_SHARES: dict[VenueKind, float] = {
     VenueKind.FACTORY: 0.10,
 }
 ZIPF_EXPONENT = 1.1
+ZIPF_OFFSET = 1  # Zipf-Mandelbrot: the very top is a little less extreme than pure Zipf
 
 # What a venue of each kind registers as the visit length when a check-out is missing (rule 2):
 # its typical dwell, as a venue operator would set it.
@@ -87,6 +90,9 @@ LUNCH_OUT = 0.30  # office workers who check out for lunch at a restaurant
 LATEST_END = 23 * HOUR + 45 * MINUTE  # everyone is home before midnight: days never overlap
 
 
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
 class CityConfigError(ValueError):
     """A city that cannot be generated as asked."""
 
@@ -113,8 +119,8 @@ class CityConfig:
             raise CityConfigError("end must be timezone-aware")
         if self.people < 1 or self.venues < 1 or self.days < 1:
             raise CityConfigError("people, venues and days must each be at least 1")
-        if self.people > PersonIds(self.seed).capacity:
-            raise CityConfigError(f"at most {PersonIds(self.seed).capacity} people")
+        if self.people > PERSON_CAPACITY:
+            raise CityConfigError(f"at most {PERSON_CAPACITY:,} people")
         if not 1 <= self.max_batch <= 10_000:
             raise CityConfigError("max_batch must be between 1 and 10,000 (ingest's limit)")
         if self.upload_every_s < MINUTE:
@@ -122,6 +128,10 @@ class CityConfig:
         for name in ("missing_checkout", "missing_checkin", "duplicate_rate", "outage_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise CityConfigError(f"{name} must be between 0 and 1")
+        if self.namespace is not None and not _NAMESPACE.fullmatch(self.namespace):
+            raise CityConfigError(
+                f"namespace {self.namespace!r} must be 1-64 letters, digits, '.', '_', ':' or '-',"
+                " starting with a letter or digit (it prefixes venue ids)")
         if self.missing_checkout + self.missing_checkin > 1.0:
             raise CityConfigError("missing_checkout + missing_checkin cannot exceed 1")
 
@@ -214,7 +224,8 @@ class City:
             )
             for kind in KIND_SHARES
         }
-        self._ids = PersonIds(config.seed)
+        # Each namespace is a city of its own people: two runs never share a person.
+        self._ids = PersonIds(f"{config.seed}:{config.venue_prefix}")
         self._build_people(rng)
         self.stats = CityStats()
         self._recent: list[deque[int]] = []
@@ -481,6 +492,7 @@ def _build_venues(config: CityConfig, rng: random.Random) -> list[Venue]:
             venues.append(Venue(
                 venue_id=f"{config.venue_prefix}-{kind.value}-{number:03d}",
                 name=name, kind=kind, address=address,
-                popularity=1.0 / (rank + 1) ** ZIPF_EXPONENT, gates=gates,
+                popularity=((1 + ZIPF_OFFSET) / (rank + 1 + ZIPF_OFFSET)) ** ZIPF_EXPONENT,
+                gates=gates,
             ))
     return venues

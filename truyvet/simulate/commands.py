@@ -126,7 +126,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> SimulationSummary | in
         return EXIT_FAILED
 
 
-def print_summary(summary: SimulationSummary) -> None:
+def print_summary(summary: SimulationSummary, *, show_cases: bool = True) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -140,11 +140,18 @@ def print_summary(summary: SimulationSummary) -> None:
     table.add_row("refused", f"{summary.refused_total:,}" + (f" ({refused})" if refused else ""))
     table.add_row("elapsed", f"{summary.elapsed_s:.1f} s (scans pushed in {summary.push_s:.1f} s,"
                   f" {summary.scans_per_s:,.0f} scans/s)")
-    for case in summary.cases:
-        table.add_row("case reported", f"{case['case_id']}  person {case['person_id']}, seen at "
-                      f"{case['venue_id']}, onset {case['onset_at']}")
     table.add_row("dashboard", summary.dashboard_url)
     console.print(table)
+    if summary.cases and show_cases:
+        cases = Table("case reported", "person", "seen at", "onset", "reported")
+        for case in summary.cases:
+            cases.add_row(case["case_id"], case["person_id"], case["venue_id"],
+                          _local(case["onset_at"]), _local(case["reported_at"]))
+        console.print(cases)
+
+
+def _local(iso: str) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(ICT):%Y-%m-%d %H:%M}"
 
 
 def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -163,7 +170,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(outcome, int):
         return outcome
     if not args.json:
-        print_summary(outcome)
+        print_summary(outcome, show_cases=False)
     case_ids = [case["case_id"] for case in outcome.cases]
     if not case_ids:
         errors.print("no cases were reported (--cases 0): nothing to wait for")

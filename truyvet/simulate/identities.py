@@ -6,8 +6,8 @@ serial). Each is an affine permutation of the person's index, so ids are unique 
 the ids already given out, whatever the population.
 
 Examples:
-    >>> people = PersonIds(seed=7)
-    >>> people.person_id(0) == PersonIds(seed=7).person_id(0)
+    >>> people = PersonIds("7:sim7")
+    >>> people.person_id(0) == PersonIds("7:sim7").person_id(0)
     True
     >>> len({people.person_id(i) for i in range(10_000)})
     10000
@@ -48,29 +48,28 @@ def _coprime_multiplier(rng: random.Random, modulus: int) -> int:
     return candidate
 
 
+_PHONE_SPACE = len(MOBILE_PREFIXES) * _MOBILE_DIGITS
+_CCCD_SPACE = len(PROVINCE_CODES) * len(_BIRTHS) * _CCCD_SERIALS
+CAPACITY = min(_PHONE_SPACE, _CCCD_SPACE)
+"""How many people a city can have with distinct ids."""
+
+
 class PersonIds:
-    """The raw id person ``i`` of a city shows at the gates."""
+    """The raw id person ``i`` of a city shows at the gates; ``key`` picks the permutation."""
 
-    def __init__(self, seed: int) -> None:
-        rng = random.Random(f"{seed}:person-ids")
-        self._phone_space = len(MOBILE_PREFIXES) * _MOBILE_DIGITS
-        self._phone_a = _coprime_multiplier(rng, self._phone_space)
-        self._phone_b = rng.randrange(self._phone_space)
-        self._cccd_space = len(PROVINCE_CODES) * len(_BIRTHS) * _CCCD_SERIALS
-        self._cccd_a = _coprime_multiplier(rng, self._cccd_space)
-        self._cccd_b = rng.randrange(self._cccd_space)
-
-    @property
-    def capacity(self) -> int:
-        """How many people can have distinct ids."""
-        return min(self._phone_space, self._cccd_space)
+    def __init__(self, key: str) -> None:
+        rng = random.Random(f"{key}:person-ids")
+        self._phone_a = _coprime_multiplier(rng, _PHONE_SPACE)
+        self._phone_b = rng.randrange(_PHONE_SPACE)
+        self._cccd_a = _coprime_multiplier(rng, _CCCD_SPACE)
+        self._cccd_b = rng.randrange(_CCCD_SPACE)
 
     def person_id(self, index: int) -> str:
         if index % 10 < _PHONES_PER_TEN:
-            slot = (self._phone_a * index + self._phone_b) % self._phone_space
+            slot = (self._phone_a * index + self._phone_b) % _PHONE_SPACE
             prefix, number = divmod(slot, _MOBILE_DIGITS)
             return f"{MOBILE_PREFIXES[prefix]}{number:07d}"
-        slot = (self._cccd_a * index + self._cccd_b) % self._cccd_space
+        slot = (self._cccd_a * index + self._cccd_b) % _CCCD_SPACE
         rest, serial = divmod(slot, _CCCD_SERIALS)
         province, birth = divmod(rest, len(_BIRTHS))
         century_gender, year = _BIRTHS[birth]

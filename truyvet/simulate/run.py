@@ -263,12 +263,18 @@ class _Pusher:
                 await self._send(http, batch, body, keys[batch.venue_id])
             except SimulationError as exc:
                 self._error = self._error or exc
+            except Exception as exc:  # stop the run with the reason rather than hang it
+                self._error = self._error or SimulationError(
+                    f"pushing a batch of venue {batch.venue_id!r} failed: {exc!r}")
 
     async def _send(self, http: httpx.AsyncClient, batch: UploadBatch, body: bytes,
                     key: str) -> None:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         answer = await self._post(http, "/v1/scans", headers, content=body)
-        receipt = answer.json() if answer.status_code in (202, 422) else None
+        try:
+            receipt = answer.json() if answer.status_code in (202, 422) else None
+        except ValueError:
+            receipt = None
         if not isinstance(receipt, dict) or "accepted" not in receipt:
             raise SimulationError(
                 f"ingest refused a batch of venue {batch.venue_id!r}: {answer.status_code} "

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.alerts.api.context import AlertsContext
-from services.alerts.api.routes import alerts, cases, health, venues
+from services.alerts.api.routes import alerts, cases, dashboard, figures, health, venues
 from services.alerts.api.stream import AlertStreams, BadEventIdError, TooManyStreamsError
 from services.alerts.domain import InconsistentAlertsError
 from services.alerts.queries import AlertsQueries, StoreUnavailableError, TooManyContactsError
@@ -58,8 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.streams = streams
     install_error_handlers(app)
     _install_read_error_handlers(app)
-    for module in (health, cases, venues, alerts):
+    for module in (health, cases, venues, alerts, figures, dashboard):
         app.include_router(module.router)
+    app.mount("/static", dashboard.static_files(), name="static")
     return app
 
 

@@ -56,6 +56,9 @@ class AlertsWorker:
             topic_allow_declare=False,
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=1.0,
+            # A killed worker's partitions move to its replacement after this long, not 60 s.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=2.0,
             producer_acks=-1,
         )
         app = self.app
@@ -118,11 +121,13 @@ class AlertsWorker:
         return self.engine.recompute(case_id, self.store.edges_of, _now())
 
     async def _report(self, case: Case) -> None:
-        await self._off_loop(lambda: self.store.write_case(case, "reported", None, self._next()))
         changes = await self._off_loop(
             lambda: self.engine.report(case, self.store.edges_of, _now())
         )
+        # Alerts first (the latency that matters), the case row after: a replay after a crash
+        # re-traces the case anyway, since its offset is committed only after both.
         await self._publish(changes)
+        await self._off_loop(lambda: self.store.write_case(case, "reported", None, self._next()))
 
     async def _withdraw(self, message: CaseWithdrawn) -> None:
         open_case = self.engine.cases.get(message.case_id)

@@ -1,0 +1,94 @@
+// Headline figures (GET /v1/figures): tiles, scans per hour, busiest venues, open cases.
+
+import { clear, count, el, fullTime, localHour, localTime, shortId, utcDay } from "./format.js";
+
+export class Figures {
+  constructor(root, { openCase, openVenue }) {
+    this.$ = (id) => root.getElementById(id);
+    this.openCase = openCase;
+    this.openVenue = openVenue;
+    this.selectedCase = null;
+  }
+
+  render(figures) {
+    const cases = figures.open_cases;
+    this.$("tile-scans").textContent = count(figures.scans);
+    this.$("tile-cases").textContent = count(cases.count);
+    this.$("tile-f1").textContent = count(cases.f1);
+    this.$("tile-f2").textContent = count(cases.f2);
+    this.hourly(figures.scans_per_hour);
+    this.venues(figures.busiest_venues);
+    this.cases(cases);
+    this.$("activity-note").textContent = `updated ${localTime(new Date().toISOString())}`;
+  }
+
+  hourly(hours) {
+    const bars = clear(this.$("hourly"));
+    const axis = clear(this.$("hourly-axis"));
+    const highest = Math.max(1, ...hours.map((h) => h.scans));
+    hours.forEach((hour, index) => {
+      const bar = el("div", {
+        class: hour.scans ? "bar" : "bar zero",
+        title: `${fullTime(hour.hour)}: ${count(hour.scans)} scans, ${count(hour.people)} people`,
+      });
+      bar.style.height = `${Math.max(hour.scans ? 3 : 1, (100 * hour.scans) / highest)}%`;
+      bars.append(bar);
+      // A label every 6 hours keeps a phone-width axis readable.
+      axis.append(el("span", {}, index % 6 === 0 ? localHour(hour.hour) : ""));
+    });
+    bars.setAttribute("aria-label",
+      `Scans per hour, last 24 hours; most in one hour: ${count(highest)}`);
+    this.$("activity-title").textContent = `Scans per hour · peak ${count(highest)}`;
+  }
+
+  venues(venues) {
+    const list = clear(this.$("venues"));
+    this.$("venues-empty").hidden = venues.length > 0;
+    const most = Math.max(1, ...venues.map((v) => v.scans));
+    for (const venue of venues) {
+      const fill = el("span", { class: "venue-fill" });
+      fill.style.width = `${(100 * venue.scans) / most}%`;
+      list.append(el("li", {},
+        el("button", {
+          type: "button", class: "venue-row", dataset: { venueId: venue.venue_id },
+          title: `Today's contact graph of ${venue.venue_id}`,
+          onclick: () => this.openVenue(venue.venue_id, utcDay()),
+        },
+          el("span", { class: "venue-name" }, venue.name,
+            venue.name !== venue.venue_id
+              ? el("span", { class: "muted small" }, ` ${venue.venue_id}`) : null),
+          el("span", { class: "venue-bar" }, fill),
+          el("span", { class: "num" }, count(venue.scans)))));
+    }
+  }
+
+  cases(open) {
+    const body = clear(this.$("cases").tBodies[0]);
+    this.$("cases-empty").hidden = open.cases.length > 0;
+    const shown = open.cases.length < open.count ? ` · newest ${open.cases.length} shown` : "";
+    this.$("cases-note").textContent = `${count(open.count)} open${shown}`;
+    for (const c of open.cases) {
+      const row = el("tr", {
+        class: c.case_id === this.selectedCase ? "selected" : null,
+        dataset: { caseId: c.case_id }, tabindex: "0",
+        title: `Show the transmission chain of ${c.case_id}`,
+        onclick: () => this.openCase(c.case_id),
+        onkeydown: (event) => { if (event.key === "Enter") this.openCase(c.case_id); },
+      },
+        el("td", { class: "case-id" }, c.case_id),
+        el("td", { class: "mono", title: c.person_id }, shortId(c.person_id)),
+        el("td", {}, el("time", { datetime: c.reported_at, title: fullTime(c.reported_at) },
+          localTime(c.reported_at))),
+        el("td", { class: "num f1" }, count(c.f1)),
+        el("td", { class: "num f2" }, count(c.f2) + (c.beyond_f2 ? ` +${c.beyond_f2}` : "")));
+      body.append(row);
+    }
+  }
+
+  select(caseId) {
+    this.selectedCase = caseId;
+    for (const row of this.$("cases").tBodies[0].rows) {
+      row.classList.toggle("selected", row.dataset.caseId === caseId);
+    }
+  }
+}

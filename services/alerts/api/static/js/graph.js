@@ -1,0 +1,164 @@
+// A venue's contact graph of a day (GET /v1/venues/{id}/graph) as a network: a small
+// force-directed layout (d3-force's link, many-body and centring forces, brute force — the
+// graphs drawn here are at most a few hundred people), rendered once into a scaled SVG.
+
+import { clear, count, degreeName, duration, el, shortId, svg } from "./format.js";
+
+export const MAX_DRAWN = 400;
+const PALETTE = ["#2563eb", "#0d9488", "#9333ea", "#c2410c", "#4d7c0f", "#be185d", "#0369a1",
+  "#a16207"];
+
+/** Positions {x, y} for each node index; deterministic for the same input. */
+export function forceLayout(nodeCount, edges, { iterations = 300, distance = 34 } = {}) {
+  const x = new Float64Array(nodeCount);
+  const y = new Float64Array(nodeCount);
+  const vx = new Float64Array(nodeCount);
+  const vy = new Float64Array(nodeCount);
+  for (let i = 0; i < nodeCount; i += 1) {
+    // d3's phyllotaxis start: spread evenly, no randomness.
+    const radius = 10 * Math.sqrt(0.5 + i);
+    const angle = i * Math.PI * (3 - Math.sqrt(5));
+    x[i] = radius * Math.cos(angle);
+    y[i] = radius * Math.sin(angle);
+  }
+  const degree = new Float64Array(nodeCount);
+  for (const [s, t] of edges) { degree[s] += 1; degree[t] += 1; }
+  const strength = edges.map(([s, t]) => 1 / Math.min(degree[s], degree[t]));
+  const bias = edges.map(([s, t]) => degree[s] / (degree[s] + degree[t]));
+  const charge = -40;
+  const gravity = 0.08; // pulls separate clusters in, so they share the view
+  const decay = 1 - Math.pow(0.001, 1 / iterations);
+  let alpha = 1;
+  for (let step = 0; step < iterations; step += 1) {
+    alpha -= alpha * decay;
+    edges.forEach(([s, t], j) => {
+      let dx = x[t] + vx[t] - x[s] - vx[s] || 1e-6;
+      let dy = y[t] + vy[t] - y[s] - vy[s] || 1e-6;
+      const length = Math.sqrt(dx * dx + dy * dy);
+      const pull = ((length - distance) / length) * alpha * strength[j];
+      dx *= pull;
+      dy *= pull;
+      vx[t] -= dx * bias[j];
+      vy[t] -= dy * bias[j];
+      vx[s] += dx * (1 - bias[j]);
+      vy[s] += dy * (1 - bias[j]);
+    });
+    for (let i = 0; i < nodeCount; i += 1) {
+      for (let k = i + 1; k < nodeCount; k += 1) {
+        const dx = x[k] - x[i] || 1e-6;
+        const dy = y[k] - y[i];
+        const d2 = Math.max(1, dx * dx + dy * dy);
+        const w = (charge * alpha) / d2;
+        vx[i] += dx * w;
+        vy[i] += dy * w;
+        vx[k] -= dx * w;
+        vy[k] -= dy * w;
+      }
+      vx[i] -= x[i] * gravity * alpha;
+      vy[i] -= y[i] * gravity * alpha;
+    }
+    for (let i = 0; i < nodeCount; i += 1) {
+      vx[i] *= 0.6;
+      vy[i] *= 0.6;
+      x[i] += vx[i];
+      y[i] += vy[i];
+    }
+  }
+  return Array.from({ length: nodeCount }, (_, i) => ({ x: x[i], y: y[i] }));
+}
+
+/**
+ * Draws `graph` into `container`; `chainDegrees` (person → degree of the open chain) rings the
+ * case's people. Returns nothing; writes the figures into `summary` and node details into
+ * `detail` on click.
+ */
+export function renderGraph(container, summary, detail, graph, chainDegrees) {
+  clear(container);
+  detail.textContent = "";
+  const f = graph.figures;
+  summary.classList.toggle("muted", false);
+  summary.textContent = `${graph.graph.venue_id} · ${graph.graph.day} (UTC) · `
+    + `${count(f.people)} people, ${count(f.pairs)} pairs in contact, `
+    + `${count(f.clusters)} cluster${f.clusters === 1 ? "" : "s"} (largest ${count(f.largest_cluster)})`;
+  if (!graph.nodes.length) {
+    container.append(el("p", { class: "muted empty" }, "No contacts at this venue that day."));
+    return;
+  }
+  // Clusters are numbered by size: drawing the first ones keeps whole clusters together.
+  const nodes = [...graph.nodes].sort((a, b) => a.cluster - b.cluster).slice(0, MAX_DRAWN);
+  const index = new Map(nodes.map((node, i) => [node.id, i]));
+  const links = graph.links.filter((l) => index.has(l.source) && index.has(l.target));
+  const at = forceLayout(nodes.length, links.map((l) => [index.get(l.source), index.get(l.target)]));
+
+  const radius = (node) => Math.min(14, 4 + 1.6 * Math.sqrt(node.contacts));
+  const xs = at.map((p) => p.x);
+  const ys = at.map((p) => p.y);
+  const margin = 24;
+  const minX = Math.min(...xs) - margin;
+  const minY = Math.min(...ys) - margin;
+  const w = Math.max(...xs) - minX + margin;
+  const h = Math.max(...ys) - minY + margin;
+  // Text the same size on screen whatever the scale the view ends up drawn at.
+  const box = container.getBoundingClientRect();
+  const scale = Math.max(w / Math.max(box.width, 1), h / Math.max(box.height || 360, 1), 0.25);
+  const drawing = svg("svg", {
+    viewBox: `${minX} ${minY} ${w} ${h}`, preserveAspectRatio: "xMidYMid meet",
+    role: "img", "aria-label": `Contact graph of ${graph.graph.venue_id} on ${graph.graph.day}`,
+    class: "graph-svg",
+  });
+  const edgeLayer = svg("g", { class: "links" });
+  const edges = links.map((link) => {
+    const s = at[index.get(link.source)];
+    const t = at[index.get(link.target)];
+    const line = svg("line", {
+      x1: s.x, y1: s.y, x2: t.x, y2: t.y,
+      "stroke-width": Math.min(6, 0.8 + Math.log2(1 + link.weight / 900)) * Math.min(scale, 2),
+    }, svg("title", {}, `${shortId(link.source)} – ${shortId(link.target)}: `
+      + `${duration(link.weight)} together`));
+    edgeLayer.append(line);
+    return { link, line };
+  });
+  const nodeLayer = svg("g", { class: "nodes" });
+  const labelled = new Set(
+    [...nodes].sort((a, b) => b.contacts - a.contacts).slice(0, 3).map((n) => n.id));
+  nodes.forEach((node, i) => {
+    const degree = chainDegrees.get(node.id);
+    const known = degree !== undefined;
+    const group = svg("g", {
+      class: `gnode${known ? ` in-chain d${Math.min(degree, 3)}` : ""}`,
+      transform: `translate(${at[i].x},${at[i].y})`, tabindex: "0",
+      dataset: { person: node.id },
+    },
+      svg("title", {}, `${node.id}\n${node.contacts} contacts, ${duration(node.exposure_s)}`
+        + (known ? `\n${degreeName(degree)} of the chain shown` : "")),
+      svg("circle", {
+        r: radius(node) * Math.min(scale, 2),
+        fill: PALETTE[node.cluster % PALETTE.length],
+        "stroke-width": (known ? 3 : 1.2) * Math.min(scale, 2),
+      }));
+    if (known || labelled.has(node.id)) {
+      group.append(svg("text", {
+        x: (radius(node) + 3) * Math.min(scale, 2), y: 4 * scale, "font-size": 11 * scale,
+        "stroke-width": 3 * scale,
+      }, `${known ? `${degreeName(degree)} ` : ""}${shortId(node.id)}`));
+    }
+    const show = () => {
+      for (const { link, line } of edges) {
+        line.classList.toggle("lit", link.source === node.id || link.target === node.id);
+      }
+      detail.textContent = `${shortId(node.id)}: ${count(node.contacts)} `
+        + `${node.contacts === 1 ? "person" : "people"} met, ${duration(node.exposure_s)} `
+        + `in contact${known ? ` · ${degreeName(degree)} of the chain shown` : ""}`;
+    };
+    group.addEventListener("click", show);
+    group.addEventListener("keydown", (event) => { if (event.key === "Enter") show(); });
+    nodeLayer.append(group);
+  });
+  drawing.append(edgeLayer, nodeLayer);
+  container.append(drawing);
+  if (graph.nodes.length > nodes.length) {
+    container.append(el("p", { class: "muted small" },
+      `Showing the largest clusters: ${count(nodes.length)} of ${count(graph.nodes.length)} `
+      + "people. The whole graph is at /v1/venues/{id}/graph.graphml."));
+  }
+}

@@ -1,0 +1,188 @@
+// The dashboard: asks for a token once (kept in this tab's sessionStorage), then keeps the
+// live alert feed, the headline figures, a case's chain and a venue's graph on one page.
+
+import { AlertStream, Api, Unauthorized } from "./api.js";
+import { renderChain } from "./chain.js";
+import { Feed } from "./feed.js";
+import { Figures } from "./figures.js";
+import { timeZone, utcDay } from "./format.js";
+import { renderGraph } from "./graph.js";
+
+const TOKEN_KEY = "truyvet.dashboardToken";
+const FIGURES_EVERY_MS = 30000;
+
+const $ = (id) => document.getElementById(id);
+
+class Dashboard {
+  constructor(token) {
+    this.api = new Api(token);
+    this.chainCase = null;
+    this.chainDegrees = new Map();
+    this.graphShown = null;
+    this.timers = [];
+    this.feed = new Feed(
+      { list: $("feed"), empty: $("feed-empty"), counter: $("feed-count") },
+      { openCase: (id) => this.openCase(id), openVenue: (id, day) => this.openVenue(id, day) });
+    this.figures = new Figures(document,
+      { openCase: (id) => this.openCase(id), openVenue: (id, day) => this.openVenue(id, day) });
+    this.stream = new AlertStream(this.api, {
+      onEvent: (event) => this.onStreamEvent(event),
+      onStatus: (status, detail) => showStreamStatus(status, detail),
+      onUnauthorized: () => signOut("The token was refused. Enter a valid dashboard token."),
+    });
+  }
+
+  async start() {
+    await this.refreshFigures(); // also proves the token before anything else starts
+    this.stream.start();
+    this.timers.push(setInterval(() => this.refreshFigures(), FIGURES_EVERY_MS));
+  }
+
+  stop() {
+    this.stream.stop();
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.soon);
+  }
+
+  onStreamEvent(event) {
+    if (event.type === "alert") {
+      const alert = JSON.parse(event.data);
+      this.feed.apply(alert);
+      // Counts and the open chain follow the feed, a moment later, once per burst of alerts.
+      this.refreshSoon(alert.case_id);
+    } else if (event.type === "undecodable") {
+      this.feed.undecodable(JSON.parse(event.data));
+    }
+  }
+
+  refreshSoon(caseId) {
+    this.touchedCases = this.touchedCases ?? new Set();
+    this.touchedCases.add(caseId);
+    clearTimeout(this.soon);
+    this.soon = setTimeout(() => {
+      const touched = this.touchedCases;
+      this.touchedCases = new Set();
+      this.refreshFigures();
+      if (this.chainCase && touched.has(this.chainCase)) this.openCase(this.chainCase, false);
+    }, 1500);
+  }
+
+  async refreshFigures() {
+    try {
+      this.figures.render(await this.api.get("/v1/figures"));
+    } catch (error) {
+      this.failed(error, $("activity-note"));
+    }
+  }
+
+  async openCase(caseId, scroll = true) {
+    caseId = caseId.trim();
+    if (!caseId) return;
+    this.chainCase = caseId;
+    $("chain-case").value = caseId;
+    this.figures.select(caseId);
+    const summary = $("chain-summary");
+    if (scroll) $("chain-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+    try {
+      const chain = await this.api.get(`/v1/cases/${encodeURIComponent(caseId)}/chain`);
+      if (this.chainCase !== caseId) return; // another case was picked meanwhile
+      const width = $("chain").clientWidth;
+      this.chainDegrees = renderChain($("chain"), summary, chain, { width });
+      if (this.graphShown) this.openVenue(...this.graphShown, false);
+    } catch (error) {
+      $("chain").replaceChildren();
+      this.failed(error, summary);
+    }
+  }
+
+  async openVenue(venueId, day, scroll = true) {
+    venueId = venueId.trim();
+    if (!venueId || !day) return;
+    $("graph-venue").value = venueId;
+    $("graph-day").value = day;
+    this.graphShown = [venueId, day];
+    const summary = $("graph-summary");
+    if (scroll) $("graph-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+    try {
+      const graph = await this.api.get(`/v1/venues/${encodeURIComponent(venueId)}/graph`,
+        { date: day });
+      if (this.graphShown[0] !== venueId || this.graphShown[1] !== day) return;
+      renderGraph($("graph"), summary, $("graph-detail"), graph, this.chainDegrees);
+    } catch (error) {
+      $("graph").replaceChildren();
+      this.failed(error, summary);
+    }
+  }
+
+  failed(error, where) {
+    if (error instanceof Unauthorized) {
+      signOut("The token was refused. Enter a valid dashboard token.");
+      return;
+    }
+    where.classList.remove("muted");
+    where.textContent = error.message;
+    where.classList.add("error");
+    setTimeout(() => where.classList.remove("error"), 8000);
+  }
+}
+
+function showStreamStatus(status, detail) {
+  const pill = $("stream-status");
+  const labels = {
+    connecting: "connecting…", live: "live", reconnecting: "reconnecting…", stopped: "offline",
+  };
+  pill.textContent = labels[status] ?? status;
+  pill.className = `pill pill-${status === "live" ? "on" : status === "stopped" ? "off" : "wait"}`;
+  pill.title = detail ? `Alert stream: ${detail}` : "Alert stream";
+}
+
+let dashboard = null;
+
+function signIn(token) {
+  $("sign-in").hidden = true;
+  $("dashboard").hidden = false;
+  $("sign-out").hidden = false;
+  dashboard = new Dashboard(token);
+  dashboard.start();
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  dashboard?.stop();
+  dashboard?.feed.clear();
+  dashboard = null;
+  $("dashboard").hidden = true;
+  $("sign-out").hidden = true;
+  $("sign-in").hidden = false;
+  const error = $("token-error");
+  error.hidden = !message;
+  error.textContent = message ?? "";
+  $("token").value = "";
+  $("token").focus();
+}
+
+function init() {
+  $("zone").textContent = `times in ${timeZone}`;
+  $("graph-day").value = utcDay();
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("token").value.trim();
+    if (!token) return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    signIn(token);
+  });
+  $("sign-out").addEventListener("click", () => signOut());
+  $("chain-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    dashboard?.openCase($("chain-case").value);
+  });
+  $("graph-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    dashboard?.openVenue($("graph-venue").value, $("graph-day").value);
+  });
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) signIn(token);
+  else signOut();
+}
+
+init();

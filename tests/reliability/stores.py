@@ -1,0 +1,100 @@
+"""What the reliability tests read back: duplicates in query results, consumer-group progress,
+and every topic and table of one isolated deployment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
+
+from services.core.clickhouse import clickhouse_client
+from services.core.config import Settings
+
+# Table -> the id that must be unique among its live rows (what `FINAL` queries return).
+_UNIQUE_IDS = {
+    "scans": ("event_id", ""),
+    "visits": ("visit_id", "WHERE deleted = 0"),
+    "contacts": ("contact_id", "WHERE deleted = 0"),
+    "contacts_by_person": ("contact_id, person_id", "WHERE deleted = 0"),
+    "alerts": ("alert_id", "WHERE deleted = 0"),
+    "cases": ("case_id", ""),
+}
+
+
+def duplicated_rows(settings: Settings) -> dict[str, tuple[int, int]]:
+    """``{table: (rows, distinct ids)}`` for every table whose live rows repeat an id.
+
+    Compares ``SELECT count() … FINAL`` with ``uniqExact(id)``: what a dashboard counting rows
+    would get wrong if a replay had written a fact twice under different sorting keys.
+    """
+    client = clickhouse_client(settings)
+    try:
+        found = {}
+        for table, (key, where) in _UNIQUE_IDS.items():
+            (rows, distinct), = client.execute(
+                f"SELECT count(), uniqExact({key}) FROM (SELECT * FROM {table} FINAL) {where}"
+            )
+            if rows != distinct:
+                found[table] = (int(rows), int(distinct))
+        return found
+    finally:
+        client.disconnect()
+
+
+def count_rows(settings: Settings, query: str) -> int:
+    client = clickhouse_client(settings)
+    try:
+        return int(client.execute(query)[0][0])
+    finally:
+        client.disconnect()
+
+
+def stored_event_ids(settings: Settings) -> set[str]:
+    client = clickhouse_client(settings)
+    try:
+        return {row[0] for row in client.execute("SELECT DISTINCT event_id FROM scans")}
+    finally:
+        client.disconnect()
+
+
+def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offset of each partition of ``topic`` (absent: never committed)."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000)
+    try:
+        offsets = admin.list_consumer_group_offsets(group)
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if tp.topic == topic and meta.offset >= 0}
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        consumer.close()
+
+
+def deployment_topics(settings: Settings) -> list[str]:
+    """Every topic of this deployment: the pipeline's and the workers' internal ones."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000)
+    try:
+        return sorted(t for t in admin.list_topics() if t.startswith(settings.topic_prefix))
+    finally:
+        admin.close()
+
+
+def table_dumps(settings: Settings) -> Iterator[tuple[str, str]]:
+    """``(table, every row as text)`` for each table of the deployment's database."""
+    client = clickhouse_client(settings)
+    try:
+        tables = [row[0] for row in client.execute("SHOW TABLES")]
+        for table in tables:
+            rows = client.execute(f"SELECT * FROM {table}")
+            yield table, "\n".join(repr(row) for row in rows)
+    finally:
+        client.disconnect()

@@ -1,0 +1,71 @@
+"""A steady stream of ``scans`` messages produced in the background, so faults land mid-stream."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+from kafka import KafkaProducer
+
+from services.core.config import Settings
+from services.tracer.domain.model import Scan
+from tests.support.scan_topic import batch_of
+
+
+class PacedProducer:
+    """Produces ``messages`` (one venue's scans each) at ``per_second`` in a thread.
+
+    A broker or ClickHouse outage does not stop it: the producer retries with idempotence, so
+    every message lands exactly once whenever the broker is reachable.
+    """
+
+    def __init__(self, settings: Settings, messages: Sequence[list[Scan]], per_second: float):
+        self._settings = settings
+        self._messages = list(messages)
+        self._interval = 1.0 / per_second
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="paced-producer", daemon=True)
+
+    def __enter__(self) -> PacedProducer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.join(timeout_s=120)
+
+    @property
+    def total(self) -> int:
+        return len(self._messages)
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout=timeout_s)
+        if self._thread.is_alive():
+            raise AssertionError(f"the producer is stuck after {self.sent}/{self.total} messages")
+        if self.error is not None:
+            raise AssertionError(f"the producer failed: {self.error!r}") from self.error
+
+    def _run(self) -> None:
+        producer = KafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap, acks="all",
+            enable_idempotence=True, linger_ms=5, max_block_ms=120_000,
+        )
+        topic = self._settings.topic("scans")
+        try:
+            next_at = time.monotonic()
+            for scans in self._messages:
+                batch = batch_of(scans)
+                producer.send(topic, key=batch.venue_id.encode(),
+                              value=batch.model_dump_json().encode())
+                producer.flush(timeout=120)
+                self.sent += 1
+                next_at += self._interval
+                time.sleep(max(0.0, next_at - time.monotonic()))
+        except BaseException as exc:  # reported by join(), in the test's thread
+            self.error = exc
+        finally:
+            producer.close(timeout=10)
