@@ -26,14 +26,18 @@ _STACK_FIXTURES = {"stack", "settings"}
 
 
 def stack_settings() -> Settings:
-    """The test stack's settings: its own state dir and ports, whatever the environment says."""
+    """The test stack's settings: its own state dir and ports, whatever the environment says.
+
+    ``TRUYVET_TEST_PORT_OFFSET`` shifts every port, so two checkouts can test side by side.
+    """
+    offset = int(os.environ.get("TRUYVET_TEST_PORT_OFFSET", "0"))
     return Settings(
         state_dir=TEST_STATE_DIR,
-        kafka_bootstrap="127.0.0.1:19092",
-        kafka_controller_port=19093,
+        kafka_bootstrap=f"127.0.0.1:{19092 + offset}",
+        kafka_controller_port=19093 + offset,
         clickhouse_host="127.0.0.1",
-        clickhouse_port=19000,
-        clickhouse_http_port=18123,
+        clickhouse_port=19000 + offset,
+        clickhouse_http_port=18123 + offset,
         clickhouse_user="default",
         clickhouse_password=SecretStr(""),
         clickhouse_database="truyvet_test",
