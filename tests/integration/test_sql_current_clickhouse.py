@@ -54,22 +54,29 @@ def rows(session: Any, query: str) -> list[list[str]]:
 
 
 def test_every_migration_applies_and_makes_the_tables(current: Any) -> None:
-    tables = {r[0] for r in rows(current, f"SELECT name FROM system.tables WHERE database = '{DB}'")}
+    tables = {
+        r[0] for r in rows(current, f"SELECT name FROM system.tables WHERE database = '{DB}'")
+    }
     assert {"scans", "visits", "contacts", "contacts_by_person", "cases", "alerts"} <= tables
 
 
 def test_edge_reads_hide_retracted_contacts(current: Any) -> None:
     t = "toDateTime('2026-11-20 10:00:00', 'UTC')"
     u = "toDateTime('2026-11-20 11:00:00', 'UTC')"
-    insert = ("INSERT INTO contacts_by_person (day, person_id, started_at, ended_at, contact_id,"
-              " other_person_id, venue_id, deleted, version) VALUES ")
+    insert = (
+        "INSERT INTO contacts_by_person (day, person_id, started_at, ended_at, contact_id,"
+        " other_person_id, venue_id, deleted, version) VALUES "
+    )
     # Separate inserts make separate parts, as the tracer's batches do.
     current.query(insert + f"('2026-11-20', 'p1', {t}, {u}, 'k1', 'p2', 'v', 0, 1)")
     current.query(insert + f"('2026-11-20', 'p1', {t}, {u}, 'k2', 'p3', 'v', 0, 1)")
     current.query(insert + f"('2026-11-20', 'p1', {t}, {u}, 'k2', 'p3', 'v', 1, 2)")
     params = {
-        "persons": ("p1",), "earliest_day": date(2026, 11, 19), "until_day": date(2026, 11, 21),
-        "earliest": datetime(2026, 11, 19, tzinfo=UTC), "until": datetime(2026, 11, 21, tzinfo=UTC),
+        "persons": ("p1",),
+        "earliest_day": date(2026, 11, 19),
+        "until_day": date(2026, 11, 21),
+        "earliest": datetime(2026, 11, 19, tzinfo=UTC),
+        "until": datetime(2026, 11, 21, tzinfo=UTC),
         "since": datetime(2026, 11, 19, tzinfo=UTC),
     }
     found = rows(current, bind(alert_store._EDGES, params))
@@ -77,8 +84,10 @@ def test_edge_reads_hide_retracted_contacts(current: Any) -> None:
 
 
 def test_alert_reads_hide_withdrawn_alerts(current: Any) -> None:
-    insert = ("INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at, via_person_id,"
-              " venue_ids, exposures, created_at, deleted, version) VALUES ")
+    insert = (
+        "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at, via_person_id,"
+        " venue_ids, exposures, created_at, deleted, version) VALUES "
+    )
     at = "toDateTime('2026-11-20 10:00:00', 'UTC')"
     current.query(insert + f"('c1', 'a1', 'p2', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
     current.query(insert + f"('c1', 'a2', 'p3', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
@@ -88,13 +97,17 @@ def test_alert_reads_hide_withdrawn_alerts(current: Any) -> None:
 
 
 def test_contact_graph_reads_hide_retracted_contacts(current: Any) -> None:
-    insert = ("INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
-              " person_b, deleted, version) VALUES ")
+    insert = (
+        "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
+        " person_b, deleted, version) VALUES "
+    )
     t = "toDateTime('2026-11-20 10:00:00', 'UTC')"
     u = "toDateTime('2026-11-20 11:00:00', 'UTC')"
     current.query(insert + f"('2026-11-20', 'v9', {t}, {u}, 'k1', 'a', 'b', 0, 1)")
     current.query(insert + f"('2026-11-20', 'v9', {t}, {u}, 'k2', 'a', 'c', 0, 1)")
     current.query(insert + f"('2026-11-20', 'v9', {t}, {u}, 'k2', 'a', 'c', 1, 2)")
-    found = rows(current, bind(alert_queries._CONTACTS,
-                               {"venue_id": "v9", "day": date(2026, 11, 20), "limit": 10}))
+    found = rows(
+        current,
+        bind(alert_queries._CONTACTS, {"venue_id": "v9", "day": date(2026, 11, 20), "limit": 10}),
+    )
     assert [(r[1], r[2]) for r in found] == [("a", "b")]

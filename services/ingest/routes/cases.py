@@ -9,7 +9,6 @@ from pydantic import Field
 
 from schemas.cases import CaseAccepted, CaseIn, CaseReported, CaseWithdrawn
 from schemas.common import Identifier, ShortText, utc_now
-from schemas.errors import Problem
 from schemas.registry import Role
 from services.core.http.auth import Principal, requires
 from services.core.http.errors import ApiError, refusals

@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from schemas.common import Identifier, WireModel, utc_now
-from schemas.errors import Problem
 from schemas.registry import Role, VenueRecord
 from schemas.venues import VenueCreate, VenueCreated, VenuePublic
 from services.core.config import Settings
