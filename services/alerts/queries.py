@@ -2,9 +2,9 @@
 and the dashboard's headline figures.
 
 Reads only. The derived tables are ReplacingMergeTree(version) with a ``deleted`` flag (see
-``deploy/clickhouse/migrations/0001_init.sql``), so every read is ``FINAL ... WHERE deleted = 0``:
-a row replayed after a crash is seen once and a retracted one not at all, whatever ClickHouse
-has merged so far. Rows come back as plain values; nothing above this module sees SQL.
+``deploy/clickhouse/migrations/0001_init.sql``), so every read takes the ``FINAL`` rows of its
+keys and then drops the ``deleted`` ones: a row replayed after a crash is seen once and a
+retracted one not at all, whatever ClickHouse has merged so far. Rows come back as plain values; nothing above this module sees SQL.
 """
 
 from __future__ import annotations
@@ -48,19 +48,30 @@ ORDER BY version DESC
 LIMIT 1
 """
 
+# Key conditions inside FINAL, the `deleted` flag outside it: a filter on a non-key column
+# that ClickHouse moved before the merge (PREWHERE) could keep a row its retraction replaced.
 _ALERTS = """
 SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
        created_at
-FROM alerts FINAL
-WHERE case_id = %(case_id)s AND deleted = 0
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+           exposures, created_at, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
 ORDER BY degree, exposed_at, person_id
 """
 
 # `venue_id = … AND day = …` is the primary-key range read the contacts table is ordered for.
 _CONTACTS = """
 SELECT venue_id, person_a, person_b, toUInt32(started_at), toUInt32(ended_at)
-FROM contacts FINAL
-WHERE venue_id = %(venue_id)s AND day = %(day)s AND deleted = 0
+FROM (
+    SELECT venue_id, person_a, person_b, started_at, ended_at, contact_id, deleted
+    FROM contacts FINAL
+    WHERE venue_id = %(venue_id)s AND day = %(day)s
+)
+WHERE deleted = 0
 ORDER BY started_at, contact_id
 LIMIT %(limit)s
 """

@@ -63,23 +63,25 @@ def produce_raw(settings: Settings, topic: str, key: bytes | None, value: bytes)
 def stored_visits(settings: Settings) -> set[Visit]:
     rows = clickhouse_client(settings).execute(
         "SELECT venue_id, person_id, toUInt32(started_at), toUInt32(ended_at)"
-        " FROM visits FINAL WHERE deleted = 0"
+        " FROM (SELECT venue_id, person_id, started_at, ended_at, deleted FROM visits FINAL)"
+        " WHERE deleted = 0"
     )
     return {Visit(v, p, int(s), int(e)) for v, p, s, e in rows}
 
 
 def stored_visit_rows(settings: Settings) -> int:
     return int(
-        clickhouse_client(settings).execute("SELECT count() FROM visits FINAL WHERE deleted = 0")[
-            0
-        ][0]
+        clickhouse_client(settings).execute(
+            "SELECT count() FROM (SELECT deleted FROM visits FINAL) WHERE deleted = 0"
+        )[0][0]
     )
 
 
 def stored_contacts(settings: Settings) -> set[Contact]:
     rows = clickhouse_client(settings).execute(
         "SELECT venue_id, person_a, person_b, toUInt32(started_at), toUInt32(ended_at)"
-        " FROM contacts FINAL WHERE deleted = 0"
+        " FROM (SELECT venue_id, person_a, person_b, started_at, ended_at, deleted"
+        " FROM contacts FINAL) WHERE deleted = 0"
     )
     return {Contact(v, a, b, int(s), int(e)) for v, a, b, s, e in rows}
 
@@ -87,7 +89,8 @@ def stored_contacts(settings: Settings) -> set[Contact]:
 def stored_contacts_by_person(settings: Settings) -> set[Contact]:
     rows = clickhouse_client(settings).execute(
         "SELECT venue_id, person_id, other_person_id, toUInt32(started_at), toUInt32(ended_at)"
-        " FROM contacts_by_person FINAL WHERE deleted = 0"
+        " FROM (SELECT venue_id, person_id, other_person_id, started_at, ended_at, deleted"
+        " FROM contacts_by_person FINAL) WHERE deleted = 0"
     )
     return {Contact(v, min(p, o), max(p, o), int(s), int(e)) for v, p, o, s, e in rows}
 

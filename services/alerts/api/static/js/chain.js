@@ -1,77 +1,86 @@
-// The transmission tree of a case (GET /v1/cases/{id}/chain), F0 at the left, drawn in SVG
-// at its natural size (the panel scrolls) so labels stay readable on a phone.
+// The transmission tree of a case (GET /v1/cases/{id}/chain) as an indented tree in SVG:
+// one row per person, F0 first, each F1's F2 under it. Rows never overlap, so it stays
+// readable for hundreds of people and on a phone (the panel scrolls).
 
 import { clear, count, degreeName, el, fullTime, localTime, shortId, svg } from "./format.js";
 
-const ROW = 34;
-const PAD = 16;
-const LABEL = 150;
+const ROW = 30;
+const INDENT = 24;
+const PAD = 14;
+const CHAR = 7.2; // rough width of a 12px character, to size the drawing
 
-/** x (depth) and y (row) of every node: leaves in order, each parent centred on its children. */
+/** Rows in pre-order: {node, depth, parent} where parent is the parent's row index. */
 export function layoutTree(root) {
-  const placed = [];
-  let row = 0;
-  let depth = 0;
-  const visit = (node, level) => {
-    depth = Math.max(depth, level);
-    const below = (node.children ?? []).map((child) => visit(child, level + 1));
-    const y = below.length ? (below[0].y + below[below.length - 1].y) / 2 : row++;
-    const spot = { node, level, y, children: below };
-    placed.push(spot);
-    return spot;
+  const rows = [];
+  const visit = (node, depth, parent) => {
+    const index = rows.length;
+    rows.push({ node, depth, parent });
+    for (const child of node.children ?? []) visit(child, depth + 1, index);
   };
-  const top = visit(root, 0);
-  return { top, placed, rows: row, depth };
+  visit(root, 0, null);
+  return rows;
 }
 
-export function renderChain(container, summary, chain, { width }) {
+function venuesText(venueIds) {
+  if (venueIds.length <= 2) return venueIds.join(", ");
+  return `${venueIds.slice(0, 2).join(", ")} +${venueIds.length - 2}`;
+}
+
+function label(node, caseId) {
+  if (node.degree === 0) return `F0 ${shortId(node.person)} · case ${caseId}`;
+  return `${degreeName(node.degree)} ${shortId(node.person)} · ${localTime(node.exposed_at)}`
+    + ` · ${venuesText(node.venue_ids)}`;
+}
+
+/** Draws `chain`; returns person → degree of everyone in it (to ring them in a graph). */
+export function renderChain(container, summary, chain) {
   clear(container);
-  const { top, placed, rows, depth } = layoutTree(chain.chain);
-  const byDegree = {};
-  for (const spot of placed) byDegree[spot.node.degree] = (byDegree[spot.node.degree] ?? 0) + 1;
-  const parts = Object.keys(byDegree).sort().map((d) => `${count(byDegree[d])} ${degreeName(d)}`);
+  const rows = layoutTree(chain.chain);
+  const byDegree = new Map();
+  for (const { node } of rows) byDegree.set(node.degree, (byDegree.get(node.degree) ?? 0) + 1);
+  const parts = [...byDegree.keys()].sort((a, b) => a - b)
+    .map((d) => `${count(byDegree.get(d))} ${degreeName(d)}`);
+  summary.classList.remove("muted", "error");
   summary.textContent = `${chain.case_id} · ${chain.status} · reported `
     + `${localTime(chain.reported_at)} · ${parts.join(", ")}`;
-  summary.classList.toggle("muted", false);
 
-  // Columns share what the panel has, within reason; beyond it the panel scrolls sideways.
-  const column = depth ? Math.max(110, Math.min(220, (width - 2 * PAD - LABEL) / depth)) : 0;
-  const x = (spot) => PAD + 8 + spot.level * column;
-  const y = (spot) => PAD + spot.y * ROW + ROW / 2;
+  const x = (row) => PAD + 8 + row.depth * INDENT;
+  const y = (index) => PAD + index * ROW + ROW / 2;
+  const texts = rows.map((row) => label(row.node, chain.case_id));
+  const width = Math.max(...rows.map((row, i) => x(row) + 16 + texts[i].length * CHAR)) + PAD;
   const drawing = svg("svg", {
-    width: PAD * 2 + depth * column + LABEL, height: PAD * 2 + rows * ROW,
-    role: "img", "aria-label": `Transmission chain of ${chain.case_id}`, class: "chain-svg",
+    width: Math.ceil(width), height: PAD * 2 + rows.length * ROW, class: "chain-svg",
+    role: "img", "aria-label": `Transmission chain of ${chain.case_id}: ${parts.join(", ")}`,
   });
   const links = svg("g", { class: "links" });
   const nodes = svg("g", { class: "nodes" });
-  for (const spot of placed) {
-    for (const child of spot.children) {
-      const midX = (x(spot) + x(child)) / 2;
+  rows.forEach((row, index) => {
+    const node = row.node;
+    if (row.parent !== null) {
+      const parent = rows[row.parent];
       links.append(svg("path", {
-        d: `M${x(spot)},${y(spot)} C${midX},${y(spot)} ${midX},${y(child)} ${x(child)},${y(child)}`,
+        d: `M${x(parent)},${y(row.parent) + 8} V${y(index)} H${x(row) - 8}`,
       }));
     }
-    const node = spot.node;
     const tip = node.degree === 0
-      ? `F0 ${node.person} — case ${chain.case_id}`
+      ? `F0 ${node.person}\ncase ${chain.case_id}`
       : `${degreeName(node.degree)} ${node.person}\nexposed ${fullTime(node.exposed_at)}`
         + `${node.via ? `\nvia ${node.via}` : ""}\nat ${node.venue_ids.join(", ")}`;
-    const when = node.exposed_at ? ` · ${localTime(node.exposed_at)}` : "";
     nodes.append(svg("g", {
-      class: `node d${Math.min(node.degree, 3)}`, transform: `translate(${x(spot)},${y(spot)})`,
+      class: `node d${Math.min(node.degree, 3)}`, transform: `translate(${x(row)},${y(index)})`,
       dataset: { person: node.person, degree: String(node.degree) },
     },
       svg("title", {}, tip),
-      svg("circle", { r: node.degree === 0 ? 9 : 7 }),
-      svg("text", { x: 13, y: 4 }, `${degreeName(node.degree)} ${shortId(node.person)}${when}`)));
-  }
+      svg("circle", { r: node.degree === 0 ? 8 : 6.5 }),
+      svg("text", { x: 14, y: 4 }, texts[index])));
+  });
   drawing.append(links, nodes);
   container.append(drawing);
-  if (!top.children.length) {
-    container.append(el("p", { class: "muted small" },
+  if (rows.length === 1) {
+    container.append(el("p", { class: "muted small chain-note" },
       chain.status === "withdrawn"
         ? "The case was withdrawn: its alerts were retracted."
         : "No close contacts found (yet): late scans can still add some."));
   }
-  return new Map(placed.map((spot) => [spot.node.person, spot.node.degree]));
+  return new Map(rows.map(({ node }) => [node.person, node.degree]));
 }

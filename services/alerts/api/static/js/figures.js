@@ -25,7 +25,8 @@ export class Figures {
   hourly(hours) {
     const bars = clear(this.$("hourly"));
     const axis = clear(this.$("hourly-axis"));
-    const highest = Math.max(1, ...hours.map((h) => h.scans));
+    const peak = Math.max(0, ...hours.map((h) => h.scans));
+    const highest = Math.max(1, peak);
     hours.forEach((hour, index) => {
       const bar = el("div", {
         class: hour.scans ? "bar" : "bar zero",
@@ -37,8 +38,8 @@ export class Figures {
       axis.append(el("span", {}, index % 6 === 0 ? localHour(hour.hour) : ""));
     });
     bars.setAttribute("aria-label",
-      `Scans per hour, last 24 hours; most in one hour: ${count(highest)}`);
-    this.$("activity-title").textContent = `Scans per hour · peak ${count(highest)}`;
+      `Scans per hour, last 24 hours; most in one hour: ${count(peak)}`);
+    this.$("activity-title").textContent = `Scans per hour · peak ${count(peak)}`;
   }
 
   venues(venues) {
@@ -76,7 +77,7 @@ export class Figures {
         onkeydown: (event) => { if (event.key === "Enter") this.openCase(c.case_id); },
       },
         el("td", { class: "case-id" }, c.case_id),
-        el("td", { class: "mono", title: c.person_id }, shortId(c.person_id)),
+        el("td", { class: "mono f0-col", title: c.person_id }, shortId(c.person_id)),
         el("td", {}, el("time", { datetime: c.reported_at, title: fullTime(c.reported_at) },
           localTime(c.reported_at))),
         el("td", { class: "num f1" }, count(c.f1)),

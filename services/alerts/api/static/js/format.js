@@ -11,7 +11,8 @@ const dayAndClock = new Intl.DateTimeFormat(undefined, {
   month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
 });
 const full = new Intl.DateTimeFormat(undefined, {
-  dateStyle: "medium", timeStyle: "medium", timeZoneName: "short",
+  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  second: "2-digit", timeZoneName: "short",
 });
 const integer = new Intl.NumberFormat();
 

@@ -98,14 +98,16 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
   const minY = Math.min(...ys) - margin;
   const w = Math.max(...xs) - minX + margin;
   const h = Math.max(...ys) - minY + margin;
-  // Text the same size on screen whatever the scale the view ends up drawn at.
-  const box = container.getBoundingClientRect();
-  const scale = Math.max(w / Math.max(box.width, 1), h / Math.max(box.height || 360, 1), 0.25);
   const drawing = svg("svg", {
     viewBox: `${minX} ${minY} ${w} ${h}`, preserveAspectRatio: "xMidYMid meet",
     role: "img", "aria-label": `Contact graph of ${graph.graph.venue_id} on ${graph.graph.day}`,
     class: "graph-svg",
   });
+  // In the page first (an empty panel is not displayed), then measured: text and strokes are
+  // sized to look the same on screen whatever scale the view ends up drawn at.
+  container.append(drawing);
+  const box = drawing.getBoundingClientRect();
+  const scale = Math.max(w / Math.max(box.width, 1), h / Math.max(box.height, 1), 0.25);
   const edgeLayer = svg("g", { class: "links" });
   const edges = links.map((link) => {
     const s = at[index.get(link.source)];
@@ -119,8 +121,9 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
     return { link, line };
   });
   const nodeLayer = svg("g", { class: "nodes" });
-  const labelled = new Set(
-    [...nodes].sort((a, b) => b.contacts - a.contacts).slice(0, 3).map((n) => n.id));
+  // Names only where they help: the open chain's people, else the three most connected.
+  const labelled = new Set(chainDegrees.size ? [] : [...nodes]
+    .sort((a, b) => b.contacts - a.contacts).slice(0, 3).map((n) => n.id));
   nodes.forEach((node, i) => {
     const degree = chainDegrees.get(node.id);
     const known = degree !== undefined;
@@ -136,13 +139,15 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
         fill: PALETTE[node.cluster % PALETTE.length],
         "stroke-width": (known ? 3 : 1.2) * Math.min(scale, 2),
       }));
-    if (known || labelled.has(node.id)) {
+    // Of the chain, F0 and F1 are named; F2 and beyond are ringed only, to keep it legible.
+    if ((known && degree <= 1) || labelled.has(node.id)) {
       group.append(svg("text", {
         x: (radius(node) + 3) * Math.min(scale, 2), y: 4 * scale, "font-size": 11 * scale,
         "stroke-width": 3 * scale,
       }, `${known ? `${degreeName(degree)} ` : ""}${shortId(node.id)}`));
     }
     const show = () => {
+      for (const other of nodeLayer.children) other.classList.toggle("selected", other === group);
       for (const { link, line } of edges) {
         line.classList.toggle("lit", link.source === node.id || link.target === node.id);
       }
@@ -155,7 +160,6 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
     nodeLayer.append(group);
   });
   drawing.append(edgeLayer, nodeLayer);
-  container.append(drawing);
   if (graph.nodes.length > nodes.length) {
     container.append(el("p", { class: "muted small" },
       `Showing the largest clusters: ${count(nodes.length)} of ${count(graph.nodes.length)} `

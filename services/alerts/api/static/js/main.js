@@ -10,6 +10,9 @@ import { renderGraph } from "./graph.js";
 
 const TOKEN_KEY = "truyvet.dashboardToken";
 const FIGURES_EVERY_MS = 30000;
+// After a burst of alerts: once soon, and once more for stores that lag behind the stream
+// (the worker publishes an alert before it writes the case's rows to ClickHouse).
+const AFTER_ALERTS_MS = [1500, 6000];
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,13 +38,16 @@ class Dashboard {
   async start() {
     await this.refreshFigures(); // also proves the token before anything else starts
     this.stream.start();
-    this.timers.push(setInterval(() => this.refreshFigures(), FIGURES_EVERY_MS));
+    this.timers.push(setInterval(() => {
+      this.refreshFigures();
+      if (this.chainCase) this.openCase(this.chainCase, false);
+    }, FIGURES_EVERY_MS));
   }
 
   stop() {
     this.stream.stop();
     for (const timer of this.timers) clearInterval(timer);
-    clearTimeout(this.soon);
+    for (const timer of this.soon ?? []) clearTimeout(timer);
   }
 
   onStreamEvent(event) {
@@ -58,13 +64,13 @@ class Dashboard {
   refreshSoon(caseId) {
     this.touchedCases = this.touchedCases ?? new Set();
     this.touchedCases.add(caseId);
-    clearTimeout(this.soon);
-    this.soon = setTimeout(() => {
-      const touched = this.touchedCases;
-      this.touchedCases = new Set();
+    for (const timer of this.soon ?? []) clearTimeout(timer);
+    const touched = this.touchedCases;
+    this.soon = AFTER_ALERTS_MS.map((delay, i) => setTimeout(() => {
+      if (i === AFTER_ALERTS_MS.length - 1) this.touchedCases = new Set();
       this.refreshFigures();
       if (this.chainCase && touched.has(this.chainCase)) this.openCase(this.chainCase, false);
-    }, 1500);
+    }, delay));
   }
 
   async refreshFigures() {
@@ -82,12 +88,12 @@ class Dashboard {
     $("chain-case").value = caseId;
     this.figures.select(caseId);
     const summary = $("chain-summary");
+    summary.classList.remove("error");
     if (scroll) $("chain-panel").scrollIntoView({ behavior: "smooth", block: "start" });
     try {
       const chain = await this.api.get(`/v1/cases/${encodeURIComponent(caseId)}/chain`);
       if (this.chainCase !== caseId) return; // another case was picked meanwhile
-      const width = $("chain").clientWidth;
-      this.chainDegrees = renderChain($("chain"), summary, chain, { width });
+      this.chainDegrees = renderChain($("chain"), summary, chain);
       if (this.graphShown) this.openVenue(...this.graphShown, false);
     } catch (error) {
       $("chain").replaceChildren();
@@ -102,6 +108,7 @@ class Dashboard {
     $("graph-day").value = day;
     this.graphShown = [venueId, day];
     const summary = $("graph-summary");
+    summary.classList.remove("error");
     if (scroll) $("graph-panel").scrollIntoView({ behavior: "smooth", block: "start" });
     try {
       const graph = await this.api.get(`/v1/venues/${encodeURIComponent(venueId)}/graph`,
@@ -122,7 +129,6 @@ class Dashboard {
     where.classList.remove("muted");
     where.textContent = error.message;
     where.classList.add("error");
-    setTimeout(() => where.classList.remove("error"), 8000);
   }
 }
 

@@ -1,0 +1,330 @@
+"""The dashboard in a real browser (Debian's Chromium, driven by Playwright) over the real
+pipeline: scans into ingest expose people, a case reported through the cases API shows up as
+F1/F2 alerts in the open page's live feed without a reload, its chain and a venue's graph are
+drawn, and its withdrawal marks the alerts retracted. Screenshots go to ``artifacts/dashboard/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from kafka import KafkaProducer
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from schemas.alerts import Alert, Exposure
+from schemas.registry import Role
+from services.core.config import Settings
+from tests.conftest import _drop_stores
+from tests.support.processes import ROOT, ServiceProcess, running_http_service, wait_for
+from tests.support.stack import grant, isolated_settings
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+ARTIFACTS = ROOT / "artifacts" / "dashboard"
+MINUTE = 60
+HOUR = 3600
+PIPELINE_S = 120  # case reported → its alerts on the page
+CASE = "dash-0001"
+PEOPLE = {"f0": "0900000001", "f1a": "0900000002", "f1b": "0900000003", "f2": "0900000004"}
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    ingest: str
+    alerts: str
+    tokens: dict[Role, str]
+    workers: list[ServiceProcess] = field(default_factory=list)
+
+    def http(self, base: str, token: str) -> httpx.Client:
+        return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                            timeout=30)
+
+    def check_workers(self) -> None:
+        for worker in self.workers:
+            assert worker.alive(), f"{worker.module} died:\n{worker.log_tail()}"
+
+    def log_errors(self) -> str:
+        """The services' logged errors, to tell a slow pipeline from a broken one."""
+        lines = []
+        for log in sorted(self.settings.state_dir.glob("*.log")):
+            errors = [line for line in log.read_text(errors="replace").splitlines()
+                      if "ERROR" in line or "Traceback" in line]
+            lines += [f"--- {log.name}", *errors[-10:]] if errors else []
+        return "\n".join(lines) or "(no errors logged)"
+
+
+@pytest.fixture
+def pipeline(stack: Settings, tmp_path: Path) -> Iterator[Pipeline]:
+    settings = isolated_settings(stack, tmp_path)
+    tokens = {role: grant(settings, role) for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)}
+    ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
+    alerts = f"http://{settings.alerts_host}:{settings.alerts_port}"
+    with ExitStack() as running:
+        running.callback(_drop_stores, settings)  # last, once everything has stopped
+        running.enter_context(running_http_service("services.ingest", settings, ingest,
+                                                   tmp_path / "ingest.log"))
+        running.enter_context(running_http_service("services.alerts", settings, alerts,
+                                                   tmp_path / "alerts-api.log"))
+        p = Pipeline(settings, ingest, alerts, tokens)
+        for module, log in (("services.tracer", "tracer.log"),
+                            ("services.alerts.worker", "alerts.log")):
+            worker = ServiceProcess(module, settings, tmp_path / log)
+            running.callback(worker.stop)
+            p.workers.append(worker)
+        yield p
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    # `make test` installs it; a missing browser is a broken setup, never a skipped test.
+    assert CHROMIUM.exists(), f"{CHROMIUM} is not installed (Debian package `chromium`)"
+    with sync_playwright() as playwright:
+        # launch() gives every run a fresh temporary profile (--user-data-dir) of its own.
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def push_exposures(p: Pipeline, now: int) -> None:
+    """F0 and two F1 at a café; one F1 later meets the future F2 at a shop."""
+    # (who, came, left) in minutes before now.
+    visits = {
+        "cafe-dash": [("f0", 300, 180), ("f1a", 270, 210), ("f1b", 240, 180)],
+        "shop-dash": [("f1a", 180, 120), ("f2", 170, 130)],
+    }
+    with p.http(p.ingest, p.tokens[Role.ADMIN]) as admin:
+        keys = {}
+        for venue_id, name, kind in (("cafe-dash", "Cà phê Dashboard", "restaurant"),
+                                     ("shop-dash", "Tạp hóa Dashboard", "shop")):
+            answer = admin.post("/v1/venues", json={"venue_id": venue_id, "name": name,
+                                                    "kind": kind})
+            assert answer.status_code == 201, answer.text
+            keys[venue_id] = answer.json()["api_key"]
+    for venue_id, stays in visits.items():
+        body = [
+            {"event_id": f"{venue_id}-{who}-{direction}", "venue_id": venue_id,
+             "person_id": PEOPLE[who], "direction": direction, "scanned_at": iso(now - ago)}
+            for who, came, left in stays
+            for direction, ago in (("in", came * MINUTE), ("out", left * MINUTE))
+        ]
+        with p.http(p.ingest, keys[venue_id]) as venue:
+            answer = venue.post("/v1/scans", json=body)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["refused"] == []
+
+
+def sign_in(page: Page, url: str, token: str) -> None:
+    page.goto(url)
+    expect(page.locator("#sign-in")).to_be_visible()
+    page.fill("#token", token)
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#stream-status")).to_have_text("live", timeout=30_000)
+    expect(page.locator("#tile-scans")).not_to_have_text("–", timeout=30_000)
+
+
+class PageWatch:
+    """Console errors, uncaught exceptions and any request leaving the service's origin."""
+
+    def __init__(self, page: Page, origin: str) -> None:
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: r.url.startswith((origin, "data:"))
+                or self.foreign.append(r.url))
+
+    def check(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.foreign == [], self.foreign
+
+
+def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
+    pipeline: Pipeline, browser: Browser
+) -> None:
+    p = pipeline
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    dashboard_token = p.tokens[Role.DASHBOARD]
+    started = time.monotonic()
+    now = int(time.time())
+    push_exposures(p, now)
+
+    desktop = browser.new_context(viewport={"width": 1440, "height": 1000},
+                                  timezone_id="Asia/Ho_Chi_Minh", locale="vi-VN")
+    page = desktop.new_page()
+    watch = PageWatch(page, p.alerts)
+    sign_in(page, p.alerts, dashboard_token)
+    # Chromium names Asia/Ho_Chi_Minh by its older alias, Asia/Saigon.
+    expect(page.locator("#zone")).to_have_text(re.compile(r"times in Asia/(Ho_Chi_Minh|Saigon)"))
+    page.evaluate("window.__sameDocument = true")
+
+    with p.http(p.ingest, p.tokens[Role.AUTHORITY]) as authority:
+        answer = authority.post("/v1/cases", json={
+            "case_id": CASE, "person_id": PEOPLE["f0"], "onset_at": iso(now - 24 * HOUR),
+            "reported_at": iso(now - 10)})
+    assert answer.status_code == 202, answer.text
+    reported = time.monotonic()
+
+    # Two F1 (the café) and one F2 (the shop), pushed by the stream into the open page.
+    feed = page.locator("#feed .feed-item")
+    try:
+        expect(feed).to_have_count(3, timeout=PIPELINE_S * 1000)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{p.log_errors()}") from exc
+    alert_latency = time.monotonic() - reported
+    p.check_workers()
+    expect(page.locator('#feed .feed-item[data-degree="1"]')).to_have_count(2)
+    expect(page.locator('#feed .feed-item[data-degree="2"]')).to_have_count(1)
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    people = page.locator("#feed .person").all_inner_texts()
+    assert all("…" in shown and len(shown) <= 12 for shown in people), people
+
+    # The open case with its counts, once the figures refresh after the burst of alerts.
+    row = page.locator(f'#cases tbody tr[data-case-id="{CASE}"]')
+    expect(row.locator("td.f1")).to_have_text("2", timeout=60_000)
+    expect(row.locator("td.f2")).to_have_text("1")
+    expect(page.locator("#tile-cases")).to_have_text("1")
+    page.screenshot(path=ARTIFACTS / "desktop-live-feed.png", full_page=True)
+
+    # The chain of the case: F0 → two F1 → one F2 under the F1 who met them.
+    page.locator("#feed .feed-item .chip.case").first.click()
+    chain = page.locator("#chain svg .node")
+    expect(chain).to_have_count(4, timeout=30_000)
+    expect(page.locator('#chain svg .node[data-degree="0"]')).to_have_count(1)
+    expect(page.locator('#chain svg .node[data-degree="2"]')).to_have_count(1)
+    expect(page.locator("#chain-summary")).to_contain_text("2 F1, 1 F2")
+
+    # The café's contact graph of the exposure's day, the case's people ringed by degree.
+    f1_items = page.locator('#feed .feed-item[data-degree="1"]')
+    f1_items.locator(".chip.venue", has_text="cafe-dash").first.click()
+    nodes = page.locator("#graph svg .gnode")
+    expect(nodes.first).to_be_visible(timeout=30_000)
+    assert nodes.count() >= 2
+    assert page.locator("#graph svg .gnode.in-chain").count() >= 2
+    expect(page.locator("#graph-summary")).to_contain_text("cafe-dash")
+    nodes.first.click()
+    expect(page.locator("#graph-detail")).to_contain_text("in contact")
+    page.locator("#chain-panel").screenshot(path=ARTIFACTS / "desktop-chain.png")
+    page.locator("#graph-panel").screenshot(path=ARTIFACTS / "desktop-graph.png")
+    page.screenshot(path=ARTIFACTS / "desktop-case.png", full_page=True)
+
+    # The same dashboard at phone width, signed in on its own (the token is per tab).
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                has_touch=True, device_scale_factor=2,
+                                timezone_id="Asia/Ho_Chi_Minh", locale="vi-VN")
+    small = phone.new_page()
+    small_watch = PageWatch(small, p.alerts)
+    sign_in(small, p.alerts, dashboard_token)
+    small.locator(f'#cases tbody tr[data-case-id="{CASE}"]').click()
+    expect(small.locator("#chain svg .node")).to_have_count(4, timeout=30_000)
+    overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"
+    small.screenshot(path=ARTIFACTS / "phone.png", full_page=True)
+
+    # Withdrawn: both open pages mark the three alerts retracted, still without a reload.
+    with p.http(p.ingest, p.tokens[Role.AUTHORITY]) as authority:
+        assert authority.delete(f"/v1/cases/{CASE}").status_code == 202
+    expect(page.locator("#feed .feed-item.retracted")).to_have_count(3, timeout=PIPELINE_S * 1000)
+    expect(small.locator("#feed .feed-item.retracted")).to_have_count(3, timeout=30_000)
+    expect(page.locator("#feed .retracted-tag").first).to_have_text("retracted")
+    assert page.evaluate("window.__sameDocument") is True
+    # The figures and the open chain follow the stream: no open case, the chain withdrawn.
+    expect(page.locator("#cases-empty")).to_be_visible(timeout=60_000)
+    expect(page.locator("#tile-cases")).to_have_text("0")
+    expect(page.locator("#chain-summary")).to_contain_text(f"{CASE} · withdrawn",
+                                                           timeout=60_000)
+    expect(page.locator("#chain svg .node")).to_have_count(1)
+    expect(small.locator("#cases-empty")).to_be_visible(timeout=60_000)
+    page.screenshot(path=ARTIFACTS / "desktop-retracted.png", full_page=True)
+    small.screenshot(path=ARTIFACTS / "phone-retracted.png", full_page=True)
+
+    watch.check()
+    small_watch.check()
+    desktop.close()
+    phone.close()
+    print(f"alerts on the page {alert_latency:.1f}s after the case was reported; "
+          f"whole scenario {time.monotonic() - started:.1f}s")
+
+
+# --- the feed across a restart of the API ---------------------------------------------------
+
+
+def an_alert(n: int) -> Alert:
+    at = datetime.now(UTC).replace(microsecond=0)
+    pseudonym = hashlib.sha256(f"person-{n}".encode()).hexdigest()
+    source = hashlib.sha256(b"f0").hexdigest()
+    return Alert(
+        alert_id=f"alert-resume-{n}", case_id="resume-1", person_id=pseudonym, degree=1,
+        exposed_at=at, venue_ids=["cafe-resume"], created_at=at,
+        exposures=[Exposure(contact_id=f"k{n}", venue_id="cafe-resume", other_person_id=source,
+                            start=at, end=at)],
+    )
+
+
+def publish(settings: Settings, alert: Alert) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        producer.send(settings.topic("alerts"), key=alert.case_id.encode(),
+                      value=alert.model_dump_json().encode()).get(timeout=30)
+    finally:
+        producer.close()
+
+
+def started_api(settings: Settings, url: str, log: Path) -> ServiceProcess:
+    api = ServiceProcess("services.alerts", settings, log)
+    wait_for(lambda: api.alive() and httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
+             60, "the alerts API to answer /healthz")
+    return api
+
+
+def test_the_feed_resumes_after_the_api_restarts_with_nothing_lost_or_repeated(
+    stack: Settings, tmp_path: Path, browser: Browser
+) -> None:
+    settings = isolated_settings(stack, tmp_path)
+    token = grant(settings, Role.DASHBOARD)
+    url = f"http://{settings.alerts_host}:{settings.alerts_port}"
+    api = started_api(settings, url, tmp_path / "alerts-api.log")
+    try:
+        page = browser.new_page()
+        watch = PageWatch(page, url)
+        sign_in(page, url, token)
+        publish(settings, an_alert(1))
+        expect(page.locator("#feed .feed-item")).to_have_count(1, timeout=30_000)
+
+        api.stop()  # ends open streams at once (SIGTERM), as a deploy would
+        expect(page.locator("#stream-status")).to_have_text("reconnecting…", timeout=30_000)
+        publish(settings, an_alert(2))  # while no API is up
+        api = started_api(settings, url, tmp_path / "alerts-api.log")
+
+        # Resumed from its Last-Event-ID: the missed alert arrives, the first is not resent.
+        expect(page.locator("#feed .feed-item")).to_have_count(2, timeout=60_000)
+        expect(page.locator("#stream-status")).to_have_text("live")
+        expect(page.locator("#feed-count")).to_have_text("2 received since opened")
+        expect(page.locator("#feed .feed-item").first).to_have_attribute(
+            "data-alert-id", "alert-resume-2")
+        # Chromium logs the refused connections of the reconnect attempts; nothing else.
+        watch.errors = [e for e in watch.errors if "ERR_CONNECTION_REFUSED" not in e]
+        watch.check()
+    finally:
+        api.stop()
+        _drop_stores(settings)
