@@ -4,7 +4,8 @@ and the dashboard's headline figures.
 Reads only. The derived tables are ReplacingMergeTree(version) with a ``deleted`` flag (see
 ``deploy/clickhouse/migrations/0001_init.sql``), so every read takes the ``FINAL`` rows of its
 keys and then drops the ``deleted`` ones: a row replayed after a crash is seen once and a
-retracted one not at all, whatever ClickHouse has merged so far. Rows come back as plain values; nothing above this module sees SQL.
+retracted one not at all, whatever ClickHouse has merged so far. Rows come back as plain
+values; nothing above this module sees SQL.
 """
 
 from __future__ import annotations

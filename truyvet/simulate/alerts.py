@@ -70,6 +70,33 @@ class PipelineReads:
         self._client.disconnect()
 
 
+def wait_for_tracer(
+    reads: PipelineReads,
+    *,
+    venue_ids: Sequence[str],
+    scans_expected: int,
+    timeout_s: float = 180.0,
+    poll_s: float = 1.0,
+    on_poll: Callable[[int], None] | None = None,
+) -> bool:
+    """Poll until the tracer has stored ``scans_expected`` distinct scans; False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            stored = reads.stored_scans(venue_ids)
+        except (ClickHouseError, OSError, EOFError):
+            if time.monotonic() >= deadline:
+                raise
+            stored = 0
+        if on_poll is not None:
+            on_poll(stored)
+        if stored >= scans_expected:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+
+
 def wait_for_alerts(
     reads: PipelineReads,
     *,

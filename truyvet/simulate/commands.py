@@ -6,6 +6,8 @@ import argparse
 import json
 import secrets
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from clickhouse_driver.errors import Error as ClickHouseError
@@ -13,7 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from services.core.config import Settings
-from truyvet.simulate.alerts import AlertProgress, PipelineReads, wait_for_alerts
+from truyvet.simulate.alerts import (
+    AlertProgress,
+    PipelineReads,
+    wait_for_alerts,
+    wait_for_tracer,
+)
 from truyvet.simulate.city import ICT, CityConfig, CityConfigError
 from truyvet.simulate.run import (
     RunOptions,
@@ -76,6 +83,9 @@ def _city_arguments(parser: argparse.ArgumentParser, *, people: int, venues: int
                         help="end of the simulated window, ISO with offset (default: an hour ago)")
     parser.add_argument("--admin-token", help="registers the venues (default: a new one)")
     parser.add_argument("--authority-token", help="reports the cases (default: a new one)")
+    parser.add_argument("--upload-every", type=_positive, default=30, metavar="MINUTES",
+                        help="how often an online gate scanner uploads its queue; bigger "
+                        "batches push big cities faster (default: 30)")
     parser.add_argument("--concurrency", type=_positive, default=4,
                         help="requests in flight (default: 4)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
@@ -86,9 +96,10 @@ def simulate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def demo_arguments(parser: argparse.ArgumentParser) -> None:
-    _city_arguments(parser, people=2000, venues=60, cases=3)
+    _city_arguments(parser, people=1500, venues=50, cases=3)
     parser.add_argument("--timeout", type=_positive, default=180,
-                        help="seconds to wait for the cases' alerts (default: 180)")
+                        help="seconds to wait for the tracer, then for the alerts "
+                        "(default: 180 each)")
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> CityConfig:
@@ -98,10 +109,14 @@ def _config(args: argparse.Namespace, settings: Settings) -> CityConfig:
     end = args.end or datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     namespace = args.namespace or f"sim{args.seed}-{secrets.token_hex(2)}"
     return CityConfig(seed=args.seed, people=args.people, venues=args.venues, days=args.days,
-                      end=end, namespace=namespace)
+                      end=end, namespace=namespace, upload_every_s=args.upload_every * 60)
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> SimulationSummary | int:
+def _run(
+    args: argparse.Namespace,
+    settings: Settings,
+    before_cases: Callable[[SimulationSummary], None] | None = None,
+) -> SimulationSummary | int:
     try:
         config = _config(args, settings)
     except CityConfigError as exc:
@@ -120,7 +135,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> SimulationSummary | in
                       f"{config.days} day(s), {window} (seed {config.seed}, namespace "
                       f"{config.venue_prefix}) → {options.ingest_url}")
     try:
-        return simulate(settings, config, options, console=errors)
+        return simulate(settings, config, options, console=errors, before_cases=before_cases)
     except SimulationError as exc:
         errors.print(f"error: {exc}")
         return EXIT_FAILED
@@ -143,11 +158,10 @@ def print_summary(summary: SimulationSummary, *, show_cases: bool = True) -> Non
     table.add_row("dashboard", summary.dashboard_url)
     console.print(table)
     if summary.cases and show_cases:
-        cases = Table("case reported", "person", "seen at", "onset", "reported")
-        for case in summary.cases:
-            cases.add_row(case["case_id"], case["person_id"], case["venue_id"],
-                          _local(case["onset_at"]), _local(case["reported_at"]))
-        console.print(cases)
+        console.print(f"cases reported at {_local(summary.cases[0]['reported_at'])} ICT:")
+        for case in summary.cases:  # plain lines: ids stay whole and copyable at any width
+            console.print(f"  {case['case_id']}  person {case['person_id']}  seen at "
+                          f"{case['venue_id']}  onset {_local(case['onset_at'])}")
 
 
 def _local(iso: str) -> str:
@@ -166,7 +180,28 @@ def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    outcome = _run(args, settings)
+    began = time.monotonic()
+
+    def elapsed() -> str:
+        return f"{time.monotonic() - began:.0f} s"
+
+    def tracer_caught_up(summary: SimulationSummary) -> None:
+        # Cases reported while the tracer still works through the scans would be re-traced
+        # at every contact it emits; a health authority reports them once the data is in.
+        reads = PipelineReads.connect(settings)
+        try:
+            with errors.status("waiting for the tracer…") as status:
+                wait_for_tracer(
+                    reads, venue_ids=summary.venue_ids, scans_expected=summary.unique_accepted,
+                    timeout_s=args.timeout, on_poll=lambda stored: status.update(
+                        f"waiting for the tracer: {stored:,} / {summary.unique_accepted:,} "
+                        f"scans traced ({elapsed()})"))
+        except (ClickHouseError, OSError, EOFError) as exc:
+            errors.print(f"warning: cannot read ClickHouse ({exc}); reporting the cases anyway")
+        finally:
+            reads.close()
+
+    outcome = _run(args, settings, before_cases=tracer_caught_up)
     if isinstance(outcome, int):
         return outcome
     if not args.json:
@@ -174,20 +209,19 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     case_ids = [case["case_id"] for case in outcome.cases]
     if not case_ids:
         errors.print("no cases were reported (--cases 0): nothing to wait for")
-        return EXIT_OK if not args.json else _print_json(outcome, None)
+        return _print_json(outcome, None) if args.json else EXIT_OK
+
     reads = PipelineReads.connect(settings)
     try:
-        with errors.status("waiting for the tracer and the alerts worker…") as status:
+        with errors.status("waiting for the alerts…") as status:
             def show(progress: AlertProgress) -> None:
                 alerts = sum(sum(by_degree.values()) for by_degree in progress.counts.values())
-                status.update(f"waiting for the pipeline: {progress.scans_stored:,} / "
-                              f"{progress.scans_expected:,} scans traced, {alerts:,} alerts "
-                              f"({progress.elapsed_s:.0f} s)")
+                status.update(f"waiting for the alerts of {len(case_ids)} cases: {alerts:,} "
+                              f"so far ({elapsed()})")
 
             progress = wait_for_alerts(
                 reads, case_ids=case_ids, venue_ids=outcome.venue_ids,
-                scans_expected=outcome.unique_accepted, timeout_s=args.timeout, on_poll=show,
-            )
+                scans_expected=outcome.unique_accepted, timeout_s=args.timeout, on_poll=show)
     except (ClickHouseError, OSError, EOFError) as exc:
         errors.print(f"error: cannot read alerts from ClickHouse at {settings.clickhouse_host}:"
                      f"{settings.clickhouse_port} ({exc})")
@@ -198,22 +232,29 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         return _print_json(outcome, progress)
     console.print(alerts_table(outcome, progress))
     if not progress.settled:
-        missing = [c for c in case_ids if c not in progress.counts]
-        what = (f"the tracer has {progress.scans_stored:,} of {progress.scans_expected:,} scans"
-                if not progress.tracer_caught_up else
-                f"no alerts yet for {', '.join(missing)}" if missing else "alerts still changing")
-        errors.print(f"timed out after {args.timeout} s: {what}; is every part healthy? "
+        errors.print(f"timed out after {args.timeout} s waiting for the alerts: "
+                     f"{_still_missing(progress, case_ids)}; is every part healthy? "
                      "(truyvet status)")
         return EXIT_FAILED
-    console.print(f"alerts settled {progress.elapsed_s:.0f} s after the last scan was accepted. "
-                  f"Dashboard: {outcome.dashboard_url}  —  details: truyvet trace {case_ids[0]}")
+    console.print(f"alerts settled {elapsed()} after the demo began. Dashboard: "
+                  f"{outcome.dashboard_url}  —  details: truyvet trace {case_ids[0]}")
     return EXIT_OK
+
+
+def _still_missing(progress: AlertProgress, case_ids: list[str]) -> str:
+    if not progress.tracer_caught_up:
+        return f"the tracer has {progress.scans_stored:,} of {progress.scans_expected:,} scans"
+    missing = [c for c in case_ids if c not in progress.counts]
+    return f"no alerts yet for {', '.join(missing)}" if missing else "alerts still changing"
 
 
 def alerts_table(summary: SimulationSummary, progress: AlertProgress) -> Table:
     degrees = sorted({d for by_degree in progress.counts.values() for d in by_degree} | {1, 2})
-    table = Table("case", "person", "seen at", *(f"F{d}" for d in degrees),
-                  title="alerts per reported case")
+    table = Table(title="alerts per reported case")
+    for header in ("case", "person", "seen at"):
+        table.add_column(header, overflow="fold")  # ids are copied from here: never cut them
+    for degree in degrees:
+        table.add_column(f"F{degree}", justify="right")
     for case in summary.cases:
         by_degree = progress.counts.get(case["case_id"], {})
         table.add_row(case["case_id"], case["person_id"], case["venue_id"],

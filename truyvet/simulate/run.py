@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -70,7 +71,7 @@ class SimulationSummary:
     window_end: str
     venue_ids: list[str] = field(default_factory=list, repr=False)
     batches: int = 0
-    requests: int = 0
+    requests: int = 0  # every HTTP request: venues, scans and cases, retries included
     retries: int = 0
     scans_sent: int = 0
     accepted: int = 0  # as ingest counted: a re-delivery in a later request counts again
@@ -113,9 +114,17 @@ def dashboard_url(settings: Settings) -> str:
 
 
 def simulate(
-    settings: Settings, config: CityConfig, options: RunOptions, console: Console | None = None
+    settings: Settings,
+    config: CityConfig,
+    options: RunOptions,
+    console: Console | None = None,
+    before_cases: Callable[[SimulationSummary], None] | None = None,
 ) -> SimulationSummary:
-    """Register the city's venues, push its scans, report its cases; the summary of it all."""
+    """Register the city's venues, push its scans, report its cases; the summary of it all.
+
+    ``before_cases`` runs (in a thread) between the last scan and the first case, e.g. to let
+    the tracer catch up first.
+    """
     began = time.monotonic()
     city = City(config)
     url = options.ingest_url.rstrip("/")
@@ -131,7 +140,7 @@ def simulate(
         window_start=config.start.isoformat(), window_end=config.end.isoformat(),
         venue_ids=[v.venue_id for v in city.venues],
     )
-    pusher = _Pusher(url, options, summary)
+    pusher = _Pusher(url, options, summary, before_cases)
     asyncio.run(pusher.run(city, admin, authority, console))
     summary.elapsed_s = time.monotonic() - began
     return summary
@@ -168,8 +177,10 @@ def _problem(response: httpx.Response) -> str:
 class _Pusher:
     """The asynchronous part: a few requests in flight, counts kept in one summary."""
 
-    def __init__(self, url: str, options: RunOptions, summary: SimulationSummary) -> None:
+    def __init__(self, url: str, options: RunOptions, summary: SimulationSummary,
+                 before_cases: Callable[[SimulationSummary], None] | None) -> None:
         self._url = url
+        self._before_cases = before_cases
         self._options = options
         self._summary = summary
         self._error: SimulationError | None = None
@@ -199,6 +210,8 @@ class _Pusher:
                     "pushing the city's scans", total=config.days * 86_400, sent=0, rate=0.0)
                 await self._push(http, city, keys)
             if authority is not None:
+                if self._before_cases is not None:
+                    await asyncio.to_thread(self._before_cases, self._summary)
                 await self._report_cases(http, authority, city)
 
     # --- venues ------------------------------------------------------------------------------

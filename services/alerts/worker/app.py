@@ -37,6 +37,7 @@ from services.core.deadletter import dead_letter
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SERVICE = "alerts"
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 _CASE_EVENT = TypeAdapter[CaseReported | CaseWithdrawn](CaseReported | CaseWithdrawn)
 
 
@@ -60,6 +61,9 @@ class AlertsWorker:
             broker_session_timeout=10.0,
             broker_heartbeat_interval=2.0,
             producer_acks=-1,
+            # Contact batches and dead letters (which carry the refused payload) can be large.
+            producer_max_request_size=MAX_MESSAGE_BYTES,
+            consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         )
         app = self.app
         raw: SchemaT = faust.Schema(
@@ -96,7 +100,9 @@ class AlertsWorker:
             yield None
 
     async def _contacts(self, stream: Any) -> AsyncIterator[None]:
-        async for events in stream.take_events(256, within=0.1):
+        # Contact changes are gathered for up to a second, so a busy stream re-traces each
+        # touched case once per second at most rather than once per message.
+        async for events in stream.take_events(2000, within=1.0):
             await self._ensure_loaded()
             persons: set[str] = set()
             for event in events:
