@@ -119,7 +119,7 @@ def isolated_stores(stack: Settings, *, keep_data: bool = False,
 
 
 def drop_stores(settings: Settings) -> None:
-    """Delete every topic of the run's prefix (Faust's changelogs too) and its database."""
+    """Delete the run's topics (Faust's changelogs too), consumer groups and database."""
     from kafka.admin import KafkaAdminClient
 
     from truyvet.stack import clickhouse
@@ -129,6 +129,10 @@ def drop_stores(settings: Settings) -> None:
         topics = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
         if topics:
             admin.delete_topics(sorted(topics), timeout_ms=60_000)
+        groups = [g["group_id"] for g in admin.list_groups()
+                  if g["group_id"].startswith(settings.topic_prefix)]
+        if groups:
+            admin.delete_groups(groups)
     finally:
         admin.close()
     client = clickhouse.connect(settings)
@@ -222,6 +226,7 @@ class CityDay:
         return [(venue_id, rows) for _, venue_id, rows in timed]
 
     def venue_records(self, settings: Settings) -> list[VenueRecord]:
+        """Registry records of the venues; each one's API key is its venue id (benchmarks only)."""
         now = datetime.fromtimestamp(self.now, UTC)
         return [
             VenueRecord(
@@ -405,6 +410,15 @@ class PeakRss:
             self._procs[name] = psutil.Process(pid)
             self._peaks.setdefault(name, 0)
         self._sample()
+
+    def current_mb(self, name: str) -> float:
+        """The RSS of ``name`` now (0 if it has exited)."""
+        with self._lock:
+            proc = self._procs[name]
+        try:
+            return float(proc.memory_info().rss) / 2**20
+        except psutil.Error:
+            return 0.0
 
     def peak_mb(self, name: str) -> float:
         self._sample()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -31,6 +30,8 @@ from typing import Any
 
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from kafka import KafkaConsumer
+from kafka import TopicPartition as SyncTopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
@@ -185,6 +186,16 @@ def _committed(admin: KafkaAdminClient, group: str, topic: str) -> dict[int, int
             if tp.topic == topic and meta.offset >= 0}
 
 
+def _group_ready(admin: KafkaAdminClient, group: str, members: int) -> bool:
+    """Whether the group is stable with ``members`` members (partitions assigned)."""
+    try:
+        described = admin.describe_groups([group]).get(group, {})
+    except KafkaError:
+        return False
+    return bool(described.get("group_state") == "Stable"
+                and len(described.get("members") or ()) == members)
+
+
 def _infra_pids(stack: Settings) -> dict[str, int]:
     pids = {}
     for name, part in (("kafka", kafka_part), ("clickhouse", clickhouse_part)):
@@ -195,8 +206,9 @@ def _infra_pids(stack: Settings) -> dict[str, int]:
 
 
 def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: int,
-                timeout_s: float) -> dict[str, Any]:
-    """Start ``workers`` tracer processes in one group; wait until every message is committed."""
+                timeout_s: float, stagger_s: float = 0.0) -> dict[str, Any]:
+    """Start ``workers`` tracer processes in one group (``stagger_s`` apart); wait until every
+    message is committed."""
     topic = settings.topic("scans")
     group = f"{settings.topic_prefix}truyvet-tracer"
     end = loaded.end_offsets()
@@ -208,19 +220,26 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
     samples: list[tuple[float, int]] = []
     with PeakRss() as rss:
         try:
+            began = time.monotonic()
             for n in range(workers):
+                if n and stagger_s:
+                    time.sleep(stagger_s)  # joins while the others work: a rebalance mid-stream
                 worker_settings = settings.model_copy(
                     update={"state_dir": settings.state_dir / f"worker-{n}"})
                 run = ServiceRun("services.tracer", worker_settings,
                                  worker_settings.state_dir / "tracer.log")
                 runs.append(run)
                 rss.watch(f"worker-{n}", run.pid)
-            began = time.monotonic()
             deadline = began + timeout_s
+            ready: tuple[float, int] | None = None
+            rss_ready = [0.0] * workers
             while True:
                 for run in runs:
                     if not run.alive():
                         raise RuntimeError(f"a tracer worker exited:\n{run.log_tail()}")
+                if ready is None and _group_ready(admin, group, workers):
+                    ready = time.monotonic(), loaded.scans_before(_committed(admin, group, topic))
+                    rss_ready = [rss.current_mb(f"worker-{n}") for n in range(workers)]
                 committed = _committed(admin, group, topic)
                 now = time.monotonic()
                 done = loaded.scans_before(committed)
@@ -237,13 +256,15 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
             infra_cpu = {name: cpu_seconds(pid) - infra_cpu0[name] for name, pid in infra.items()}
             total_cpu1 = psutil.cpu_times()
             peaks = [round(rss.peak_mb(f"worker-{n}"), 1) for n in range(workers)]
+            rss_end = [round(rss.current_mb(f"worker-{n}"), 1) for n in range(workers)]
             heartbeats = [_heartbeat(settings.state_dir / f"worker-{n}") for n in range(workers)]
         finally:
             for run in runs:
                 run.stop()
             admin.close()
     first_t, first_done = next((t, d) for t, d in samples if d > 0)
-    sustained = (loaded.scans - first_done) / max(finished - first_t, 1e-9)
+    ready_t, ready_done = ready if ready is not None else (began, 0)
+    sustained = (loaded.scans - ready_done) / max(finished - ready_t, 1e-9)
     wall = finished - began
     busy = sum(getattr(total_cpu1, f) - getattr(total_cpu0, f)
                for f in ("user", "system", "nice", "irq", "softirq"))
@@ -251,9 +272,12 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
         "workers": workers,
         "scans_per_s": round(sustained),
         "scans_per_s_per_worker": round(sustained / workers),
+        "scans_per_s_first_to_last_commit": round(
+            (loaded.scans - first_done) / max(finished - first_t, 1e-9)),
         "scans_per_s_10_to_90_pct": round(_middle_rate(samples, loaded.scans)),
         "scans_per_s_incl_startup": round(loaded.scans / wall),
-        "seconds_first_to_last_commit": round(finished - first_t, 2),
+        "seconds_ready_to_last_commit": round(finished - ready_t, 2),
+        "seconds_start_to_ready": round(ready_t - began, 2),
         "seconds_start_to_first_commit": round(first_t - began, 2),
         "worker_cpu_s": [round(c, 1) for c in worker_cpu],
         "scans_per_worker_cpu_s": round(loaded.scans / max(sum(worker_cpu), 1e-9)),
@@ -261,6 +285,8 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
         "machine_busy_cpu_s": round(busy, 1),
         "machine_cpu_s_available": round(wall * (psutil.cpu_count() or 1), 1),
         "peak_rss_mb": peaks,
+        "rss_at_ready_mb": [round(m, 1) for m in rss_ready],
+        "rss_at_end_mb": rss_end,
         "heartbeat_scans": heartbeats,
     }
 
@@ -281,7 +307,8 @@ def _heartbeat(state_dir: Path) -> int | None:
         return None
 
 
-def stored_counts(settings: Settings, loaded: Loaded) -> dict[str, int]:
+def stored_counts(settings: Settings) -> dict[str, int]:
+    """Rows in ClickHouse (as a reader sees them) and messages on the output topics."""
     client = clickhouse_client(settings)
     try:
         def count(query: str) -> int:
@@ -296,20 +323,14 @@ def stored_counts(settings: Settings, loaded: Loaded) -> dict[str, int]:
         }
     finally:
         client.disconnect()
-    admin_consumer = None
-    with contextlib.suppress(Exception):
-        from kafka import KafkaConsumer
-        from kafka import TopicPartition as SyncTP
-
-        admin_consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
-        topic = settings.topic("contacts")
-        tps = [SyncTP(topic, p) for p in admin_consumer.partitions_for_topic(topic) or []]
-        counts["contacts_messages"] = sum(admin_consumer.end_offsets(tps).values())
-        dead = settings.topic("dead-letter")
-        dead_tps = [SyncTP(dead, p) for p in admin_consumer.partitions_for_topic(dead) or []]
-        counts["dead_letters"] = sum(admin_consumer.end_offsets(dead_tps).values())
-    if admin_consumer is not None:
-        admin_consumer.close()
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        for name, figure in (("contacts", "contacts_messages"), ("dead-letter", "dead_letters")):
+            topic = settings.topic(name)
+            tps = [SyncTopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            counts[figure] = sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
     return counts
 
 
@@ -342,6 +363,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bare-passes", type=int, default=3)
     parser.add_argument("--no-two", action="store_true", help="skip the two-worker run")
+    parser.add_argument("--stagger", type=float, default=0.0,
+                        help="seconds between starting the two workers (a rebalance mid-stream)")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip comparing stored counts with the pure domain's")
     parser.add_argument("--timeout", type=float, default=900.0, help="per worker run, seconds")
@@ -379,7 +402,7 @@ def main() -> None:
             report.line(f"bare consumer (getmany + json.loads): {bare['msgs_per_s']:,} msgs/s = "
                         f"{bare['scans_per_s']:,} scans/s (median of {bare['passes']} passes)")
             single = run_workers(stack, one, loaded, 1, args.timeout)
-            single.update(stored_counts(one, loaded))
+            single.update(stored_counts(one))
             report.set("one_worker", single)
             _print_run(report, single)
             ratio = single["scans_per_s"] / bare["scans_per_s"]
@@ -389,8 +412,8 @@ def main() -> None:
         if not args.no_two:
             with isolated_stores(stack, keep_data=args.keep_data) as two:
                 preload(two, day, encode_messages(day, two, args.min_batch, args.max_batch))
-                double = run_workers(stack, two, loaded, 2, args.timeout)
-                double.update(stored_counts(two, loaded))
+                double = run_workers(stack, two, loaded, 2, args.timeout, args.stagger)
+                double.update(stored_counts(two))
                 report.set("two_workers", double)
                 _print_run(report, double)
                 report.line(f"scale-out: two workers / one = "
@@ -398,12 +421,16 @@ def main() -> None:
     if not args.no_verify:
         reference = reference_counts(day, batches, one)
         report.set("reference", reference)
-        matches = (reference["visits"] == single["visits_stored"]
-                   and reference["contacts"] == single["contacts_stored"])
-        report.set("stored_equals_reference", matches)
-        report.line(f"check: the pure domain gives {reference['visits']:,} visits, "
-                    f"{reference['contacts']:,} contacts -> "
-                    f"{'stored counts match' if matches else 'MISMATCH with stored counts'}")
+        runs = {"one worker": single} if args.no_two else {"one worker": single,
+                                                            "two workers": double}
+        for name, run in runs.items():
+            matches = (reference["visits"] == run["visits_stored"]
+                       and reference["contacts"] == run["contacts_stored"])
+            run["stored_equals_reference"] = matches
+            report.line(f"check ({name}): the pure domain gives {reference['visits']:,} visits, "
+                        f"{reference['contacts']:,} contacts; stored "
+                        f"{run['visits_stored']:,} and {run['contacts_stored']:,} -> "
+                        f"{'match' if matches else 'MISMATCH'}")
     report.finish()
 
 
@@ -411,10 +438,13 @@ def _print_run(report: Report, run: dict[str, Any]) -> None:
     n = run["workers"]
     report.line(
         f"{n} tracer worker{'s' if n > 1 else ''}: {run['scans_per_s']:,} scans/s sustained "
-        f"({run['scans_per_s_per_worker']:,}/worker; 10-90 %: "
-        f"{run['scans_per_s_10_to_90_pct']:,}; incl. start-up: {run['scans_per_s_incl_startup']:,})"
-        f", first commit after {run['seconds_start_to_first_commit']} s, "
-        f"peak RSS {' + '.join(f'{m:,.0f}' for m in run['peak_rss_mb'])} MiB"
+        f"({run['scans_per_s_per_worker']:,}/worker) over {run['seconds_ready_to_last_commit']} s "
+        f"from the group being ready (after {run['seconds_start_to_ready']} s) to the last commit;"
+        f" 10-90 %: {run['scans_per_s_10_to_90_pct']:,}/s; incl. start-up: "
+        f"{run['scans_per_s_incl_startup']:,}/s; peak RSS "
+        f"{' + '.join(f'{m:,.0f}' for m in run['peak_rss_mb'])} MiB (at start "
+        f"{' + '.join(f'{m:,.0f}' for m in run['rss_at_ready_mb'])}, at the end "
+        f"{' + '.join(f'{m:,.0f}' for m in run['rss_at_end_mb'])})"
     )
     report.line(
         f"  stored: {run.get('visits_stored', 0):,} visits, {run.get('contacts_stored', 0):,} "

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from schemas.scans import ScanIn
 from services.core.config import Settings
 from services.core.http.auth import Authenticator
+from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
 from services.core.http.errors import install_error_handlers
 from services.core.http.ratelimit import FailureLimiter
 from services.core.pseudonym import Pseudonymizer
@@ -63,6 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES,
+                       own_caps=frozenset({"/v1/scans"}))
     for module in (health, venues, scans, cases, tokens):
         app.include_router(module.router)
     _document_raw_body_models(app)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 
 from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.registry import TokenRecord, VenueRecord
@@ -33,13 +33,17 @@ class KafkaPublisher:
     def __init__(self, settings: Settings, ack_timeout_s: float = 10.0) -> None:
         self._settings = settings
         self._ack_timeout_s = ack_timeout_s
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
+        self._producer = self._new_producer()
+        self._replacing = asyncio.Lock()
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap,
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
             max_request_size=MAX_MESSAGE_BYTES,
-            request_timeout_ms=int(ack_timeout_s * 1000),
+            request_timeout_ms=int(self._ack_timeout_s * 1000),
         )
 
     async def start(self) -> None:
@@ -58,11 +62,38 @@ class KafkaPublisher:
         await self._send("registry", record_key(record), record.model_dump_json().encode())
 
     async def _send(self, topic: str, key: bytes, value: bytes) -> None:
+        producer = self._producer
         try:
             await asyncio.wait_for(
-                self._producer.send_and_wait(self._settings.topic(topic), value=value, key=key),
+                producer.send_and_wait(self._settings.topic(topic), value=value, key=key),
                 self._ack_timeout_s,
             )
         except (KafkaError, TimeoutError) as exc:
             log.warning("publish to %s failed: %r", topic, exc)
+            if isinstance(exc, OutOfOrderSequenceNumber):
+                await self._replace(producer)
             raise PublishUnavailableError(f"Kafka did not acknowledge the {topic} message") from exc
+
+    async def _replace(self, failed: AIOKafkaProducer) -> None:
+        """Swap in a new producer for one the broker refuses for good.
+
+        A batch that timed out while the broker was away used up a sequence number that the
+        broker never saw; after that it refuses every later batch of this producer id as out of
+        order, and aiokafka does not recover from it. A new producer gets a new id.
+        """
+        async with self._replacing:
+            if self._producer is not failed:
+                return  # another request replaced it already
+            fresh = self._new_producer()
+            try:
+                await asyncio.wait_for(fresh.start(), self._ack_timeout_s)
+            except (KafkaError, TimeoutError) as exc:  # the next failed publish tries again
+                log.warning("could not start a new Kafka producer: %r", exc)
+                await fresh.stop()
+                return
+            self._producer = fresh
+        log.warning("replaced the Kafka producer after an out-of-order sequence error")
+        try:
+            await asyncio.wait_for(failed.stop(), self._ack_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("stopping the replaced producer failed: %r", exc)

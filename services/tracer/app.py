@@ -18,6 +18,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from services.core.registry_log import RegistryFollower
 from services.tracer.domain.model import VenueRules
 from services.tracer.processor import (
     SourceMessage,
+    StepOutput,
     TracerCore,
     parse_segment_key,
     segment_latest_scan,
@@ -52,14 +54,21 @@ GC_FULL_COLLECTION_EVERY_S = 120.0
 class TracerWorker:
     """Wires the Faust app, the registry, the ClickHouse sink and the domain core together."""
 
-    def __init__(self, settings: Settings, *, take: int = 64, within_s: float = 0.25) -> None:
+    def __init__(self, settings: Settings, *, take: int = 128, part: int = 32,
+                 within_s: float = 0.25) -> None:
         self.settings = settings
         self.registry = RegistryFollower(settings)
         self.sink = ClickHouseSink(settings)
+        # One thread owns the ClickHouse client (it is not thread-safe): writes and purges queue.
+        self._sink_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self.core = TracerCore(self.rules_for)
-        self._take, self._within_s = take, within_s
+        self._take, self._part, self._within_s = take, part, within_s
         self._registry_started = False
         self.processed_scans = 0
+        # Partitions revoked while a group of events was being handled: their state is dropped
+        # only when the group is done (see handle).
+        self._handling = False
+        self._revoked_meanwhile: set[int] = set()
         self.app = faust.App(
             f"{settings.topic_prefix}truyvet-tracer",
             broker=f"kafka://{settings.kafka_bootstrap}",
@@ -89,6 +98,9 @@ class TracerWorker:
         )
         self.segments = app.Table(
             "segments", partitions=SCANS_PARTITIONS,
+            # A table takes its changelog serializers from key_type/value_type, not from the
+            # schema: without these, recovery decodes the raw segments as JSON and never ends.
+            key_type=bytes, value_type=bytes,
             schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
                                 value_serializer="raw"),
         )
@@ -116,6 +128,12 @@ class TracerWorker:
             yield None
 
     async def handle(self, events: Sequence[EventT]) -> None:
+        """Process and write a group of events; return only when all of it is acknowledged.
+
+        The group is worked through in parts, so that ClickHouse stores one part (in its own
+        process, on another core) while this one computes the next. Each part's ClickHouse rows
+        are written before its ``contacts`` messages are sent, and parts are sent in order.
+        """
         messages = [
             SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.key, e.value)
             for e in events
@@ -123,16 +141,44 @@ class TracerWorker:
         for message in messages:
             if not self.core.has_partition(message.partition):
                 self._restore(message.partition, message.offset)
-        out = self.core.process(messages)
+        # A rebalance may revoke partitions at any await below. The rest of the group is still
+        # processed with their state as it stands (complete: restored above, then advanced part
+        # by part), which gives exactly what their next owner derives when it reprocesses the
+        # group from the last commit; the state is dropped once the group is done, and restored
+        # from the changelog if they come back.
+        self._handling = True
+        try:
+            await self._process_in_parts(messages)
+        finally:
+            self._handling = False
+            self.core.drop_partitions(self._revoked_meanwhile)
+            self._revoked_meanwhile.clear()
+        # Everything above is acknowledged before these events may be committed.
+        await self.app.producer.flush()
+
+    async def _process_in_parts(self, messages: Sequence[SourceMessage]) -> None:
+        loop = asyncio.get_running_loop()
+        previous: tuple[StepOutput, asyncio.Future[None]] | None = None
+        for first in range(0, len(messages), self._part):
+            out = self.core.process(messages[first:first + self._part])
+            self._stage_segments(out)
+            if previous is not None:
+                await self._publish(*previous)
+            previous = out, loop.run_in_executor(self._sink_thread, self.sink.write, out.rows)
+        if previous is not None:
+            await self._publish(*previous)
+
+    def _stage_segments(self, out: StepOutput) -> None:
         store = self.segments.data
         for partition, key, value in out.segments:
             raw_key = key.encode()
             store[raw_key] = value
             self.segments.send_changelog(partition, raw_key, value)
+
+    async def _publish(self, out: StepOutput, written: asyncio.Future[None]) -> None:
         # ClickHouse first: whoever reacts to a contacts message (the alerts worker) reads
         # ClickHouse next and must find the change there.
-        if len(out.rows):
-            await asyncio.get_running_loop().run_in_executor(None, self.sink.write, out.rows)
+        await written
         for venue_key, contacts in out.contacts:
             await self.contacts_topic.send(key=venue_key, value=contacts, force=True)
         for letter in out.dead_letters:
@@ -142,8 +188,6 @@ class TracerWorker:
                 key=(letter.key or "").encode(), value=letter.model_dump_json().encode(),
                 force=True,
             )
-        # Everything above is acknowledged before these events may be committed.
-        await self.app.producer.flush()
         self.processed_scans += out.scans_seen
 
     def _restore(self, partition: int, first_offset: int) -> None:
@@ -154,13 +198,18 @@ class TracerWorker:
             if seg_partition == partition and offset < first_offset:
                 segments.append((offset, value))
         segments.sort()
-        restored = self.core.restore(partition, (value for _, value in segments))
+        horizon = int(time.time()) - self.settings.retention_days * 86_400
+        restored = self.core.restore(partition, (value for _, value in segments), horizon)
         log.info("partition %d: restored %d scans from %d segments in %.2fs", partition,
                  restored, len(segments), time.monotonic() - started)
 
     def _on_revoked(self, sender: Any, revoked: set[TP], **_: Any) -> None:
         scans = self.settings.topic("scans")
-        self.core.drop_partitions(tp.partition for tp in revoked if tp.topic == scans)
+        partitions = {tp.partition for tp in revoked if tp.topic == scans}
+        if self._handling:
+            self._revoked_meanwhile |= partitions
+        else:
+            self.core.drop_partitions(partitions)
 
     async def _heartbeat(self) -> None:
         beat = Path(self.settings.state_dir) / "run" / "tracer.heartbeat"
@@ -186,7 +235,7 @@ class TracerWorker:
                 self.segments.send_changelog(partition, raw_key, None)
         forgotten = self.core.forget_before(cutoff)
         dropped = await asyncio.get_running_loop().run_in_executor(
-            None, self.sink.drop_days_before, utc_day(cutoff)
+            self._sink_thread, self.sink.drop_days_before, utc_day(cutoff)
         )
         log.info("retention: forgot %d scans, dropped partitions %s", forgotten, dropped)
 

@@ -36,9 +36,6 @@ def _max_changes() -> int:
 MAX_CHANGES_PER_MESSAGE = _max_changes()
 """A ``contacts`` message holds at most this many changes (the schema's limit)."""
 
-_UPSERT, _RETRACT = Op.UPSERT.value, Op.RETRACT.value
-
-
 def decode_scan_batch(value: bytes | None) -> ScanBatch:
     if value is None:
         raise UndecodableError("empty message value")
@@ -83,41 +80,35 @@ class IsoTimes:
         return text
 
 
-ContactFields = tuple[str, str, str, str, int, int]
-"""``(contact_id, venue_id, person_a, person_b, start, end)`` of one contact edge."""
+def contact_changes(
+    op: Op,
+    contact_ids: Sequence[str],
+    venue_ids: Sequence[str],
+    people_a: Sequence[str],
+    people_b: Sequence[str],
+    starts: Sequence[int],
+    ends: Sequence[int],
+    iso: IsoTimes,
+) -> list[dict[str, str]]:
+    """``ContactChange`` fields of edges given column by column, ready for :func:`encode`."""
+    value = op.value
+    return [
+        {"op": value, "contact_id": contact_id, "venue_id": venue_id, "person_a": a,
+         "person_b": b, "start": iso(start), "end": iso(end)}
+        for contact_id, venue_id, a, b, start, end
+        in zip(contact_ids, venue_ids, people_a, people_b, starts, ends, strict=True)
+    ]
 
 
-ContactSteps = Sequence[tuple[Sequence[ContactFields], Sequence[ContactFields]]]
-"""``(removed, added)`` edges of one venue, one pair per source message, in message order."""
+def contact_messages(venue_id: str, changes: Sequence[dict[str, str]]) -> list[bytes]:
+    """The ``contacts`` messages (JSON of ``ContactBatch``) for one venue's changes, in order.
 
-
-def contact_messages(venue_id: str, steps: ContactSteps, iso: IsoTimes) -> list[bytes]:
-    """The ``contacts`` messages (JSON of ``ContactBatch``) for one venue's changes.
-
-    Each step's retractions come before its upserts, and steps keep their order: a later step
-    may retract what an earlier one added. More than :data:`MAX_CHANGES_PER_MESSAGE` changes are
-    cut into several messages in that same order, which a consumer applying the messages of one
-    partition in order cannot tell apart from one message.
+    More than :data:`MAX_CHANGES_PER_MESSAGE` changes are cut into several messages in the same
+    order, which a consumer applying the messages of one partition in order cannot tell apart
+    from one message.
     """
-    changes = []
-    for removed, added in steps:
-        changes.extend([_change(_RETRACT, c, iso) for c in removed])
-        changes.extend([_change(_UPSERT, c, iso) for c in added])
     step = MAX_CHANGES_PER_MESSAGE
     return [
         orjson.dumps({"venue_id": venue_id, "changes": changes[i:i + step]})
         for i in range(0, len(changes), step)
     ]
-
-
-def _change(op: str, contact: ContactFields, iso: IsoTimes) -> dict[str, str]:
-    contact_id, venue_id, person_a, person_b, start, end = contact
-    return {
-        "op": op,
-        "contact_id": contact_id,
-        "venue_id": venue_id,
-        "person_a": person_a,
-        "person_b": person_b,
-        "start": iso(start),
-        "end": iso(end),
-    }

@@ -19,19 +19,21 @@ from datetime import UTC, date, datetime
 
 import orjson
 
+from schemas.common import Op
 from schemas.errors import DeadLetter
+from schemas.scans import ScanBatch
 from services.core.deadletter import dead_letter
 from services.tracer.codec import (
-    ContactFields,
     IsoTimes,
     UndecodableError,
+    contact_changes,
     contact_messages,
     decode_scan_batch,
     domain_scans,
 )
 from services.tracer.domain.delta import Delta
 from services.tracer.domain.errors import DomainError
-from services.tracer.domain.model import Direction, Scan, VenueRules
+from services.tracer.domain.model import Contact, Direction, Scan, VenueRules, Visit
 from services.tracer.domain.state import TracerState
 from services.tracer.sink import SinkRows
 
@@ -41,6 +43,13 @@ SERVICE = "tracer"
 _DIRECTION_CODE = {"in": 0, "out": 1}
 _CODE_DIRECTION: tuple[Direction, Direction] = ("in", "out")
 _DAY_S = 86_400
+
+# Visits and contacts are named tuples: they are turned into columns with zip(*facts), which
+# relies on this field order.
+if Visit._fields != ("venue_id", "person", "start", "end") or Contact._fields != (
+    "venue_id", "person_a", "person_b", "start", "end"
+):
+    raise ImportError("the domain's Visit / Contact fields changed: update this module")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +131,20 @@ class TracerCore:
         for partition in partitions:
             self._partitions.pop(partition, None)
 
-    def restore(self, partition: int, segments: Iterable[bytes]) -> int:
-        """Rebuild a partition's state from its segments (in offset order), emitting nothing."""
+    def restore(self, partition: int, segments: Iterable[bytes], horizon: int | None = None) -> int:
+        """Rebuild a partition's state from its segments (in offset order), emitting nothing.
+
+        Scans before ``horizon`` are then forgotten and refused from now on, as the live state's
+        last purge left it: a restart must not let scans older than the retention back in.
+        """
         state = self._partitions[partition] = TracerState()
         restored = 0
         for value in segments:
             scans = decode_segment(value)
             state.apply(scans, self._rules_for)
             restored += len(scans)
+        if horizon is not None:
+            state.forget_before(horizon)
         return restored
 
     def forget_before(self, cutoff: int) -> int:
@@ -139,8 +154,7 @@ class TracerCore:
         out = StepOutput()
         # venue -> its contact changes, message after message (each retractions, then upserts):
         # a later message may retract what an earlier one of the same step added.
-        changes: dict[str, list[tuple[list[ContactFields], list[ContactFields]]]] = {}
-        days = self._days
+        changes: dict[str, list[dict[str, str]]] = {}
         for message in messages:
             state = self._partitions.setdefault(message.partition, TracerState())
             try:
@@ -151,59 +165,76 @@ class TracerCore:
                 out.dead_letters.append(self._dead(message, str(exc)))
                 continue
             out.scans_seen += len(scans)
+            if delta.expired:  # dead-lettered below: neither stored nor kept for a restart
+                expired = set(delta.expired)
+                kept = [i for i, s in enumerate(scans) if s not in expired]
+                scans = [scans[i] for i in kept]
+                batch = batch.model_copy(update={"scans": [batch.scans[i] for i in kept]})
             venue_id = batch.venue_id
             out.segments.append(
                 (message.partition, segment_key(message.partition, message.offset),
                  encode_segment(venue_id, scans))
             )
-            version = message.offset
-            ingested = int(batch.ingested_at.timestamp())
-            out.rows.scans.extend(
-                (days(s.at), venue_id, s.event_id, s.person, s.direction, s.at,
-                 event.gate or "", ingested, version)
-                for s, event in zip(scans, batch.scans, strict=True)
-            )
-            self._derived_rows(delta, version, out, changes)
+            self._scan_rows(batch, scans, message.offset, out.rows)
+            self._derived_rows(delta, message.offset, out,
+                               changes.setdefault(venue_id, []))
             if delta.expired:
                 out.dead_letters.append(self._dead(
                     message,
                     f"{len(delta.expired)} scan(s) older than the retention horizon: "
                     + ", ".join(s.event_id for s in delta.expired[:20]),
                 ))
-        for venue_id, steps in changes.items():
+        for venue_id, venue_changes in changes.items():
             key = venue_id.encode()
-            out.contacts.extend(
-                (key, value) for value in contact_messages(venue_id, steps, self._iso)
-            )
+            out.contacts.extend((key, value) for value in contact_messages(venue_id, venue_changes))
         return out
 
-    def _derived_rows(
-        self, delta: Delta, version: int, out: StepOutput,
-        changes: dict[str, list[tuple[list[ContactFields], list[ContactFields]]]],
-    ) -> None:
+    def _scan_rows(self, batch: ScanBatch, scans: list[Scan], version: int,
+                   rows: SinkRows) -> None:
+        n, days = len(scans), self._days
+        times = [s.at for s in scans]
+        rows.scans.extend(
+            [days(at) for at in times],
+            [batch.venue_id] * n,
+            [s.event_id for s in scans],
+            [s.person for s in scans],
+            [s.direction for s in scans],
+            times,
+            [event.gate or "" for event in batch.scans],
+            [int(batch.ingested_at.timestamp())] * n,
+            [version] * n,
+        )
+
+    def _derived_rows(self, delta: Delta, version: int, out: StepOutput,
+                      changes: list[dict[str, str]]) -> None:
         rows, days = out.rows, self._days
         for deleted, visits in ((1, delta.visits_removed), (0, delta.visits_added)):
-            rows.visits.extend(
-                (days(v.start), v.venue_id, v.person, v.start, v.end, v.visit_id, deleted, version)
-                for v in visits
+            if visits:
+                n = len(visits)
+                venue_ids, people, starts, ends = zip(*visits, strict=True)
+                rows.visits.extend(
+                    [days(start) for start in starts], venue_ids, people, starts, ends,
+                    [v.visit_id for v in visits], [deleted] * n, [version] * n,
+                )
+        for deleted, op, edges in ((1, Op.RETRACT, delta.contacts_removed),
+                                   (0, Op.UPSERT, delta.contacts_added)):
+            if not edges:
+                continue
+            n = len(edges)
+            venue_ids, people_a, people_b, starts, ends = zip(*edges, strict=True)
+            ids = [c.contact_id for c in edges]  # UUID5s: computed once, used four times
+            day_column = [days(start) for start in starts]
+            flags, versions = [deleted] * n, [version] * n
+            rows.contacts.extend(
+                day_column, venue_ids, starts, ends, ids, people_a, people_b, flags, versions)
+            # Each edge once per endpoint: every edge's first person, then every second one.
+            rows.contacts_by_person.extend(
+                day_column * 2, people_a + people_b, starts * 2, ends * 2, ids * 2,
+                people_b + people_a, venue_ids * 2, flags * 2, versions * 2,
             )
-        contacts, by_person = rows.contacts, rows.contacts_by_person
-        step: dict[str, tuple[list[ContactFields], list[ContactFields]]] = {}
-        for deleted, edges in ((1, delta.contacts_removed), (0, delta.contacts_added)):
-            for c in edges:
-                venue_id, a, b, start, end = c
-                cid = c.contact_id  # a UUID5: computed once per edge, used four times
-                day = days(start)
-                contacts.append((day, venue_id, start, end, cid, a, b, deleted, version))
-                by_person.append((day, a, start, end, cid, b, venue_id, deleted, version))
-                by_person.append((day, b, start, end, cid, a, venue_id, deleted, version))
-                lists = step.get(venue_id)
-                if lists is None:
-                    lists = step[venue_id] = ([], [])
-                lists[deleted].append((cid, venue_id, a, b, start, end))
-        for venue_id, (added, removed) in step.items():
-            changes.setdefault(venue_id, []).append((removed, added))
-            out.contact_changes += len(added) + len(removed)
+            changes.extend(
+                contact_changes(op, ids, venue_ids, people_a, people_b, starts, ends, self._iso))
+            out.contact_changes += n
 
     @staticmethod
     def _dead(message: SourceMessage, reason: str) -> DeadLetter:

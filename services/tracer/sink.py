@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,18 +31,48 @@ _INSERTS = {
 }
 
 
+class TableRows:
+    """One table's rows held as columns (one list per column, in the order of its INSERT).
+
+    Rows are added a column at a time (``extend``), which is how the driver sends them: building
+    a tuple per row and transposing them later costs more than the insert itself.
+    """
+
+    __slots__ = ("columns",)
+
+    def __init__(self, width: int) -> None:
+        self.columns: tuple[list[Any], ...] = tuple([] for _ in range(width))
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def extend(self, *columns: Sequence[Any]) -> None:
+        """Add rows given column by column (all of the same length)."""
+        for held, more in zip(self.columns, columns, strict=True):
+            held.extend(more)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples (for tests and debugging)."""
+        return list(zip(*self.columns, strict=True))
+
+
+def _columns(table: str) -> int:
+    return _INSERTS[table].count(",") + 1
+
+
 @dataclass(slots=True)
 class SinkRows:
-    """Rows for each table, in the column order of :data:`_INSERTS`.
+    """Rows for each table, as columns in the order of :data:`_INSERTS`.
 
     ``DateTime`` columns take epoch seconds (ints): the driver sends them as they are, where an
     aware ``datetime`` costs it a time-zone conversion per value.
     """
 
-    scans: list[tuple[Any, ...]] = field(default_factory=list)
-    visits: list[tuple[Any, ...]] = field(default_factory=list)
-    contacts: list[tuple[Any, ...]] = field(default_factory=list)
-    contacts_by_person: list[tuple[Any, ...]] = field(default_factory=list)
+    scans: TableRows = field(default_factory=lambda: TableRows(_columns("scans")))
+    visits: TableRows = field(default_factory=lambda: TableRows(_columns("visits")))
+    contacts: TableRows = field(default_factory=lambda: TableRows(_columns("contacts")))
+    contacts_by_person: TableRows = field(
+        default_factory=lambda: TableRows(_columns("contacts_by_person")))
 
     def __len__(self) -> int:
         return len(self.scans) + len(self.visits) + len(self.contacts)
@@ -66,15 +97,14 @@ class ClickHouseSink:
 
     def write(self, rows: SinkRows) -> None:
         """Insert every table's rows, retrying with back-off while ClickHouse is unreachable."""
-        pending = [table for table in _INSERTS if getattr(rows, table)]
+        pending = [table for table in _INSERTS if len(getattr(rows, table))]
         delay = 0.2
         while pending:
             table = pending[0]
             try:
-                # Column by column: the driver sends columns, and transposing here (in C) is
-                # cheaper than letting it pick each value out of each row. Built afresh on each
-                # attempt, because the driver converts the values in place.
-                columns = [list(column) for column in zip(*getattr(rows, table), strict=True)]
+                # Copies, because the driver converts the values in place and a retry needs
+                # them as they were.
+                columns = [list(column) for column in getattr(rows, table).columns]
                 self._connected().execute(_INSERTS[table], columns, columnar=True)
             except (ClickHouseError, OSError, EOFError) as exc:
                 log.warning("ClickHouse insert into %s failed (%r); retrying in %.1fs", table, exc,

@@ -3,13 +3,20 @@ and every topic and table of one isolated deployment."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from schemas.alerts import Alert as AlertMessage
+from schemas.common import Op
+from schemas.derived import ContactBatch
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.tracer.domain.model import Contact
+
+Record = tuple[bytes | None, bytes | None, int, int]  # key, value, partition, offset
 
 # Table -> the id that must be unique among its live rows (what `FINAL` queries return).
 _UNIQUE_IDS = {
@@ -59,14 +66,15 @@ def stored_event_ids(settings: Settings) -> set[str]:
 
 
 def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int]:
-    """The group's committed offset of each partition of ``topic`` (absent: never committed)."""
+    """The group's committed offset of every partition of ``topic`` (0: never committed)."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000)
     try:
-        offsets = admin.list_consumer_group_offsets(group)
+        offsets = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items()
-            if tp.topic == topic and meta.offset >= 0}
+    committed = {tp.partition: meta.offset for tp, meta in offsets.items()
+                 if tp.topic == topic and meta.offset >= 0}
+    return {p: committed.get(p, 0) for p in end_offsets(settings, topic)}
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
@@ -98,3 +106,67 @@ def table_dumps(settings: Settings) -> Iterator[tuple[str, str]]:
             yield table, "\n".join(repr(row) for row in rows)
     finally:
         client.disconnect()
+
+
+def read_records(settings: Settings, topic: str, timeout_s: float = 120.0) -> list[Record]:
+    """Every record of ``topic`` up to its current end, in partition then offset order.
+
+    Skips the client-side CRC check: kafka-python computes CRC32C in pure Python, which takes
+    minutes for a topic of large batches (the broker has checked them already).
+    """
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+        isolation_level="read_committed", check_crcs=False,
+        max_partition_fetch_bytes=16 * 2**20, fetch_max_bytes=64 * 2**20,
+    )
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or [])
+        assert partitions, f"topic {topic} does not exist"
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout_s
+        while not all(consumer.position(tp) >= end[tp] for tp in tps):
+            assert time.monotonic() < deadline, f"timed out reading {topic}: {len(records)}"
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend((r.key, r.value, r.partition, r.offset) for r in batch)
+        return sorted(records, key=lambda r: (r[2], r[3]))
+    finally:
+        consumer.close()
+
+
+def folded_contacts(settings: Settings) -> set[Contact]:
+    """The ``contacts`` topic folded in partition order: upserts add, retractions remove."""
+    current: dict[str, Contact] = {}
+    for _, value, _, _ in read_records(settings, settings.topic("contacts")):
+        assert value is not None
+        for change in ContactBatch.model_validate_json(value).changes:
+            if change.op == Op.RETRACT:
+                current.pop(change.contact_id, None)
+            else:
+                current[change.contact_id] = Contact(
+                    change.venue_id, change.person_a, change.person_b,
+                    int(change.start.timestamp()), int(change.end.timestamp()))
+    return set(current.values())
+
+
+AlertKey = tuple[str, int, int, str | None]  # person, degree, exposed_at, via
+
+
+def folded_alerts(settings: Settings) -> dict[str, set[AlertKey]]:
+    """The ``alerts`` topic folded in order (upserts replace, retractions remove), by case."""
+    current: dict[str, AlertMessage] = {}
+    for _, value, _, _ in read_records(settings, settings.topic("alerts")):
+        assert value is not None
+        alert = AlertMessage.model_validate_json(value)
+        if alert.op == Op.RETRACT:
+            current.pop(alert.alert_id, None)
+        else:
+            current[alert.alert_id] = alert
+    by_case: dict[str, set[AlertKey]] = {}
+    for a in current.values():
+        by_case.setdefault(a.case_id, set()).add(
+            (a.person_id, a.degree, int(a.exposed_at.timestamp()), a.via_person_id))
+    return by_case

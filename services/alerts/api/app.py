@@ -17,6 +17,7 @@ from services.alerts.domain import InconsistentAlertsError
 from services.alerts.queries import AlertsQueries, StoreUnavailableError, TooManyContactsError
 from services.core.config import Settings
 from services.core.http.auth import Authenticator
+from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
 from services.core.http.errors import install_error_handlers, problem
 from services.core.http.ratelimit import FailureLimiter
 from services.core.registry_log import RegistryFollower
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.streams = streams
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     _install_read_error_handlers(app)
     for module in (health, cases, venues, alerts, figures, dashboard):
         app.include_router(module.router)

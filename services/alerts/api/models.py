@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.alerts import Exposure
 from services.alerts.domain import ChainNode
@@ -28,7 +28,19 @@ def _calendar_date(value: object) -> object:
     return value
 
 
-CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
+# ClickHouse's Date type covers these days (18.16 and current releases alike): a day outside
+# cannot be stored, and asking the store for one is the caller's mistake, not an outage.
+_STORABLE_DAYS = (date(1970, 1, 1), date(2105, 12, 31))
+
+
+def _storable_date(value: date) -> date:
+    first, last = _STORABLE_DAYS
+    if not first <= value <= last:
+        raise ValueError(f"expected a date from {first} to {last}")
+    return value
+
+
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date), AfterValidator(_storable_date)]
 """A ``YYYY-MM-DD`` query value, and nothing else that happens to parse as a date."""
 
 

@@ -1,0 +1,329 @@
+"""Abuse and access: every role against every endpoint, forged and replayed QR codes, a venue
+pushing for another, token brute force, oversized bodies — and no raw ``person_id`` anywhere.
+
+One deployment (both APIs and both workers) serves the whole module. Each request of the role
+table comes from a loopback address of its own: failed authentications are rate-limited per
+address, and the table's 401s must not turn into 429s for the rows after them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from schemas.registry import Role
+from services.core.config import Settings
+from services.core.secrets import QrSigner
+from tests.reliability.access_table import ACCESS, ROLES, Endpoint, markdown_table
+from tests.reliability.deployment import Deployment, running_deployment
+from tests.reliability.stores import (
+    committed_offsets,
+    deployment_topics,
+    end_offsets,
+    read_records,
+    stored_event_ids,
+    table_dumps,
+)
+from tests.reliability.waits import wait_while_running
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_sources = (f"127.0.{i // 250}.{i % 250 + 2}" for i in itertools.count(250))
+
+
+def fresh_source() -> str:
+    """A loopback address no other request of this module came from."""
+    return next(_sources)
+
+
+def raw_person() -> str:
+    """A raw phone-number-like id unique to this run (kept to check it is stored nowhere)."""
+    raw = "0977" + str(secrets.randbelow(10**6)).zfill(6)
+    RAW_IDS.append(raw)
+    return raw
+
+
+RAW_IDS: list[str] = []
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def scan(venue_id: str, person: str, *, minutes_ago: int = 30, direction: str = "in",
+         event_id: str | None = None, **extra: str) -> dict[str, str]:
+    return {"event_id": event_id or f"acc-{uuid.uuid4().hex[:12]}", "venue_id": venue_id,
+            "person_id": person, "direction": direction,
+            "scanned_at": (now() - timedelta(minutes=minutes_ago)).isoformat(), **extra}
+
+
+@dataclass
+class World:
+    deployment: Deployment
+    venue_a: dict[str, str]
+    venue_b: dict[str, str]
+    case_id: str
+
+    def secret(self, role: str) -> str | None:
+        tokens = self.deployment.tokens
+        return {
+            "none": None,
+            "bogus": "tvt_" + secrets.token_urlsafe(32),
+            "venue": self.venue_a["api_key"],
+            "other-venue": self.venue_b["api_key"],
+            "dashboard": tokens[Role.DASHBOARD],
+            "authority": tokens[Role.AUTHORITY],
+            "admin": tokens[Role.ADMIN],
+        }[role]
+
+
+@pytest.fixture(scope="module")
+def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    state_dir = tmp_path_factory.mktemp("access")
+    with running_deployment(stack, state_dir, workers=True) as deployment:
+        suffix = uuid.uuid4().hex[:6]
+        venue_a = deployment.add_venue(f"acc-a-{suffix}")
+        venue_b = deployment.add_venue(f"acc-b-{suffix}")
+        world = World(deployment, venue_a, venue_b, f"acc-case-{suffix}")
+        first, second = raw_person(), raw_person()
+        with deployment.http("ingest", venue_a["api_key"]) as gate:
+            answer = gate.post("/v1/scans", json=[
+                scan(venue_a["venue_id"], first, minutes_ago=90),
+                scan(venue_a["venue_id"], second, minutes_ago=80),
+                scan(venue_a["venue_id"], first, minutes_ago=20, direction="out"),
+            ])
+            assert answer.status_code == 202, answer.text
+        with deployment.http("ingest", deployment.tokens[Role.AUTHORITY]) as authority:
+            answer = authority.post("/v1/cases", json={
+                "case_id": world.case_id, "person_id": first,
+                "onset_at": (now() - timedelta(days=1)).isoformat(),
+                "reported_at": now().isoformat()})
+            assert answer.status_code == 202, answer.text
+
+        def alerted() -> bool:
+            with deployment.http("alerts", deployment.tokens[Role.DASHBOARD]) as dashboard:
+                answer = dashboard.get(f"/v1/cases/{world.case_id}/alerts")
+            return answer.status_code == 200 and len(answer.json()["alerts"]) == 1
+
+        wait_while_running(alerted, 120, "the case's F1 alert", deployment.processes)
+        yield world
+
+
+def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[str, object]]:
+    """The path and request arguments of one call: a body every role could have sent."""
+    venue_id = world.venue_a["venue_id"]
+    path = endpoint.path.format(venue=venue_id, case=world.case_id)
+    if endpoint.method == "DELETE":  # a case of its own: the module's case stays reported
+        path = path.replace(world.case_id, f"acc-gone-{uuid.uuid4().hex[:8]}")
+    bodies: dict[str, object] = {
+        "/v1/venues": {"name": "Access test", "kind": "shop"},
+        "/v1/qr/verify": {"payload": world.venue_a["qr_payload"]},
+        "/v1/scans": [scan(venue_id, raw_person())],
+        "/v1/cases": {"case_id": f"acc-{uuid.uuid4().hex[:8]}", "person_id": raw_person(),
+                      "onset_at": (now() - timedelta(days=2)).isoformat(),
+                      "reported_at": now().isoformat()},
+        "/v1/tokens": {"role": "dashboard", "label": "access test"},
+    }
+    args: dict[str, object] = {}
+    if endpoint.path in bodies:
+        args["json"] = bodies[endpoint.path]
+    if "graph" in endpoint.path:
+        args["params"] = {"date": now().date().isoformat()}
+    return path, args
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ACCESS, ids=lambda e: e.label)
+def test_each_role_gets_exactly_the_documented_status(
+    world: World, endpoint: Endpoint, role: str
+) -> None:
+    path, args = request_for(world, endpoint, role)
+    with world.deployment.http(endpoint.service, world.secret(role), source=fresh_source()) as http:
+        if endpoint.path.endswith("/stream"):
+            with http.stream(endpoint.method, path) as answer:
+                status = answer.status_code
+                body = answer.read() if status != 200 else b""
+        else:
+            answer = http.request(endpoint.method, path, **args)  # type: ignore[arg-type]
+            status, body = answer.status_code, answer.content
+    assert status == endpoint.status_for(role), body[:300]
+    if status >= 400:
+        problem = httpx.Response(status, content=body).json()
+        assert problem["error"] and problem["detail"]
+
+
+def test_the_table_covers_every_operation_either_service_documents(world: World) -> None:
+    for service in ("ingest", "alerts"):
+        with world.deployment.http(service) as http:
+            spec = http.get("/openapi.json").json()
+        documented = {(method.upper(), path.replace("{venue_id}", "{venue}")
+                       .replace("{case_id}", "{case}"))
+                      for path, operations in spec["paths"].items() for method in operations}
+        tabled = {(e.method, e.path) for e in ACCESS if e.service == service}
+        assert documented <= tabled, f"{service}: add these to access_table.ACCESS"
+
+
+def test_the_documented_table_is_the_tested_one() -> None:
+    doc = (REPO_ROOT / "docs" / "reliability.md").read_text()
+    assert markdown_table() in doc, "docs/reliability.md shows another role table; paste " \
+        "tests.reliability.access_table.markdown_table() there"
+
+
+def test_forged_and_replayed_qr_codes_are_refused(world: World) -> None:
+    a, b = world.venue_a, world.venue_b
+    genuine = a["qr_payload"]
+    signature = genuine.rsplit(".", 1)[1]
+    forged = {
+        "tampered signature": genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"),
+        "other venue, same signature": genuine.replace(a["venue_id"], b["venue_id"]),
+        "signed with another deployment's key": QrSigner(SecretStr("x" * 40)).payload(
+            a["venue_id"]),
+        "no signature": genuine.rsplit(".", 1)[0],
+        "truncated signature": genuine[: -len(signature) // 2],
+    }
+    with world.deployment.http("ingest") as public:
+        for name, payload in forged.items():
+            answer = public.post("/v1/qr/verify", json={"payload": payload})
+            assert answer.status_code == 422, name
+        assert public.post("/v1/qr/verify", json={"payload": genuine}).json()["venue_id"] \
+            == a["venue_id"]
+
+    person = raw_person()
+    with world.deployment.http("ingest", a["api_key"]) as gate_a:
+        answer = gate_a.post("/v1/scans", json=[
+            scan(a["venue_id"], person, qr=genuine),
+            *(scan(a["venue_id"], person, qr=payload) for payload in forged.values()),
+        ])
+    assert answer.status_code == 202, answer.text
+    receipt = answer.json()
+    assert receipt["accepted"] == 1
+    assert [r["index"] for r in receipt["refused"]] == list(range(1, len(forged) + 1))
+    # Venue B's gate replaying the code printed on venue A's door.
+    with world.deployment.http("ingest", b["api_key"]) as gate_b:
+        answer = gate_b.post("/v1/scans", json=[scan(b["venue_id"], person, qr=genuine)])
+    assert answer.status_code == 422 and "qr" in answer.json()["refused"][0]["reason"]
+
+
+def test_a_replayed_request_counts_once(world: World) -> None:
+    a = world.venue_a
+    body = [scan(a["venue_id"], raw_person(), minutes_ago=40),
+            scan(a["venue_id"], raw_person(), minutes_ago=35)]
+    with world.deployment.http("ingest", a["api_key"]) as gate:
+        for _ in range(3):
+            answer = gate.post("/v1/scans", json=body)
+            assert answer.status_code == 202 and answer.json()["accepted"] == 2
+    settings = world.deployment.settings
+    wanted = {s["event_id"] for s in body}
+    wait_while_running(lambda: wanted <= stored_event_ids(settings), 90, "the replayed scans",
+                       world.deployment.processes)
+    from tests.reliability.stores import count_rows
+
+    ids = ", ".join(f"'{e}'" for e in sorted(wanted))
+    assert count_rows(settings, f"SELECT count() FROM scans FINAL WHERE event_id IN ({ids})") == 2
+
+
+def test_a_venue_cannot_push_for_another_and_nothing_of_the_request_is_kept(world: World) -> None:
+    a, b = world.venue_a, world.venue_b
+    mine = scan(b["venue_id"], raw_person())
+    theirs = scan(a["venue_id"], raw_person())
+    with world.deployment.http("ingest", b["api_key"]) as gate_b:
+        answer = gate_b.post("/v1/scans", json=[mine, theirs])
+        assert answer.status_code == 403 and a["venue_id"] in answer.json()["detail"]
+        answer = gate_b.post("/v1/scans", json=[scan(b["venue_id"], raw_person())])
+        assert answer.status_code == 202  # the key still works for its own venue
+    scans_topic = world.deployment.settings.topic("scans")
+    records = read_records(world.deployment.settings, scans_topic)
+    assert not any(mine["event_id"].encode() in (v or b"") for _, v, _, _ in records)
+    assert not any(theirs["event_id"].encode() in (v or b"") for _, v, _, _ in records)
+
+
+def test_token_brute_force_is_refused_with_429_after_the_burst(world: World) -> None:
+    """Attackers guessing tokens in parallel, one address per service; honest clients elsewhere.
+    Both services at once: each failed guess costs a registry refresh (~0.5 s)."""
+    targets = {"ingest": ("POST", "/v1/cases"),
+               "alerts": ("GET", f"/v1/cases/{world.case_id}/alerts")}
+    attackers = {service: fresh_source() for service in targets}
+
+    def guess(service: str) -> tuple[str, int]:
+        method, path = targets[service]
+        with world.deployment.http(service, "tvt_" + secrets.token_urlsafe(32),
+                                   source=attackers[service]) as http:
+            return service, http.request(method, path, json={}).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(guess, [s for _ in range(60) for s in targets]))
+    valid = world.secret("authority")
+    for service, (method, path) in targets.items():
+        statuses = Counter(status for s, status in answers if s == service)
+        assert set(statuses) == {401, 429} and statuses[401] >= 20, (service, statuses)
+        with world.deployment.http(service, valid, source=attackers[service]) as http:
+            blocked = http.request(method, path, json={})
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+        assert blocked.json()["error"] == "too_many_requests"
+        with world.deployment.http(service, valid, source=fresh_source()) as http:
+            answer = http.request(method, path, json={})
+        assert answer.status_code == (422 if service == "ingest" else 200), answer.text
+
+
+BIG = 20 * 2**20
+
+
+@pytest.mark.parametrize(("role", "path"), [
+    ("venue", "/v1/scans"),
+    ("authority", "/v1/cases"),
+    ("admin", "/v1/venues"),
+    ("admin", "/v1/tokens"),
+    ("none", "/v1/qr/verify"),
+    ("none", "/v1/cases"),
+])
+def test_oversized_bodies_are_refused_with_413(world: World, role: str, path: str) -> None:
+    body = b'{"pad": "' + b"x" * BIG + b'"}'
+    with world.deployment.http("ingest", world.secret(role), source=fresh_source()) as http:
+        answer = http.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 413, answer.text[:300]
+        assert answer.json()["error"] == "payload_too_large"
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the size shows only while reading
+            for _ in range(BIG // 2**20 + 1):
+                yield b"x" * 2**20
+
+        answer = http.post(path, content=chunks(), headers={"Content-Type": "application/json"})
+        assert answer.status_code == 413, answer.text[:300]
+
+
+def test_no_raw_person_id_reaches_any_topic_table_or_log(world: World) -> None:
+    """Runs last in the module: every raw id the tests above sent is checked."""
+    settings = world.deployment.settings
+    assert len(RAW_IDS) > 20
+    prefix = settings.topic_prefix
+    for group, short in ((f"{prefix}truyvet-tracer", "scans"), (f"{prefix}truyvet-alerts", "cases"),
+                         (f"{prefix}truyvet-alerts", "contacts")):
+        topic = settings.topic(short)
+        wait_while_running(
+            lambda g=group, t=topic: committed_offsets(settings, g, t)  # type: ignore[misc]
+            == end_offsets(settings, t), 90, f"{group} to process all of {topic}",
+            world.deployment.processes)
+    needles = [raw.encode() for raw in RAW_IDS]
+    found: list[str] = []
+    for topic in deployment_topics(settings):
+        for key, value, partition, offset in read_records(settings, topic):
+            blob = (key or b"") + b"\x00" + (value or b"")
+            found += [f"{topic}[{partition}]@{offset}" for n in needles if n in blob]
+    for table, text in table_dumps(settings):
+        found += [f"table {table}" for n in needles if n.decode() in text]
+    for log in world.deployment.log_files():
+        logged = log.read_bytes()
+        found += [f"log {log.name}" for n in needles if n in logged]
+    assert found == []
