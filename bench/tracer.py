@@ -270,6 +270,8 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
                for f in ("user", "system", "nice", "irq", "softirq"))
     return {
         "workers": workers,
+        "topic_prefix": settings.topic_prefix,
+        "clickhouse_database": settings.clickhouse_database,
         "scans_per_s": round(sustained),
         "scans_per_s_per_worker": round(sustained / workers),
         "scans_per_s_first_to_last_commit": round(

@@ -54,7 +54,7 @@ GC_FULL_COLLECTION_EVERY_S = 120.0
 class TracerWorker:
     """Wires the Faust app, the registry, the ClickHouse sink and the domain core together."""
 
-    def __init__(self, settings: Settings, *, take: int = 128, part: int = 32,
+    def __init__(self, settings: Settings, *, take: int = 64, part: int = 64,
                  within_s: float = 0.25) -> None:
         self.settings = settings
         self.registry = RegistryFollower(settings)
@@ -241,6 +241,7 @@ class TracerWorker:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
     worker = TracerWorker(settings)
     gc.set_threshold(*GC_THRESHOLDS)
     faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()

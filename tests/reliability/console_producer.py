@@ -60,6 +60,8 @@ def console_produce(settings: Settings, topic: str, records: list[tuple[bytes, b
          "--bootstrap-server", settings.kafka_bootstrap, "--topic", topic, "--sync",
          "--property", "parse.key=true", "--property", f"key.separator={KEY_SEPARATOR}",
          "--producer-property", "acks=all",
+         # The tool lingers 1 s by default (--timeout), which --sync pays on every record.
+         "--producer-property", "linger.ms=0",
          "--producer-property", f"max.request.size={kafka.MAX_MESSAGE_BYTES}",
          "--producer-property", "compression.type=none"],
         input=stdin, capture_output=True, timeout=120, check=False,

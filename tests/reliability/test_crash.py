@@ -70,7 +70,7 @@ def test_killed_tracer_and_alerts_worker_restart_to_the_reference_without_duplic
         workers[name] = ServiceProcess(module, settings, workers[name].log_path)
 
     try:
-        with PacedProducer(settings, messages, per_second=20) as stream:
+        with PacedProducer(settings, messages, per_second=12) as stream:
             wait_for(lambda: any(stored_alerts(settings, c.case_id) for c in cases)
                      and stored_scans() >= distinct_scans // 5, 120,
                      "alerts being raised while a fifth of the scans are stored", 0.2)

@@ -53,6 +53,7 @@ class AlertsWorker:
             f"{settings.topic_prefix}truyvet-alerts",
             broker=f"kafka://{settings.kafka_bootstrap}",
             store="memory://",
+            datadir=str(Path(settings.state_dir).resolve() / "alerts-data"),
             web_enabled=False,
             topic_allow_declare=False,
             consumer_auto_offset_reset="earliest",
@@ -229,5 +230,6 @@ def _now() -> int:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
     worker = AlertsWorker(settings)
     faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
