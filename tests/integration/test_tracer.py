@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas.common import utc_now
 from schemas.errors import DeadLetter
-from schemas.registry import VenueRecord
-from schemas.venues import VenueKind, VenuePublic
 from services.core.config import Settings
-from services.core.registry_log import publish_records_blocking
 from services.tracer.domain.model import VenueRules
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.support.citygen import messy_day
 from tests.support.kafka_read import read_topic
+from tests.support.pipeline import register_venues
 from tests.support.processes import ServiceProcess, wait_for
 from tests.support.scan_topic import (
     contacts_from_topic,
@@ -42,29 +39,10 @@ VENUES = {
 }
 
 
-def register_venues(settings: Settings) -> None:
-    records = [
-        VenueRecord(
-            venue=VenuePublic(
-                venue_id=vid,
-                name=vid,
-                kind=VenueKind.OTHER,
-                default_dwell_s=r.default_dwell,
-                max_dwell_s=r.max_dwell,
-                min_overlap_s=r.min_overlap,
-                created_at=utc_now(),
-            ),
-            key_sha256="0" * 64,
-        )
-        for vid, r in VENUES.items()
-    ]
-    publish_records_blocking(settings, records)
-
-
 @pytest.fixture
 def tracer_settings(stack: Settings, tmp_path: Path) -> Settings:
     settings = isolated_settings(stack, tmp_path)
-    register_venues(settings)
+    register_venues(settings, VENUES)
     return settings
 
 
