@@ -204,9 +204,13 @@ def test_scans_older_than_the_horizon_are_refused_live_and_after_a_restart(
             lambda new=late_new.event_id: count_rows(  # type: ignore[misc]
                 settings, f"SELECT count() FROM scans WHERE event_id = '{new}'"),
             90, f"a recent scan after the purge ({attempt})", purged.workers.values())
-        refused = [DeadLetter.model_validate_json(v or b"") for _, v, _, _ in
-                   read_records(settings, settings.topic("dead-letter"))]
-        assert any(late_old.event_id in d.reason and "retention" in d.reason
-                   for d in refused), f"{attempt}: an old scan was not refused"
+        # The tracer writes rows before it sends dead letters: wait for the refusal too.
+        def refused(old: str = late_old.event_id) -> bool:
+            letters = [DeadLetter.model_validate_json(v or b"") for _, v, _, _ in
+                       read_records(settings, settings.topic("dead-letter"))]
+            return any(old in d.reason and "retention" in d.reason for d in letters)
+
+        wait_while_running(refused, 60, f"{attempt}: the old scan refused to dead-letter",
+                           purged.workers.values())
         assert rows_before(settings, utc_day(purged.cutoff)) == dict.fromkeys(
             RETENTION_TABLES, 0), f"{attempt}: rows older than the horizon are back"
