@@ -34,7 +34,6 @@ from services.tracer.processor import (
     StepOutput,
     TracerCore,
     parse_segment_key,
-    segment_latest_scan,
 )
 from services.tracer.sink import ClickHouseSink
 
@@ -226,14 +225,25 @@ class TracerWorker:
         await self.purge(int(time.time()) - self.settings.retention_days * 86_400)
 
     async def purge(self, cutoff: int) -> None:
-        """Forget scans older than ``cutoff`` here, in the changelog and in ClickHouse (rule 10)."""
-        store = self.segments.data
-        for raw_key, value in list(store.items()):
-            if segment_latest_scan(value) < cutoff:
-                partition, _ = parse_segment_key(raw_key.decode())
-                del store[raw_key]
-                self.segments.send_changelog(partition, raw_key, None)
+        """Forget scans older than ``cutoff`` here, in the changelog and in ClickHouse (rule 10).
+
+        Of the scans before ``cutoff``, the changelog then keeps exactly those the state still
+        holds (see :meth:`TracerCore.purged_segments`), so a restart restores the state as it is.
+        """
         forgotten = self.core.forget_before(cutoff)
+        store = self.segments.data
+        by_partition: dict[int, list[tuple[str, bytes]]] = {}
+        for raw_key, value in list(store.items()):
+            key = raw_key.decode()
+            by_partition.setdefault(parse_segment_key(key)[0], []).append((key, value))
+        for partition, segments in by_partition.items():
+            for key, kept in self.core.purged_segments(partition, segments, cutoff):
+                raw_key = key.encode()
+                if kept is None:
+                    del store[raw_key]
+                else:
+                    store[raw_key] = kept
+                self.segments.send_changelog(partition, raw_key, kept)
         dropped = await asyncio.get_running_loop().run_in_executor(
             self._sink_thread, self.sink.drop_days_before, utc_day(cutoff)
         )

@@ -147,6 +147,31 @@ class TracerCore:
             state.forget_before(horizon)
         return restored
 
+    def purged_segments(self, partition: int, segments: Iterable[tuple[str, bytes]],
+                        cutoff: int) -> list[tuple[str, bytes | None]]:
+        """After :meth:`forget_before`, each of the partition's segments that changes: rewritten
+        with only the scans before ``cutoff`` that the state still holds, or None (a tombstone)
+        once it holds none of its scans.
+
+        Forgetting keeps the ``in`` of a visit open across the cutoff, so a restart must restore
+        it too. A partition with no state here yet (no message since it was assigned) is asked
+        of a state rebuilt from its segments, as its restore would rebuild it.
+        """
+        ordered = sorted(segments)  # key order is offset order
+        state = self._partitions.get(partition)
+        if state is None:
+            state = TracerState()
+            for _, value in ordered:
+                state.apply(decode_segment(value), self._rules_for)
+            state.forget_before(cutoff)
+        changed: list[tuple[str, bytes | None]] = []
+        for key, value in ordered:
+            scans = decode_segment(value)
+            kept = [s for s in scans if s.at >= cutoff or state.holds(s)]
+            if len(kept) < len(scans):
+                changed.append((key, encode_segment(kept[0].venue_id, kept) if kept else None))
+        return changed
+
     def forget_before(self, cutoff: int) -> int:
         return sum(state.forget_before(cutoff) for state in self._partitions.values())
 

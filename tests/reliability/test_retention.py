@@ -156,8 +156,6 @@ def test_clickhouse_keeps_nothing_older_than_the_horizon_and_all_that_is_newer(
     assert stored_contacts(settings) == recent_contacts
 
 
-@pytest.mark.xfail(strict=True, reason="bug: re-tracing an open case after the purge retracts "
-                   "the alerts whose contacts were purged (services/alerts/worker/engine.py)")
 def test_cases_and_alerts_stay_for_audit_even_when_an_open_case_is_retraced(
     purged: Purged,
 ) -> None:
@@ -179,8 +177,6 @@ def test_cases_and_alerts_stay_for_audit_even_when_an_open_case_is_retraced(
         assert stored_alerts(settings, case_id) == want, case_id
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the purge tombstones the segment of an `in` the live "
-                   "state keeps for a visit across the horizon (TracerWorker.purge)")
 def test_the_changelog_restores_exactly_what_the_live_state_still_holds(purged: Purged) -> None:
     restorable = changelog_scans(purged.settings)
     assert {s.event_id for s in purged.recent} <= set(restorable)

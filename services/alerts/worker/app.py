@@ -45,7 +45,7 @@ class AlertsWorker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = AlertStore(settings)
-        self.engine = AlertEngine(settings.max_degree)
+        self.engine = AlertEngine(settings.max_degree, settings.retention_days * 86_400)
         self._lock = asyncio.Lock()
         self._loaded = False
         self._version = 0

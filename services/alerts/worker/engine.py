@@ -5,6 +5,12 @@ a contact change touches a person it depends on (its F0 or anyone it alerted), s
 corrections and retractions add, change or withdraw alerts (rule 9). A recompute re-runs the
 layered search over the current contacts and diffs the result with what was published, so the
 published set always converges to what rules 5-8 give on the whole data.
+
+Retention (rule 10) drops contacts on days before the horizon's from the stores while a case can
+still be open, but its alerts stay for audit. A recompute reads the contacts of those days from
+the case's alerts instead: their exposures are the contacts they were traced from, which can no
+longer change (scans that old are refused), so what they gave stays as it was and the contacts
+still stored go on making the rest exact.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from services.alerts.domain import Alert, Case, EdgesOf, diff_alerts, trace_case
+from services.alerts.domain import Alert, Case, ContactEdge, EdgesOf, diff_alerts, trace_case
+
+DAY_S = 86_400
 
 
 @dataclass(slots=True)
@@ -24,6 +32,18 @@ class OpenCase:
     def watched(self) -> set[str]:
         """Persons whose contact changes may change this case's alerts."""
         return {self.case.person, *(a.person for a in self.alerts.values())}
+
+    def exposures_before(self, day_start: int) -> list[ContactEdge]:
+        """The contacts behind this case's alerts that started before ``day_start``."""
+        # An exposure is seen from the alerted person; the edge is (smaller, larger) like the
+        # tracer's contact, so it equals the stored one while that is still there.
+        return [
+            ContactEdge(e.contact_id, e.venue_id, min(alert.person, e.other_person),
+                        max(alert.person, e.other_person), e.start, e.end)
+            for alert in self.alerts.values()
+            for e in alert.exposures
+            if e.start < day_start
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +61,9 @@ class AlertChanges:
 class AlertEngine:
     """Open cases, their published alerts, and an index from persons to the cases they touch."""
 
-    def __init__(self, max_degree: int) -> None:
+    def __init__(self, max_degree: int, retention_s: int) -> None:
         self.max_degree = max_degree
+        self.retention_s = retention_s
         self.cases: dict[str, OpenCase] = {}
         self._cases_of_person: dict[str, set[str]] = {}
 
@@ -85,6 +106,7 @@ class AlertEngine:
 
     def recompute(self, case_id: str, edges_of: EdgesOf, now: int) -> AlertChanges:
         open_case = self.cases[case_id]
+        edges_of = self._with_purged_exposures(open_case, edges_of, now)
         fresh = trace_case(open_case.case, edges_of, self.max_degree)
         upserts, retractions = diff_alerts(open_case.alerts, fresh)
         self._unindex(open_case)
@@ -108,6 +130,25 @@ class AlertEngine:
         for case_id in closed:
             self._unindex(self.cases.pop(case_id))
         return closed
+
+    def _with_purged_exposures(self, open_case: OpenCase, edges_of: EdgesOf,
+                               now: int) -> EdgesOf:
+        """``edges_of`` plus the case's exposures on the days the purge drops (rule 10).
+
+        The stores drop whole UTC days before the horizon's day. A contact returned both ways
+        (the purge has not run yet) has the same id and content, and the search counts it once.
+        """
+        horizon = now - self.retention_s
+        purged = open_case.exposures_before(horizon - horizon % DAY_S)
+        if not purged:
+            return edges_of
+
+        def edges(persons: set[str], since: int, until: int) -> list[ContactEdge]:
+            kept = [e for e in purged if (e.person_a in persons or e.person_b in persons)
+                    and e.end >= since and e.start <= until]
+            return [*edges_of(persons, since, until), *kept]
+
+        return edges
 
     def _index(self, open_case: OpenCase) -> None:
         self.cases[open_case.case.case_id] = open_case

@@ -115,6 +115,12 @@ class VenueState:
         for event_id, (at, rank, person) in self._events.items():
             yield Scan(event_id, self.venue_id, person, RANK_DIRECTION[rank], at)
 
+    def holds(self, scan: Scan) -> bool:
+        """True when ``scan`` is the copy held for its event id (not forgotten, not replaced)."""
+        return self._events.get(scan.event_id) == (
+            scan.at, DIRECTION_RANK.get(scan.direction), scan.person
+        )
+
     def visits(self) -> list[Visit]:
         """The current visits, sorted."""
         venue_id = self.venue_id
@@ -458,6 +464,11 @@ class TracerState:
 
     def venue_ids(self) -> list[str]:
         return sorted(self._venues)
+
+    def holds(self, scan: Scan) -> bool:
+        """:meth:`VenueState.holds` in the scan's venue."""
+        state = self._venues.get(scan.venue_id)
+        return state is not None and state.holds(scan)
 
     def venues(self) -> list[VenueState]:
         return [self._venues[venue_id] for venue_id in sorted(self._venues)]
