@@ -4,7 +4,7 @@
 
 1. loads ClickHouse with ``--visits`` visits (default 1,000,000) over two weeks of a city and the
    contacts they make (computed with the tracer's own overlap sweep), written straight into the
-   ``visits``, ``contacts`` and ``contacts_by_person`` tables as the tracer would;
+   ``visits`` and ``contacts`` tables as the tracer would (ClickHouse fills ``contacts_by_person``);
 2. starts one alerts worker and reports ``--cases`` cases one after another on the ``cases``
    topic, each as soon as the previous one's alerts are all on the topic;
 3. prints the latency from producing a case to the last of its alerts on the ``alerts`` topic,
@@ -107,38 +107,6 @@ def load(settings: Settings, visits: list[Visit], min_overlap: int, report: Repo
                     1,
                 )
                 for c in chunk
-            ],
-        )
-        client.execute(
-            "INSERT INTO contacts_by_person (day, person_id, started_at, ended_at, contact_id,"
-            " other_person_id, venue_id, deleted, version) VALUES",
-            [
-                row
-                for c in chunk
-                for row in (
-                    (
-                        utc_day(c.start),
-                        c.person_a,
-                        utc(c.start),
-                        utc(c.end),
-                        c.contact_id,
-                        c.person_b,
-                        c.venue_id,
-                        0,
-                        1,
-                    ),
-                    (
-                        utc_day(c.start),
-                        c.person_b,
-                        utc(c.start),
-                        utc(c.end),
-                        c.contact_id,
-                        c.person_a,
-                        c.venue_id,
-                        0,
-                        1,
-                    ),
-                )
             ],
         )
     report.line(f"  loaded into ClickHouse in {time.monotonic() - began:.1f} s")

@@ -27,6 +27,7 @@ from faust.types import TP, EventT
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
+from services.core.faust_app import App
 from services.core.registry_log import RegistryFollower
 from services.tracer.domain.model import VenueRules
 from services.tracer.processor import (
@@ -53,7 +54,7 @@ GC_FULL_COLLECTION_EVERY_S = 120.0
 class TracerWorker:
     """Wires the Faust app, the registry, the ClickHouse sink and the domain core together."""
 
-    def __init__(self, settings: Settings, *, take: int = 64, part: int = 64,
+    def __init__(self, settings: Settings, *, take: int = 128, part: int = 32,
                  within_s: float = 0.25) -> None:
         self.settings = settings
         self.registry = RegistryFollower(settings)
@@ -68,7 +69,7 @@ class TracerWorker:
         # only when the group is done (see handle).
         self._handling = False
         self._revoked_meanwhile: set[int] = set()
-        self.app = faust.App(
+        self.app = App(
             f"{settings.topic_prefix}truyvet-tracer",
             broker=f"kafka://{settings.kafka_bootstrap}",
             store="memory://",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from sys import intern
 
 import orjson
 from annotated_types import MaxLen
@@ -50,9 +51,15 @@ def decode_scan_batch(value: bytes | None) -> ScanBatch:
 
 
 def domain_scans(batch: ScanBatch) -> list[Scan]:
+    """The batch's scans as the domain takes them.
+
+    Pseudonyms are interned: the state holds each person's scans for the whole retention
+    horizon, and one string per person instead of one per scan is about a fifth of its memory.
+    """
     venue_id = batch.venue_id
     return [
-        Scan(s.event_id, venue_id, s.person_id, s.direction.value, int(s.scanned_at.timestamp()))
+        Scan(s.event_id, venue_id, intern(s.person_id), s.direction.value,
+             int(s.scanned_at.timestamp()))
         for s in batch.scans
     ]
 

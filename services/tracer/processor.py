@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from sys import intern
 
 import orjson
 
@@ -108,11 +109,7 @@ def encode_segment(venue_id: str, scans: list[Scan]) -> bytes:
 def decode_segment(value: bytes) -> list[Scan]:
     data = orjson.loads(value)
     venue_id = data["v"]
-    return [Scan(e, venue_id, p, _CODE_DIRECTION[d], at) for e, p, d, at in data["s"]]
-
-
-def segment_latest_scan(value: bytes) -> int:
-    return max((at for _, _, _, at in orjson.loads(value)["s"]), default=0)
+    return [Scan(e, venue_id, intern(p), _CODE_DIRECTION[d], at) for e, p, d, at in data["s"]]
 
 
 class TracerCore:
@@ -247,16 +244,11 @@ class TracerCore:
                 continue
             n = len(edges)
             venue_ids, people_a, people_b, starts, ends = zip(*edges, strict=True)
-            ids = [c.contact_id for c in edges]  # UUID5s: computed once, used four times
+            ids = [c.contact_id for c in edges]  # UUID5s: computed once, used twice
             day_column = [days(start) for start in starts]
             flags, versions = [deleted] * n, [version] * n
             rows.contacts.extend(
                 day_column, venue_ids, starts, ends, ids, people_a, people_b, flags, versions)
-            # Each edge once per endpoint: every edge's first person, then every second one.
-            rows.contacts_by_person.extend(
-                day_column * 2, people_a + people_b, starts * 2, ends * 2, ids * 2,
-                people_b + people_a, venue_ids * 2, flags * 2, versions * 2,
-            )
             changes.extend(
                 contact_changes(op, ids, venue_ids, people_a, people_b, starts, ends, self._iso))
             out.contact_changes += n

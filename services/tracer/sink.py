@@ -26,9 +26,8 @@ _INSERTS = {
     " deleted, version) VALUES",
     "contacts": "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
     " person_b, deleted, version) VALUES",
-    "contacts_by_person": "INSERT INTO contacts_by_person (day, person_id, started_at, ended_at,"
-    " contact_id, other_person_id, venue_id, deleted, version) VALUES",
 }
+# ``contacts_by_person`` is filled from ``contacts`` by ClickHouse (migration 0003).
 
 
 class TableRows:
@@ -71,8 +70,6 @@ class SinkRows:
     scans: TableRows = field(default_factory=lambda: TableRows(_columns("scans")))
     visits: TableRows = field(default_factory=lambda: TableRows(_columns("visits")))
     contacts: TableRows = field(default_factory=lambda: TableRows(_columns("contacts")))
-    contacts_by_person: TableRows = field(
-        default_factory=lambda: TableRows(_columns("contacts_by_person")))
 
     def __len__(self) -> int:
         return len(self.scans) + len(self.visits) + len(self.contacts)

@@ -63,14 +63,20 @@ def test_every_migration_applies_and_makes_the_tables(current: Any) -> None:
 def test_edge_reads_hide_retracted_contacts(current: Any) -> None:
     t = "toDateTime('2026-11-20 10:00:00', 'UTC')"
     u = "toDateTime('2026-11-20 11:00:00', 'UTC')"
+    # The tracer writes `contacts`; the materialized view feeds `contacts_by_person` (0003).
     insert = (
-        "INSERT INTO contacts_by_person (day, person_id, started_at, ended_at, contact_id,"
-        " other_person_id, venue_id, deleted, version) VALUES "
+        "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
+        " person_b, deleted, version) VALUES "
     )
     # Separate inserts make separate parts, as the tracer's batches do.
-    current.query(insert + f"('2026-11-20', 'p1', {t}, {u}, 'k1', 'p2', 'v', 0, 1)")
-    current.query(insert + f"('2026-11-20', 'p1', {t}, {u}, 'k2', 'p3', 'v', 0, 1)")
-    current.query(insert + f"('2026-11-20', 'p1', {t}, {u}, 'k2', 'p3', 'v', 1, 2)")
+    current.query(insert + f"('2026-11-20', 'v', {t}, {u}, 'k1', 'p1', 'p2', 0, 1)")
+    current.query(insert + f"('2026-11-20', 'v', {t}, {u}, 'k2', 'p0', 'p1', 0, 1)")
+    current.query(insert + f"('2026-11-20', 'v', {t}, {u}, 'k2', 'p0', 'p1', 1, 2)")
+    by_person = rows(current, "SELECT person_id, other_person_id, contact_id, deleted FROM"
+                     f" {DB}.contacts_by_person ORDER BY contact_id, version, person_id")
+    assert by_person == [["p1", "p2", "k1", "0"], ["p2", "p1", "k1", "0"],
+                         ["p0", "p1", "k2", "0"], ["p1", "p0", "k2", "0"],
+                         ["p0", "p1", "k2", "1"], ["p1", "p0", "k2", "1"]]
     params = {
         "persons": ("p1",),
         "earliest_day": date(2026, 11, 19),

@@ -33,6 +33,7 @@ from services.alerts.worker.store import AlertStore
 from services.alerts.worker.wire import alert_message, case_of
 from services.core.config import Settings
 from services.core.deadletter import dead_letter
+from services.core.faust_app import App
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +50,7 @@ class AlertsWorker:
         self._lock = asyncio.Lock()
         self._loaded = False
         self._version = 0
-        self.app = faust.App(
+        self.app = App(
             f"{settings.topic_prefix}truyvet-alerts",
             broker=f"kafka://{settings.kafka_bootstrap}",
             store="memory://",
