@@ -19,7 +19,6 @@ import math
 import os
 import platform
 import random
-import secrets
 import threading
 import time
 import uuid
@@ -39,7 +38,9 @@ from schemas.venues import VenueKind, VenuePublic
 from services.core.config import Settings
 from services.core.registry_log import publish_records_blocking
 from services.core.tokens import issue_token
-from truyvet.stack.lifecycle import prepare_stores
+from truyvet.stack import clickhouse as clickhouse_part
+from truyvet.stack import kafka as kafka_part
+from truyvet.stack.lifecycle import isolated_copy
 from truyvet.stack.sharing import shared_infrastructure
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -83,14 +84,6 @@ def bench_stack(*, keep: bool) -> Iterator[Settings]:
         yield settings
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def isolated_stores(stack: Settings, *, keep_data: bool = False,
                     **overrides: Any) -> Iterator[Settings]:
@@ -98,19 +91,8 @@ def isolated_stores(stack: Settings, *, keep_data: bool = False,
     tag = uuid.uuid4().hex[:10]
     state_dir = BENCH_STATE_DIR / "runs" / tag
     state_dir.mkdir(parents=True, exist_ok=True)
-    settings = stack.model_copy(
-        update={
-            "topic_prefix": f"b{tag}-",
-            "clickhouse_database": f"bench_{tag}",
-            "ingest_port": free_port(),
-            "alerts_port": free_port(),
-            "state_dir": state_dir,
-            "pseudonym_secret": SecretStr(secrets.token_urlsafe(32)),
-            "qr_secret": SecretStr(secrets.token_urlsafe(32)),
-            **overrides,
-        }
-    )
-    prepare_stores(settings)
+    settings = isolated_copy(stack, state_dir, topic_prefix=f"b{tag}-",
+                             database=f"bench_{tag}", **overrides)
     try:
         yield settings
     finally:
@@ -121,8 +103,6 @@ def isolated_stores(stack: Settings, *, keep_data: bool = False,
 def drop_stores(settings: Settings) -> None:
     """Delete the run's topics (Faust's changelogs too), consumer groups and database."""
     from kafka.admin import KafkaAdminClient
-
-    from truyvet.stack import clickhouse
 
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=60_000)
     try:
@@ -135,11 +115,7 @@ def drop_stores(settings: Settings) -> None:
             admin.delete_groups(groups)
     finally:
         admin.close()
-    client = clickhouse.connect(settings)
-    try:
-        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
-    finally:
-        client.disconnect()
+    clickhouse_part.drop_database(settings)
 
 
 def grant_admin(settings: Settings) -> str:
@@ -440,6 +416,25 @@ class PeakRss:
     def _run(self) -> None:
         while not self._stop.wait(self._every_s):
             self._sample()
+
+
+def infra_pids(stack: Settings) -> dict[str, int]:
+    """The pids of the stack's Kafka and ClickHouse (those running), to measure them too."""
+    pids = {}
+    for name, part in (("kafka", kafka_part), ("clickhouse", clickhouse_part)):
+        pid = part.process(stack).pid()
+        if pid:
+            pids[name] = pid
+    return pids
+
+
+def tracer_heartbeat(state_dir: Path) -> int | None:
+    """Scans a tracer worker has processed, from its heartbeat file (written every 5 s); None
+    before the first one."""
+    try:
+        return int((state_dir / "run" / "tracer.heartbeat").read_text().split()[1])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
 
 
 def cpu_seconds(pid: int) -> float:

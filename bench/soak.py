@@ -41,18 +41,18 @@ from bench.common import (
     busy_processes,
     city_day,
     grant_admin,
+    infra_pids,
     isolated_stores,
     keep_stack_default,
     percentile,
     scan_request_items,
+    tracer_heartbeat,
     wait_until,
 )
 from schemas.registry import Role, TokenRecord, VenueRecord
 from services.core.config import Settings
 from services.core.registry_log import publish_records_blocking
 from services.core.tokens import issue_token
-from truyvet.stack import clickhouse as clickhouse_part
-from truyvet.stack import kafka as kafka_part
 
 SERVICES = (
     ("ingest", "services.ingest"),
@@ -116,10 +116,7 @@ def healthy(url: str) -> Callable[[], bool]:
 
 def traced_scans(state_dir: Path) -> int:
     """Scans the tracer has processed, from its heartbeat file (written every 5 s)."""
-    try:
-        return int((state_dir / "run" / "tracer.heartbeat").read_text().split()[1])
-    except (FileNotFoundError, IndexError, ValueError):
-        return 0
+    return tracer_heartbeat(state_dir) or 0
 
 
 def rss_mb(pids: dict[str, int]) -> dict[str, float]:
@@ -134,15 +131,6 @@ def rss_mb(pids: dict[str, int]) -> dict[str, float]:
             continue
         sizes[name] = round(rss / 2**20, 1)
     return sizes
-
-
-def infra_pids(stack: Settings) -> dict[str, int]:
-    pids = {}
-    for name, part in (("kafka", kafka_part), ("clickhouse", clickhouse_part)):
-        pid = part.process(stack).pid()
-        if pid:
-            pids[name] = pid
-    return pids
 
 
 def uploads_of(day: CityDay, batch: int) -> list[tuple[str, list[dict[str, str]]]]:

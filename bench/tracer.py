@@ -25,7 +25,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -46,14 +45,14 @@ from bench.common import (
     busy_processes,
     city_day,
     cpu_seconds,
+    infra_pids,
     isolated_stores,
     keep_stack_default,
+    tracer_heartbeat,
 )
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
 from services.core.registry_log import publish_records_blocking
-from truyvet.stack import clickhouse as clickhouse_part
-from truyvet.stack import kafka as kafka_part
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
@@ -196,15 +195,6 @@ def _group_ready(admin: KafkaAdminClient, group: str, members: int) -> bool:
                 and len(described.get("members") or ()) == members)
 
 
-def _infra_pids(stack: Settings) -> dict[str, int]:
-    pids = {}
-    for name, part in (("kafka", kafka_part), ("clickhouse", clickhouse_part)):
-        pid = part.process(stack).pid()
-        if pid:
-            pids[name] = pid
-    return pids
-
-
 def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: int,
                 timeout_s: float, stagger_s: float = 0.0) -> dict[str, Any]:
     """Start ``workers`` tracer processes in one group (``stagger_s`` apart); wait until every
@@ -213,7 +203,7 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
     group = f"{settings.topic_prefix}truyvet-tracer"
     end = loaded.end_offsets()
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    infra = _infra_pids(stack)
+    infra = infra_pids(stack)
     infra_cpu0 = {name: cpu_seconds(pid) for name, pid in infra.items()}
     total_cpu0 = psutil.cpu_times()
     runs: list[ServiceRun] = []
@@ -257,7 +247,8 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
             total_cpu1 = psutil.cpu_times()
             peaks = [round(rss.peak_mb(f"worker-{n}"), 1) for n in range(workers)]
             rss_end = [round(rss.current_mb(f"worker-{n}"), 1) for n in range(workers)]
-            heartbeats = [_heartbeat(settings.state_dir / f"worker-{n}") for n in range(workers)]
+            heartbeats = [tracer_heartbeat(settings.state_dir / f"worker-{n}")
+                          for n in range(workers)]
         finally:
             for run in runs:
                 run.stop()
@@ -276,7 +267,7 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
         "scans_per_s_per_worker": round(sustained / workers),
         "scans_per_s_first_to_last_commit": round(
             (loaded.scans - first_done) / max(finished - first_t, 1e-9)),
-        "scans_per_s_10_to_90_pct": round(_middle_rate(samples, loaded.scans)),
+        "scans_per_s_10_to_90_pct": _middle_rate(samples, loaded.scans),
         "scans_per_s_incl_startup": round(loaded.scans / wall),
         "seconds_ready_to_last_commit": round(finished - ready_t, 2),
         "seconds_start_to_ready": round(ready_t - began, 2),
@@ -293,20 +284,14 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
     }
 
 
-def _middle_rate(samples: list[tuple[float, int]], total: int) -> float:
-    """Scans/s between the samples where 10 % and 90 % of the scans were committed."""
+def _middle_rate(samples: list[tuple[float, int]], total: int) -> int | None:
+    """Scans/s between the samples where 10 % and 90 % of the scans were committed, or None
+    when one commit took both (a run too small to tell)."""
     low = next(((t, d) for t, d in samples if d >= total * 0.1), None)
     high = next(((t, d) for t, d in samples if d >= total * 0.9), None)
     if low is None or high is None or high[0] <= low[0]:
-        return float("nan")
-    return (high[1] - low[1]) / (high[0] - low[0])
-
-
-def _heartbeat(state_dir: Path) -> int | None:
-    try:
-        return int((state_dir / "run" / "tracer.heartbeat").read_text().split()[1])
-    except (FileNotFoundError, IndexError, ValueError):
         return None
+    return round((high[1] - low[1]) / (high[0] - low[0]))
 
 
 def stored_counts(settings: Settings) -> dict[str, int]:
@@ -437,12 +422,12 @@ def main() -> None:
 
 
 def _print_run(report: Report, run: dict[str, Any]) -> None:
-    n = run["workers"]
+    n, middle = run["workers"], run["scans_per_s_10_to_90_pct"]
     report.line(
         f"{n} tracer worker{'s' if n > 1 else ''}: {run['scans_per_s']:,} scans/s sustained "
         f"({run['scans_per_s_per_worker']:,}/worker) over {run['seconds_ready_to_last_commit']} s "
         f"from the group being ready (after {run['seconds_start_to_ready']} s) to the last commit;"
-        f" 10-90 %: {run['scans_per_s_10_to_90_pct']:,}/s; incl. start-up: "
+        f" 10-90 %: {'-' if middle is None else f'{middle:,}'}/s; incl. start-up: "
         f"{run['scans_per_s_incl_startup']:,}/s; peak RSS "
         f"{' + '.join(f'{m:,.0f}' for m in run['peak_rss_mb'])} MiB (at start "
         f"{' + '.join(f'{m:,.0f}' for m in run['rss_at_ready_mb'])}, at the end "

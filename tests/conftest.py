@@ -96,8 +96,4 @@ def _drop_stores(settings: Settings) -> None:
             admin.delete_topics(sorted(topics), timeout_ms=30_000)
     finally:
         admin.close()
-    client = clickhouse.connect(settings)
-    try:
-        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
-    finally:
-        client.disconnect()
+    clickhouse.drop_database(settings)

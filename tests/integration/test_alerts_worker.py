@@ -11,30 +11,24 @@ import pytest
 
 from services.alerts.domain.model import Case
 from services.core.config import Settings
-from services.tracer.domain.model import VenueRules
 from tests.reference.tracing import reference_contacts
 from tests.support.citygen import messy_day
 from tests.support.pipeline import (
     alerts_from_topic,
     expected_alerts,
-    register_venues,
+    mixed_venues,
     report_case,
+    settings_with_venues,
     stored_alert_row_counts,
     stored_alerts,
     withdraw_case,
 )
 from tests.support.processes import ServiceProcess, wait_for
 from tests.support.scan_topic import produce_messages
-from tests.support.stack import isolated_settings
 
 pytestmark = pytest.mark.integration
 
-VENUES = {
-    "office-1": VenueRules(3600, 43200, 900),
-    "market-1": VenueRules(1800, 14400, 600),
-    "clinic-1": VenueRules(2700, 43200, 900),
-    "school-1": VenueRules(3600, 43200, 1200),
-}
+VENUES = mixed_venues(4)
 HOUR = 3600
 
 
@@ -42,8 +36,7 @@ HOUR = 3600
 def pipeline(
     stack: Settings, tmp_path: Path
 ) -> Iterator[tuple[Settings, dict[str, ServiceProcess]]]:
-    settings = isolated_settings(stack, tmp_path)
-    register_venues(settings, VENUES)
+    settings = settings_with_venues(stack, tmp_path, VENUES)
     workers = {
         "tracer": ServiceProcess("services.tracer", settings, tmp_path / "tracer.log"),
         "alerts": ServiceProcess("services.alerts.worker", settings, tmp_path / "alerts.log"),

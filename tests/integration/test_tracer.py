@@ -11,11 +11,10 @@ import pytest
 
 from schemas.errors import DeadLetter
 from services.core.config import Settings
-from services.tracer.domain.model import VenueRules
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.support.citygen import messy_day
 from tests.support.kafka_read import read_topic
-from tests.support.pipeline import register_venues
+from tests.support.pipeline import mixed_venues, settings_with_venues
 from tests.support.processes import ServiceProcess, wait_for
 from tests.support.scan_topic import (
     contacts_from_topic,
@@ -25,25 +24,15 @@ from tests.support.scan_topic import (
     stored_contacts_by_person,
     stored_visits,
 )
-from tests.support.stack import isolated_settings
 
 pytestmark = pytest.mark.integration
 
-VENUES = {
-    "office-1": VenueRules(3600, 43200, 900),
-    "market-1": VenueRules(1800, 14400, 600),
-    "clinic-1": VenueRules(2700, 43200, 900),
-    "school-1": VenueRules(3600, 43200, 1200),
-    "cafe-1": VenueRules(3600, 43200, 900),
-    "factory-1": VenueRules(3600, 43200, 900),
-}
+VENUES = mixed_venues()
 
 
 @pytest.fixture
 def tracer_settings(stack: Settings, tmp_path: Path) -> Settings:
-    settings = isolated_settings(stack, tmp_path)
-    register_venues(settings, VENUES)
-    return settings
+    return settings_with_venues(stack, tmp_path, VENUES)
 
 
 @pytest.fixture

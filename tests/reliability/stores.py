@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from schemas.alerts import Alert as AlertMessage
 from schemas.common import Op
 from schemas.derived import ContactBatch
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
 from services.tracer.domain.model import Contact
-
-Record = tuple[bytes | None, bytes | None, int, int]  # key, value, partition, offset
+from tests.support.kafka_read import Record
+from tests.support.pipeline import AlertKey, fold_alerts
 
 # Table -> the id that must be unique among its live rows (what `FINAL` queries return).
 _UNIQUE_IDS = {
@@ -152,21 +151,6 @@ def folded_contacts(settings: Settings) -> set[Contact]:
     return set(current.values())
 
 
-AlertKey = tuple[str, int, int, str | None]  # person, degree, exposed_at, via
-
-
 def folded_alerts(settings: Settings) -> dict[str, set[AlertKey]]:
     """The ``alerts`` topic folded in order (upserts replace, retractions remove), by case."""
-    current: dict[str, AlertMessage] = {}
-    for _, value, _, _ in read_records(settings, settings.topic("alerts")):
-        assert value is not None
-        alert = AlertMessage.model_validate_json(value)
-        if alert.op == Op.RETRACT:
-            current.pop(alert.alert_id, None)
-        else:
-            current[alert.alert_id] = alert
-    by_case: dict[str, set[AlertKey]] = {}
-    for a in current.values():
-        by_case.setdefault(a.case_id, set()).add(
-            (a.person_id, a.degree, int(a.exposed_at.timestamp()), a.via_person_id))
-    return by_case
+    return fold_alerts(read_records(settings, settings.topic("alerts")))

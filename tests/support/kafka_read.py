@@ -6,10 +6,12 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
+Record = tuple[bytes | None, bytes | None, int, int]  # key, value, partition, offset
+
 
 def read_topic(
     bootstrap: str, topic: str, min_messages: int = 0, timeout_s: float = 30.0
-) -> list[tuple[bytes | None, bytes | None, int, int]]:
+) -> list[Record]:
     """All records of ``topic`` up to its end (and at least ``min_messages``), as
     ``(key, value, partition, offset)``."""
     consumer = KafkaConsumer(
@@ -21,7 +23,7 @@ def read_topic(
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        records: list[tuple[bytes | None, bytes | None, int, int]] = []
+        records: list[Record] = []
         deadline = time.monotonic() + timeout_s
         while True:
             end = consumer.end_offsets(tps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from kafka import KafkaProducer
 
@@ -17,9 +18,34 @@ from services.core.config import Settings
 from services.core.registry_log import publish_records_blocking
 from services.tracer.domain.model import Contact, VenueRules
 from tests.reference.exposure import reference_alerts
-from tests.support.kafka_read import read_topic
+from tests.support.kafka_read import Record, read_topic
+from tests.support.stack import isolated_settings
 
 AlertKey = tuple[str, int, int, str | None]  # person, degree, exposed_at, via
+
+# Dwell and overlap rules that differ from venue to venue, for the integration tests' days.
+_MIXED_VENUES = {
+    "office-1": VenueRules(3600, 43200, 900),
+    "market-1": VenueRules(1800, 14400, 600),
+    "clinic-1": VenueRules(2700, 43200, 900),
+    "school-1": VenueRules(3600, 43200, 1200),
+    "cafe-1": VenueRules(3600, 43200, 900),
+    "factory-1": VenueRules(3600, 43200, 900),
+}
+
+
+def mixed_venues(count: int = len(_MIXED_VENUES)) -> dict[str, VenueRules]:
+    """The first ``count`` (of six) venues with their rules, always the same ones."""
+    return dict(list(_MIXED_VENUES.items())[:count])
+
+
+def settings_with_venues(
+    stack: Settings, state_dir: Path, venues: dict[str, VenueRules]
+) -> Settings:
+    """Isolated settings on the test stack (``isolated_settings``) with ``venues`` registered."""
+    settings = isolated_settings(stack, state_dir)
+    register_venues(settings, venues)
+    return settings
 
 
 def register_venues(settings: Settings, venues: dict[str, VenueRules]) -> None:
@@ -101,9 +127,15 @@ def stored_alert_row_counts(settings: Settings) -> list[tuple[str, int]]:
 
 def alerts_from_topic(settings: Settings) -> dict[str, set[AlertKey]]:
     """Fold the alerts topic in order: upserts replace, retractions remove; by case."""
-    current: dict[str, AlertMessage] = {}
     records = read_topic(settings.kafka_bootstrap, settings.topic("alerts"))
-    for _, value, _, _ in sorted(records, key=lambda r: (r[2], r[3])):
+    return fold_alerts(sorted(records, key=lambda r: (r[2], r[3])))
+
+
+def fold_alerts(records: Iterable[Record]) -> dict[str, set[AlertKey]]:
+    """Alerts ``records`` folded in the order given (upserts replace, retractions remove), by
+    case: what a consumer of the ``alerts`` topic holds at the end."""
+    current: dict[str, AlertMessage] = {}
+    for _, value, _, _ in records:
         assert value is not None
         alert = AlertMessage.model_validate_json(value)
         if alert.op == Op.RETRACT:

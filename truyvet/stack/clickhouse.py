@@ -123,6 +123,15 @@ def connect(settings: Settings, *, database: str | None = None, timeout: float =
     )
 
 
+def drop_database(settings: Settings) -> None:
+    """Drop ``settings.clickhouse_database`` if it exists (a test's or a benchmark run's own)."""
+    client = connect(settings)
+    try:
+        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    finally:
+        client.disconnect()
+
+
 def is_ready(settings: Settings, *, timeout: float = 2.0) -> bool:
     """Whether ``SELECT 1`` answers over the native port."""
     if not port_open(settings.clickhouse_host, settings.clickhouse_port):

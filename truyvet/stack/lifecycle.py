@@ -2,22 +2,27 @@
 
 ``up`` is idempotent: a part that already runs (by its pid file) is left alone and only checked.
 ``down`` stops only what a pid file of this state dir names: services first (they hold client
-connections), then Kafka, then ClickHouse.
+connections), then Kafka, then ClickHouse. ``isolated_copy`` gives tests and benchmarks stores of
+their own on a stack they share.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import SecretStr
 
 from services.core.config import Settings
 from truyvet.stack import clickhouse, kafka, services
 from truyvet.stack.credentials import with_local_secrets
 from truyvet.stack.layout import StateLayout
 from truyvet.stack.migrations import apply_migrations
-from truyvet.stack.processes import StackError
+from truyvet.stack.processes import StackError, free_port
 from truyvet.stack.status import PartStatus
 from truyvet.stack.topics import create_topics
 
@@ -70,6 +75,27 @@ def prepare_stores(settings: Settings, progress: Progress = _quiet) -> None:
     with _step(progress, "migrations") as outcome:
         applied = apply_migrations(settings)
         outcome.append(f"applied {', '.join(applied)}" if applied else "up to date")
+
+
+def isolated_copy(
+    stack: Settings, state_dir: Path, *, topic_prefix: str, database: str, **overrides: object
+) -> Settings:
+    """``stack``'s settings on a topic prefix and database of their own, free ports for the
+    HTTP services and fresh secrets, with the topics created and the migrations applied."""
+    settings = stack.model_copy(
+        update={
+            "topic_prefix": topic_prefix,
+            "clickhouse_database": database,
+            "ingest_port": free_port(),
+            "alerts_port": free_port(),
+            "state_dir": state_dir,
+            "pseudonym_secret": SecretStr(secrets.token_urlsafe(32)),
+            "qr_secret": SecretStr(secrets.token_urlsafe(32)),
+            **overrides,
+        }
+    )
+    prepare_stores(settings)
+    return settings
 
 
 def up(settings: Settings, progress: Progress = _quiet) -> UpResult:

@@ -206,6 +206,13 @@ def port_open(host: str, port: int, *, timeout: float = 0.5) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (the OS's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def ensure_port_free(host: str, port: int, *, wanted_by: str) -> None:
     """Raise a clear :class:`StackError` when ``host:port`` is already taken by another process."""
     if not port_open(host, port):
