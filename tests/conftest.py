@@ -58,11 +58,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
     """Settings pointing at the running test stack (Kafka + ClickHouse), started if needed."""
+    from tests.support.stack import ISOLATED
     from truyvet.stack.sharing import shared_infrastructure  # unit-test runs never import it
 
     keep = os.environ.get("TRUYVET_TEST_KEEP_STACK") == "1"
     with shared_infrastructure(stack_settings(), keep=keep) as settings:
         yield settings
+        for isolated in ISOLATED:
+            if isolated.kafka_bootstrap != settings.kafka_bootstrap:
+                continue  # on a stack of its own (tests/reliability), gone with it
+            try:
+                _drop_stores(isolated)
+            except Exception as exc:  # best effort: the results of the session stand
+                print(f"could not drop {isolated.topic_prefix}* stores: {exc!r}")
 
 
 @pytest.fixture
@@ -83,15 +91,16 @@ def settings(stack: Settings) -> Iterator[Settings]:
 
 
 def _drop_stores(settings: Settings) -> None:
-    """Delete one test's topics and database, so a kept stack does not grow without end."""
+    """Delete one test's topics (the workers' internal ones too) and database, so the test
+    stack does not grow without end."""
     from kafka.admin import KafkaAdminClient
 
-    from services.core.config import TOPIC_NAMES
     from truyvet.stack import clickhouse
 
+    assert settings.topic_prefix, "only a test's own prefixed topics are ever deleted"
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=30_000)
     try:
-        topics = set(admin.list_topics()) & {settings.topic(name) for name in TOPIC_NAMES}
+        topics = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
         if topics:
             admin.delete_topics(sorted(topics), timeout_ms=30_000)
     finally:

@@ -13,13 +13,15 @@ Faust's consumer keeps two pieces of bookkeeping that can silently lose work:
   can fall out of it for good: the tracer benchmark saw a worker that owned eight partitions
   fetch from seven, for as long as it ran.
 
-truyvet's topics have no holes (no compaction, no transactions) and its workers process a message
-twice without effect (deterministic ids, versioned rows, idempotent state), so the safe choices are
-simple ones. The consumer remembers no read offsets: every fetched message is delivered, and Faust
-commits only offsets whose messages were all acknowledged (messages fetched for an earlier
-generation of the group are still left out, unacknowledged). And it fetches from every assigned
-partition that recovery has not paused, computed afresh on each fetch. A full stream buffer then
-holds the fetch loop back (the queue is bounded) instead of parking the partition.
+So both workers' consumer fetches from every assigned partition that recovery has not paused,
+computed afresh on each fetch; a full stream buffer then holds the fetch loop back (the queue is
+bounded) instead of parking the partition. The tracer's consumer also remembers no read offsets:
+every fetched message is delivered, re-fetches included, and Faust commits only offsets whose
+messages were all acknowledged (messages fetched for an earlier generation of the group are still
+left out, unacknowledged). The tracer then keeps each partition in offset order itself, passing
+over re-deliveries and seeking back over gaps (``services/tracer/offsets.py``). The alerts worker
+keeps Faust's read offsets: a re-delivered case report must not undo a later withdrawal, and it
+runs as a single instance.
 """
 
 from __future__ import annotations
@@ -46,11 +48,7 @@ class _NothingRead(dict[TP, int | None]):
 
 
 class Consumer(AIOKafkaConsumer):
-    """Faust's aiokafka consumer, with the bookkeeping above made safe (faust-streaming 0.15.3)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._read_offset = _NothingRead()
+    """Faust's aiokafka consumer fetching every assigned partition recovery has not paused."""
 
     def _get_active_partitions(self) -> set[TP]:
         """Every assigned partition but those paused (recovery pauses and resumes them)."""
@@ -60,12 +58,29 @@ class Consumer(AIOKafkaConsumer):
         """Keep fetching ``tp``: the bounded stream queue holds the fetch loop back instead."""
 
 
+class RedeliveringConsumer(Consumer):
+    """:class:`Consumer` that also delivers every message it fetches, re-fetches included."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_offset = _NothingRead()
+
+
 class Transport(AIOKafkaTransport):
     Consumer = Consumer
 
 
+class RedeliveringTransport(AIOKafkaTransport):
+    Consumer = RedeliveringConsumer
+
+
 class App(faust.App):
-    """``faust.App`` whose consumer is :class:`Consumer`."""
+    """``faust.App`` whose consumer is :class:`Consumer`, or :class:`RedeliveringConsumer` with
+    ``redeliver=True`` for a worker that keeps each partition's order itself."""
+
+    def __init__(self, *args: Any, redeliver: bool = False, **kwargs: Any) -> None:
+        self._transport_type = RedeliveringTransport if redeliver else Transport
+        super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> TransportT:
-        return Transport(self.conf.broker_consumer, self)
+        return self._transport_type(self.conf.broker_consumer, self)

@@ -30,6 +30,7 @@ from services.core.config import Settings
 from services.core.faust_app import App
 from services.core.registry_log import RegistryFollower
 from services.tracer.domain.model import VenueRules
+from services.tracer.offsets import Admission, PartitionOrder
 from services.tracer.processor import (
     SourceMessage,
     StepOutput,
@@ -62,6 +63,7 @@ class TracerWorker:
         # One thread owns the ClickHouse client (it is not thread-safe): writes and purges queue.
         self._sink_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self.core = TracerCore(self.rules_for)
+        self.order = PartitionOrder()
         self._take, self._part, self._within_s = take, part, within_s
         self._registry_started = False
         self.processed_scans = 0
@@ -71,6 +73,7 @@ class TracerWorker:
         self._revoked_meanwhile: set[int] = set()
         self.app = App(
             f"{settings.topic_prefix}truyvet-tracer",
+            redeliver=True,
             broker=f"kafka://{settings.kafka_bootstrap}",
             store="memory://",
             # Under the state dir, not the working directory the worker was started in.
@@ -134,27 +137,68 @@ class TracerWorker:
         process, on another core) while this one computes the next. Each part's ClickHouse rows
         are written before its ``contacts`` messages are sent, and parts are sent in order.
         """
-        messages = [
-            SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.key, e.value)
-            for e in events
-        ]
-        for message in messages:
-            if not self.core.has_partition(message.partition):
-                self._restore(message.partition, message.offset)
         # A rebalance may revoke partitions at any await below. The rest of the group is still
-        # processed with their state as it stands (complete: restored above, then advanced part
+        # processed with their state as it stands (complete: restored here, then advanced part
         # by part), which gives exactly what their next owner derives when it reprocesses the
         # group from the last commit; the state is dropped once the group is done, and restored
         # from the changelog if they come back.
         self._handling = True
         try:
+            messages = await self._in_offset_order([
+                SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.key,
+                              e.value)
+                for e in events
+            ])
+            for message in messages:
+                if not self.core.has_partition(message.partition):
+                    self._restore(message.partition, message.offset)
             await self._process_in_parts(messages)
         finally:
             self._handling = False
-            self.core.drop_partitions(self._revoked_meanwhile)
+            self._drop(self._revoked_meanwhile)
             self._revoked_meanwhile.clear()
         # Everything above is acknowledged before these events may be committed.
         await self.app.producer.flush()
+
+    async def _in_offset_order(self, messages: list[SourceMessage]) -> list[SourceMessage]:
+        """The messages to process, each partition's in offset order from where it started
+        (see :mod:`services.tracer.offsets`); seeks back where some are missing."""
+        admitted = []
+        now = time.monotonic()
+        for message in messages:
+            partition = message.partition
+            tp = TP(message.topic, partition)
+            if not self.order.started(partition):
+                self.order.start(partition, await self._resume_offset(tp))
+            verdict = self.order.admit(partition, message.offset, now)
+            if verdict is Admission.SEEK_BACK:
+                expected = self.order.expected_offset(partition)
+                earliest = (await self.app.consumer.earliest_offsets(tp)).get(tp, 0)
+                if expected < earliest:  # the topic's retention removed them: nothing to wait for
+                    log.warning("partition %d: offsets %d..%d are gone from the log", partition,
+                                expected, earliest - 1)
+                    self.order.start(partition, earliest)
+                    verdict = self.order.admit(partition, message.offset, now)
+            if verdict is Admission.SEEK_BACK:
+                expected = self.order.expected_offset(partition)
+                log.warning("partition %d: handed offset %d while %d is next; seeking back",
+                            partition, message.offset, expected)
+                await self.app.consumer.seek(tp, expected)
+            elif verdict is Admission.PROCESS:
+                admitted.append(message)
+        return admitted
+
+    async def _resume_offset(self, tp: TP) -> int:
+        """Where a partition just assigned resumes: the group's committed offset, or the first
+        offset in the log when nothing was committed yet (auto_offset_reset is "earliest")."""
+        committed = self.app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+        if committed is not None:
+            return int(committed)
+        return int((await self.app.consumer.earliest_offsets(tp)).get(tp, 0))
+
+    def _drop(self, partitions: set[int]) -> None:
+        self.core.drop_partitions(partitions)
+        self.order.forget(partitions)
 
     async def _process_in_parts(self, messages: Sequence[SourceMessage]) -> None:
         loop = asyncio.get_running_loop()
@@ -209,7 +253,7 @@ class TracerWorker:
         if self._handling:
             self._revoked_meanwhile |= partitions
         else:
-            self.core.drop_partitions(partitions)
+            self._drop(partitions)
 
     async def _heartbeat(self) -> None:
         beat = Path(self.settings.state_dir) / "run" / "tracer.heartbeat"

@@ -11,14 +11,20 @@ from services.core.registry_log import publish_records_blocking
 from services.core.tokens import issue_token
 from truyvet.stack.lifecycle import isolated_copy
 
+# Every isolated copy made in this session: the session drops their topics and databases at its
+# end (tests/conftest.py), so the test stack's data does not grow from one session to the next.
+ISOLATED: list[Settings] = []
+
 
 def isolated_settings(stack: Settings, state_dir: Path, **overrides: object) -> Settings:
     """Settings on the test stack with a fresh topic prefix, database, ports and secrets,
     with the topics created and the migrations applied."""
     tag = uuid.uuid4().hex[:10]
-    return isolated_copy(
+    settings = isolated_copy(
         stack, state_dir, topic_prefix=f"t{tag}-", database=f"t_{tag}", **overrides
     )
+    ISOLATED.append(settings)
+    return settings
 
 
 def grant(settings: Settings, role: Role) -> str:
