@@ -31,7 +31,7 @@ from typing import Any
 import faust
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AIOKafkaTransport
-from faust.types import TP, Message, TransportT
+from faust.types import TP, TransportT
 
 
 class _NothingRead(dict[TP, int | None]):
@@ -59,30 +59,11 @@ class Consumer(AIOKafkaConsumer):
 
 
 class RedeliveringConsumer(Consumer):
-    """:class:`Consumer` that also delivers every message it fetches, re-fetches included.
-
-    A worker that passes over a message to have it again later (after seeking back) withholds
-    its acknowledgement, so that no commit counts it as processed meanwhile: Faust commits up to
-    the first offset not acknowledged, and its guard against a hole at the committed offset
-    misses a hole of exactly one message.
-    """
+    """:class:`Consumer` that also delivers every message it fetches, re-fetches included."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_offset = _NothingRead()
-        self._withheld: set[Message] = set()
-
-    def withhold_ack(self, message: Message) -> None:
-        """Never acknowledge this delivery of ``message`` (its re-delivery is acknowledged)."""
-        self._withheld.add(message)
-
-    def ack(self, message: Message) -> bool:
-        if message in self._withheld:
-            self._withheld.discard(message)
-            self._unacked_messages.discard(message)
-            return False
-        acked: bool = super().ack(message)
-        return acked
 
 
 class Transport(AIOKafkaTransport):

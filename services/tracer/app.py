@@ -27,7 +27,7 @@ from faust.types import TP, EventT
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
-from services.core.faust_app import App, RedeliveringConsumer
+from services.core.faust_app import App
 from services.core.registry_log import RegistryFollower
 from services.tracer.domain.model import VenueRules
 from services.tracer.offsets import Admission, PartitionOrder
@@ -144,7 +144,11 @@ class TracerWorker:
         # from the changelog if they come back.
         self._handling = True
         try:
-            messages = await self._in_offset_order(events)
+            messages = await self._in_offset_order([
+                SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.key,
+                              e.value)
+                for e in events
+            ])
             for message in messages:
                 if not self.core.has_partition(message.partition):
                     self._restore(message.partition, message.offset)
@@ -156,15 +160,12 @@ class TracerWorker:
         # Everything above is acknowledged before these events may be committed.
         await self.app.producer.flush()
 
-    async def _in_offset_order(self, events: Sequence[EventT]) -> list[SourceMessage]:
+    async def _in_offset_order(self, messages: list[SourceMessage]) -> list[SourceMessage]:
         """The messages to process, each partition's in offset order from where it started
         (see :mod:`services.tracer.offsets`); seeks back where some are missing."""
         admitted = []
         now = time.monotonic()
-        consumer = self.app.consumer
-        for event in events:
-            message = SourceMessage(event.message.topic, event.message.partition,
-                                    event.message.offset, event.key, event.value)
+        for message in messages:
             partition = message.partition
             tp = TP(message.topic, partition)
             if not self.order.started(partition):
@@ -172,7 +173,7 @@ class TracerWorker:
             verdict = self.order.admit(partition, message.offset, now)
             if verdict is Admission.SEEK_BACK:
                 expected = self.order.expected_offset(partition)
-                earliest = (await consumer.earliest_offsets(tp)).get(tp, 0)
+                earliest = (await self.app.consumer.earliest_offsets(tp)).get(tp, 0)
                 if expected < earliest:  # the topic's retention removed them: nothing to wait for
                     log.warning("partition %d: offsets %d..%d are gone from the log", partition,
                                 expected, earliest - 1)
@@ -182,13 +183,9 @@ class TracerWorker:
                 expected = self.order.expected_offset(partition)
                 log.warning("partition %d: handed offset %d while %d is next; seeking back",
                             partition, message.offset, expected)
-                await consumer.seek(tp, expected)
-            if verdict is Admission.PROCESS:
+                await self.app.consumer.seek(tp, expected)
+            elif verdict is Admission.PROCESS:
                 admitted.append(message)
-            elif verdict is not Admission.REDELIVERED and isinstance(consumer,
-                                                                     RedeliveringConsumer):
-                # Passed over until the seek back delivers it again: no commit may count it.
-                consumer.withhold_ack(event.message)
         return admitted
 
     async def _resume_offset(self, tp: TP) -> int:

@@ -49,23 +49,3 @@ def test_every_assigned_partition_is_fetched_unless_paused(monkeypatch) -> None:
     assert consumer._get_active_partitions() == assigned - {TP("scans", 2)}
     consumer.resume_partitions([TP("scans", 2)])
     assert consumer._get_active_partitions() == assigned
-
-
-def test_a_withheld_delivery_is_never_acknowledged_but_its_redelivery_is(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from faust.transport.consumer import ConsumerMessage
-
-    consumer = _consumer(redeliver=True)
-    assert isinstance(consumer, RedeliveringConsumer)
-    tp = TP("scans", 0)
-    # As for a topic an agent consumes.
-    monkeypatch.setattr(consumer.app.topics, "acks_enabled_for", lambda topic: True)
-
-    def delivery() -> ConsumerMessage:
-        return ConsumerMessage("scans", 0, 64, 0.0, None, None, b"k", b"v", 1, 1)
-
-    passed_over, again = delivery(), delivery()
-    consumer.withhold_ack(passed_over)
-    assert consumer.ack(passed_over) is False
-    assert 64 not in consumer._acked[tp]
-    assert consumer.ack(again) is True
-    assert consumer._acked[tp] == [64]
