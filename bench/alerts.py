@@ -25,9 +25,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from bench.common import (
     Report,
     ServiceRun,
+    add_keep_options,
     bench_stack,
     isolated_stores,
-    keep_stack_default,
     percentile,
 )
 from schemas.alerts import Alert as AlertMessage
@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--keep-stack", action="store_true", default=keep_stack_default())
+    add_keep_options(parser, data=False)
     args = parser.parse_args()
     report = Report("alerts")
     report.line(f"alerts benchmark: {args.visits:,} visits, {args.cases} cases")

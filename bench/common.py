@@ -12,6 +12,7 @@ a script can keep the history (``python -m bench.tracer | tail -1 >> tracer.json
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -71,6 +72,15 @@ def bench_settings() -> Settings:
 
 def keep_stack_default() -> bool:
     return os.environ.get(KEEP_STACK_ENV) == "1"
+
+
+def add_keep_options(parser: argparse.ArgumentParser, *, data: bool = True) -> None:
+    """``--keep-stack`` (and ``--keep-data``): what a benchmark leaves behind when it ends."""
+    parser.add_argument("--keep-stack", action="store_true", default=keep_stack_default(),
+                        help=f"leave the benchmark stack running (or {KEEP_STACK_ENV}=1)")
+    if data:
+        parser.add_argument("--keep-data", action="store_true",
+                            help="keep the run's topics and database")
 
 
 @contextlib.contextmanager

@@ -35,13 +35,13 @@ from bench.common import (
     Report,
     ScanRow,
     ServiceRun,
+    add_keep_options,
     bench_stack,
     busy_processes,
     city_day,
     cpu_seconds,
     grant_admin,
     isolated_stores,
-    keep_stack_default,
     percentile,
     scan_batch,
     scan_request_items,
@@ -168,9 +168,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2_000, help="scans per request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--keep-stack", action="store_true", default=keep_stack_default(),
-                        help="leave the benchmark stack running (or TRUYVET_BENCH_KEEP_STACK=1)")
-    parser.add_argument("--keep-data", action="store_true")
+    add_keep_options(parser)
     args = parser.parse_args()
 
     report = Report("ingest")

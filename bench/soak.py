@@ -37,13 +37,13 @@ from bench.common import (
     PeakRss,
     Report,
     ServiceRun,
+    add_keep_options,
     bench_stack,
     busy_processes,
     city_day,
     grant_admin,
     infra_pids,
     isolated_stores,
-    keep_stack_default,
     percentile,
     scan_request_items,
     tracer_heartbeat,
@@ -163,10 +163,7 @@ def main() -> None:
                         help="seconds between case reports (0: none)")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
-    parser.add_argument("--keep-stack", action="store_true", default=keep_stack_default(),
-                        help="leave the benchmark stack running (or TRUYVET_BENCH_KEEP_STACK=1)")
-    parser.add_argument("--keep-data", action="store_true",
-                        help="keep the run's topics and database")
+    add_keep_options(parser)
     args = parser.parse_args()
 
     report = Report("soak")

@@ -41,13 +41,13 @@ from bench.common import (
     Report,
     ScanRow,
     ServiceRun,
+    add_keep_options,
     bench_stack,
     busy_processes,
     city_day,
     cpu_seconds,
     infra_pids,
     isolated_stores,
-    keep_stack_default,
     tracer_heartbeat,
 )
 from services.core.clickhouse import clickhouse_client
@@ -355,10 +355,7 @@ def main() -> None:
     parser.add_argument("--no-verify", action="store_true",
                         help="skip comparing stored counts with the pure domain's")
     parser.add_argument("--timeout", type=float, default=900.0, help="per worker run, seconds")
-    parser.add_argument("--keep-stack", action="store_true", default=keep_stack_default(),
-                        help="leave the benchmark stack running (or TRUYVET_BENCH_KEEP_STACK=1)")
-    parser.add_argument("--keep-data", action="store_true",
-                        help="keep the run's topics and databases")
+    add_keep_options(parser)
     args = parser.parse_args()
 
     report = Report("tracer")

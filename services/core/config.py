@@ -86,3 +86,8 @@ class Settings(BaseSettings):
     @property
     def retention(self) -> timedelta:
         return timedelta(days=self.retention_days)
+
+    @property
+    def retention_s(self) -> int:
+        """The retention horizon in seconds (rule 10)."""
+        return self.retention_days * 86_400

@@ -242,7 +242,7 @@ class TracerWorker:
             if seg_partition == partition and offset < first_offset:
                 segments.append((offset, value))
         segments.sort()
-        horizon = int(time.time()) - self.settings.retention_days * 86_400
+        horizon = int(time.time()) - self.settings.retention_s
         restored = self.core.restore(partition, (value for _, value in segments), horizon)
         log.info("partition %d: restored %d scans from %d segments in %.2fs", partition,
                  restored, len(segments), time.monotonic() - started)
@@ -267,7 +267,7 @@ class TracerWorker:
                   time.monotonic() - started)
 
     async def _purge(self) -> None:
-        await self.purge(int(time.time()) - self.settings.retention_days * 86_400)
+        await self.purge(int(time.time()) - self.settings.retention_s)
 
     async def purge(self, cutoff: int) -> None:
         """Forget scans older than ``cutoff`` here, in the changelog and in ClickHouse (rule 10).

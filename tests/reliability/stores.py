@@ -3,19 +3,17 @@ and every topic and table of one isolated deployment."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from schemas.common import Op
-from schemas.derived import ContactBatch
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
 from services.tracer.domain.model import Contact
-from tests.support.kafka_read import Record
+from tests.support.kafka_read import Record, read_topic
 from tests.support.pipeline import AlertKey, fold_alerts
+from tests.support.scan_topic import fold_contacts
 
 # Table -> the id that must be unique among its live rows (what `FINAL` queries return).
 _UNIQUE_IDS = {
@@ -108,47 +106,13 @@ def table_dumps(settings: Settings) -> Iterator[tuple[str, str]]:
 
 
 def read_records(settings: Settings, topic: str, timeout_s: float = 120.0) -> list[Record]:
-    """Every record of ``topic`` up to its current end, in partition then offset order.
-
-    Skips the client-side CRC check: kafka-python computes CRC32C in pure Python, which takes
-    minutes for a topic of large batches (the broker has checked them already).
-    """
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-        isolation_level="read_committed", check_crcs=False,
-        max_partition_fetch_bytes=16 * 2**20, fetch_max_bytes=64 * 2**20,
-    )
-    try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or [])
-        assert partitions, f"topic {topic} does not exist"
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        records: list[Record] = []
-        deadline = time.monotonic() + timeout_s
-        while not all(consumer.position(tp) >= end[tp] for tp in tps):
-            assert time.monotonic() < deadline, f"timed out reading {topic}: {len(records)}"
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend((r.key, r.value, r.partition, r.offset) for r in batch)
-        return sorted(records, key=lambda r: (r[2], r[3]))
-    finally:
-        consumer.close()
+    """Every record of ``topic`` up to its current end, in partition then offset order."""
+    return read_topic(settings.kafka_bootstrap, topic, timeout_s=timeout_s)
 
 
 def folded_contacts(settings: Settings) -> set[Contact]:
     """The ``contacts`` topic folded in partition order: upserts add, retractions remove."""
-    current: dict[str, Contact] = {}
-    for _, value, _, _ in read_records(settings, settings.topic("contacts")):
-        assert value is not None
-        for change in ContactBatch.model_validate_json(value).changes:
-            if change.op == Op.RETRACT:
-                current.pop(change.contact_id, None)
-            else:
-                current[change.contact_id] = Contact(
-                    change.venue_id, change.person_a, change.person_b,
-                    int(change.start.timestamp()), int(change.end.timestamp()))
-    return set(current.values())
+    return fold_contacts(read_records(settings, settings.topic("contacts")))
 
 
 def folded_alerts(settings: Settings) -> dict[str, set[AlertKey]]:

@@ -12,7 +12,7 @@ from schemas.scans import ScanBatch, ScanEvent
 from services.core.clickhouse import clickhouse_client, utc
 from services.core.config import Settings
 from services.tracer.domain.model import Contact, Scan, Visit
-from tests.support.kafka_read import read_topic
+from tests.support.kafka_read import Record, read_topic
 
 
 def batch_of(scans: list[Scan]) -> ScanBatch:
@@ -95,22 +95,21 @@ def stored_contacts_by_person(settings: Settings) -> set[Contact]:
     return {Contact(v, min(p, o), max(p, o), int(s), int(e)) for v, p, o, s, e in rows}
 
 
-def contacts_from_topic(settings: Settings) -> set[Contact]:
-    """Fold the contacts topic in partition order: upserts add, retractions remove."""
+def fold_contacts(records: Iterable[Record]) -> set[Contact]:
+    """``contacts`` records folded in order: upserts add, retractions remove."""
     current: dict[str, Contact] = {}
-    for _, value, _, _ in sorted(
-        read_topic(settings.kafka_bootstrap, settings.topic("contacts")), key=lambda r: (r[2], r[3])
-    ):
+    for _, value, _, _ in records:
         assert value is not None
         for change in ContactBatch.model_validate_json(value).changes:
             if change.op == Op.RETRACT:
                 current.pop(change.contact_id, None)
             else:
                 current[change.contact_id] = Contact(
-                    change.venue_id,
-                    change.person_a,
-                    change.person_b,
-                    int(change.start.timestamp()),
-                    int(change.end.timestamp()),
-                )
+                    change.venue_id, change.person_a, change.person_b,
+                    int(change.start.timestamp()), int(change.end.timestamp()))
     return set(current.values())
+
+
+def contacts_from_topic(settings: Settings) -> set[Contact]:
+    """The contacts topic folded in partition order."""
+    return fold_contacts(read_topic(settings.kafka_bootstrap, settings.topic("contacts")))

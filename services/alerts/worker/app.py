@@ -46,7 +46,7 @@ class AlertsWorker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = AlertStore(settings)
-        self.engine = AlertEngine(settings.max_degree, settings.retention_days * 86_400)
+        self.engine = AlertEngine(settings.max_degree, settings.retention_s)
         self._lock = asyncio.Lock()
         self._loaded = False
         self._version = 0
@@ -175,7 +175,7 @@ class AlertsWorker:
         async with self._lock:
             if self._loaded:
                 return
-            since = _now() - self.settings.retention_days * 86_400
+            since = _now() - self.settings.retention_s
             for case, alerts in await self._off_loop(lambda: self.store.open_cases(since)):
                 self.engine.load(case, alerts)
             log.info("recovered %d open case(s) from ClickHouse", len(self.engine.cases))
@@ -211,7 +211,7 @@ class AlertsWorker:
     async def _close_old_cases(self) -> None:
         async with self._lock:
             closed = self.engine.close_reported_before(
-                _now() - self.settings.retention_days * 86_400
+                _now() - self.settings.retention_s
             )
         if closed:
             log.info("retention: stopped watching %d case(s)", len(closed))
