@@ -6,8 +6,9 @@ domain state of the message's partition, and returns everything to write: ClickH
 agent then writes all of it, and only then lets Faust commit the offsets.
 
 This is the tracer's hot path (several contact changes per scan), so rows carry times as epoch
-seconds (ClickHouse takes them as they are, where a datetime costs a time-zone conversion in the
-driver), each contact id is computed once, and ``contacts`` messages are encoded straight to JSON.
+seconds and days as day numbers (the driver sends them as they are, where a datetime or date
+costs it a conversion per value), each contact id is computed once, and ``contacts`` messages are
+encoded straight to JSON from the columns.
 """
 
 from __future__ import annotations
@@ -15,26 +16,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from sys import intern
 
 import orjson
 
 from schemas.common import Op
 from schemas.errors import DeadLetter
-from schemas.scans import ScanBatch
+from services.core.clickhouse import DAY_S
 from services.core.deadletter import dead_letter
 from services.tracer.codec import (
+    ContactColumns,
+    DecodedBatch,
     IsoTimes,
     UndecodableError,
-    contact_changes,
     contact_messages,
     decode_scan_batch,
-    domain_scans,
 )
 from services.tracer.domain.delta import Delta
 from services.tracer.domain.errors import DomainError
-from services.tracer.domain.model import Contact, Direction, Scan, VenueRules, Visit
+from services.tracer.domain.model import (
+    Contact,
+    Direction,
+    Scan,
+    VenueRules,
+    Visit,
+    contact_ids,
+    visit_ids,
+)
 from services.tracer.domain.state import TracerState
 from services.tracer.sink import SinkRows
 
@@ -43,7 +51,6 @@ log = logging.getLogger(__name__)
 SERVICE = "tracer"
 _DIRECTION_CODE = {"in": 0, "out": 1}
 _CODE_DIRECTION: tuple[Direction, Direction] = ("in", "out")
-_DAY_S = 86_400
 
 # Visits and contacts are named tuples: they are turned into columns with zip(*facts), which
 # relies on this field order.
@@ -71,22 +78,6 @@ class StepOutput:
     segments: list[tuple[int, str, bytes]] = field(default_factory=list)
     scans_seen: int = 0
     contact_changes: int = 0
-
-
-class _Days:
-    """The UTC day of epoch seconds as a ``date`` (ClickHouse's Date column wants one), memoised."""
-
-    __slots__ = ("_memo",)
-
-    def __init__(self) -> None:
-        self._memo: dict[int, date] = {}
-
-    def __call__(self, seconds: int) -> date:
-        number = seconds // _DAY_S
-        day = self._memo.get(number)
-        if day is None:
-            day = self._memo[number] = datetime.fromtimestamp(number * _DAY_S, UTC).date()
-        return day
 
 
 def segment_key(partition: int, offset: int) -> str:
@@ -118,7 +109,6 @@ class TracerCore:
     def __init__(self, rules_for: Callable[[str], VenueRules]) -> None:
         self._rules_for = rules_for
         self._partitions: dict[int, TracerState] = {}
-        self._days = _Days()
         self._iso = IsoTimes()
 
     def has_partition(self, partition: int) -> bool:
@@ -176,12 +166,12 @@ class TracerCore:
         out = StepOutput()
         # venue -> its contact changes, message after message (each retractions, then upserts):
         # a later message may retract what an earlier one of the same step added.
-        changes: dict[str, list[dict[str, str]]] = {}
+        changes: dict[str, ContactColumns] = {}
         for message in messages:
             state = self._partitions.setdefault(message.partition, TracerState())
             try:
                 batch = decode_scan_batch(message.value)
-                scans = domain_scans(batch)
+                scans = batch.scans
                 delta = state.apply(scans, self._rules_for)
             except (UndecodableError, DomainError) as exc:
                 out.dead_letters.append(self._dead(message, str(exc)))
@@ -189,9 +179,8 @@ class TracerCore:
             out.scans_seen += len(scans)
             if delta.expired:  # dead-lettered below: neither stored nor kept for a restart
                 expired = set(delta.expired)
-                kept = [i for i, s in enumerate(scans) if s not in expired]
-                scans = [scans[i] for i in kept]
-                batch = batch.model_copy(update={"scans": [batch.scans[i] for i in kept]})
+                batch = batch.only([i for i, s in enumerate(scans) if s not in expired])
+                scans = batch.scans
             venue_id = batch.venue_id
             out.segments.append(
                 (message.partition, segment_key(message.partition, message.offset),
@@ -199,7 +188,7 @@ class TracerCore:
             )
             self._scan_rows(batch, scans, message.offset, out.rows)
             self._derived_rows(delta, message.offset, out,
-                               changes.setdefault(venue_id, []))
+                               changes.setdefault(venue_id, ContactColumns()))
             if delta.expired:
                 out.dead_letters.append(self._dead(
                     message,
@@ -208,35 +197,36 @@ class TracerCore:
                 ))
         for venue_id, venue_changes in changes.items():
             key = venue_id.encode()
-            out.contacts.extend((key, value) for value in contact_messages(venue_id, venue_changes))
+            out.contacts.extend(
+                (key, value) for value in contact_messages(venue_id, venue_changes, self._iso))
         return out
 
-    def _scan_rows(self, batch: ScanBatch, scans: list[Scan], version: int,
+    def _scan_rows(self, batch: DecodedBatch, scans: list[Scan], version: int,
                    rows: SinkRows) -> None:
-        n, days = len(scans), self._days
+        n = len(scans)
         times = [s.at for s in scans]
         rows.scans.extend(
-            [days(at) for at in times],
+            [at // DAY_S for at in times],
             [batch.venue_id] * n,
             [s.event_id for s in scans],
             [s.person for s in scans],
             [s.direction for s in scans],
             times,
-            [event.gate or "" for event in batch.scans],
-            [int(batch.ingested_at.timestamp())] * n,
+            batch.gates,
+            [batch.ingested_at] * n,
             [version] * n,
         )
 
     def _derived_rows(self, delta: Delta, version: int, out: StepOutput,
-                      changes: list[dict[str, str]]) -> None:
-        rows, days = out.rows, self._days
+                      changes: ContactColumns) -> None:
+        rows = out.rows
         for deleted, visits in ((1, delta.visits_removed), (0, delta.visits_added)):
             if visits:
                 n = len(visits)
                 venue_ids, people, starts, ends = zip(*visits, strict=True)
                 rows.visits.extend(
-                    [days(start) for start in starts], venue_ids, people, starts, ends,
-                    [v.visit_id for v in visits], [deleted] * n, [version] * n,
+                    [start // DAY_S for start in starts], venue_ids, people, starts, ends,
+                    visit_ids(visits), [deleted] * n, [version] * n,
                 )
         for deleted, op, edges in ((1, Op.RETRACT, delta.contacts_removed),
                                    (0, Op.UPSERT, delta.contacts_added)):
@@ -244,13 +234,12 @@ class TracerCore:
                 continue
             n = len(edges)
             venue_ids, people_a, people_b, starts, ends = zip(*edges, strict=True)
-            ids = [c.contact_id for c in edges]  # UUID5s: computed once, used twice
-            day_column = [days(start) for start in starts]
+            ids = contact_ids(edges)  # UUID5s: computed once, used twice
+            day_column = [start // DAY_S for start in starts]
             flags, versions = [deleted] * n, [version] * n
             rows.contacts.extend(
                 day_column, venue_ids, starts, ends, ids, people_a, people_b, flags, versions)
-            changes.extend(
-                contact_changes(op, ids, venue_ids, people_a, people_b, starts, ends, self._iso))
+            changes.extend(op, ids, people_a, people_b, starts, ends)
             out.contact_changes += n
 
     @staticmethod

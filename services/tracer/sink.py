@@ -27,7 +27,7 @@ _INSERTS = {
     "contacts": "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
     " person_b, deleted, version) VALUES",
 }
-# ``contacts_by_person`` is filled from ``contacts`` by ClickHouse (migration 0003).
+# ``contacts_by_person`` is filled from ``contacts`` by ClickHouse (migrations 0003, 0004).
 
 
 class TableRows:
@@ -63,8 +63,9 @@ def _columns(table: str) -> int:
 class SinkRows:
     """Rows for each table, as columns in the order of :data:`_INSERTS`.
 
-    ``DateTime`` columns take epoch seconds (ints): the driver sends them as they are, where an
-    aware ``datetime`` costs it a time-zone conversion per value.
+    ``DateTime`` columns take epoch seconds and ``Date`` columns day numbers (ints): the driver
+    sends them as they are (see :mod:`services.core.clickhouse`), where an aware ``datetime`` or
+    a ``date`` costs it a conversion per value.
     """
 
     scans: TableRows = field(default_factory=lambda: TableRows(_columns("scans")))

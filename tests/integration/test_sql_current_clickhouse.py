@@ -63,7 +63,7 @@ def test_every_migration_applies_and_makes_the_tables(current: Any) -> None:
 def test_edge_reads_hide_retracted_contacts(current: Any) -> None:
     t = "toDateTime('2026-11-20 10:00:00', 'UTC')"
     u = "toDateTime('2026-11-20 11:00:00', 'UTC')"
-    # The tracer writes `contacts`; the materialized view feeds `contacts_by_person` (0003).
+    # The tracer writes `contacts`; the materialized views feed `contacts_by_person` (0004).
     insert = (
         "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
         " person_b, deleted, version) VALUES "

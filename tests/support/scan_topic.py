@@ -100,7 +100,7 @@ def fold_contacts(records: Iterable[Record]) -> set[Contact]:
     current: dict[str, Contact] = {}
     for _, value, _, _ in records:
         assert value is not None
-        for change in ContactBatch.model_validate_json(value).changes:
+        for change in ContactBatch.model_validate_json(value).changes():
             if change.op == Op.RETRACT:
                 current.pop(change.contact_id, None)
             else:

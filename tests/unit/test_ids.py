@@ -10,8 +10,12 @@ from hypothesis import strategies as st
 from services.tracer.domain.model import (
     CONTACT_ID_NAMESPACE,
     VISIT_ID_NAMESPACE,
+    Contact,
+    Visit,
     contact_id_for,
+    contact_ids,
     visit_id_for,
+    visit_ids,
 )
 
 names = st.text(min_size=0, max_size=80)
@@ -36,3 +40,15 @@ def test_known_ids_never_change() -> None:
     # Stored rows are keyed by these: a change here would re-key everything downstream.
     assert contact_id_for("cafe", "ann", "bob", 0, 900) == "433b3914-9669-504b-a051-5117d5a230ad"
     assert visit_id_for("cafe", "ann", 0, 60) == "15915e2b-93f2-5420-8055-c647e117ba2b"
+
+
+edges = st.lists(st.tuples(names, names, names, times, times), max_size=20)
+
+
+@given(edges)
+def test_ids_in_bulk_are_the_ids_one_by_one(fields: list[tuple[str, str, str, int, int]]
+                                            ) -> None:
+    contacts = [Contact(*f) for f in fields]
+    visits = [Visit(v, a, s, e) for v, a, _, s, e in fields]
+    assert contact_ids(contacts) == [c.contact_id for c in contacts]
+    assert visit_ids(visits) == [v.visit_id for v in visits]

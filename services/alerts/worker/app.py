@@ -113,9 +113,7 @@ class AlertsWorker:
                 except ValidationError as exc:
                     await self._dead(event, f"not a ContactBatch: {exc}")
                     continue
-                for change in batch.changes:
-                    persons.add(change.person_a)
-                    persons.add(change.person_b)
+                persons.update(batch.people)
             async with self._lock:
                 for case_id in sorted(self.engine.cases_touched_by(persons)):
                     changes = await self._off_loop(partial(self._recompute, case_id))
