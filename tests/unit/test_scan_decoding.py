@@ -70,7 +70,7 @@ def test_the_tracer_decodes_exactly_what_the_wire_model_accepts(value: bytes) ->
     try:
         model = ScanBatch.model_validate_json(value)
     except ValidationError:
-        with pytest.raises(UndecodableError, match="^not a ScanBatch: "):
+        with pytest.raises(UndecodableError, match=r"^not a ScanBatch: "):
             decode_scan_batch(value)
         return
     decoded = decode_scan_batch(value)
