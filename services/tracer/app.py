@@ -87,6 +87,11 @@ class TracerWorker:
             consumer_max_fetch_size=MAX_MESSAGE_BYTES,
             producer_acks=-1,
             stream_buffer_maxsize=512,
+            # No standby copies of the segments table. A worker that gains a partition rebuilds
+            # its state from the changelog in well under a second (one segment per message), and
+            # Faust's promotion of a standby to active once left a worker waiting for changelog
+            # events that never came (tests/reliability/test_scale_out.py, 1 run in CI).
+            table_standby_replicas=0,
         )
         app = self.app
         self.scans_topic = app.topic(

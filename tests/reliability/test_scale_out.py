@@ -4,9 +4,9 @@ Each change of membership is a rebalance while scans keep arriving: partitions m
 workers, and a worker that gains one rebuilds its state from the changelog. The second worker
 joins once a quarter of the scans are stored; the first is stopped cleanly (SIGTERM, so it leaves
 the group at once, no session timeout to wait out) at ~60 %, and its partitions move to the
-second, which held them as standbys (Faust keeps one standby of each changelog partition): the
-leave also promotes standby changelog partitions to active. The venues are named so that all 8
-``scans`` partitions carry scans: every partition changes owner at least once.
+second, which rebuilds their state from the changelog (the tracer keeps no standby copies). The
+venues are named so that all 8 ``scans`` partitions carry scans: every partition changes owner
+at least once.
 """
 
 from __future__ import annotations
