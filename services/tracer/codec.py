@@ -1,6 +1,7 @@
 """From ``scans`` message bytes to domain scans, and from domain facts to wire changes.
 
-Decoding goes through the wire model (``ScanBatch.model_validate_json``: validated at the edge).
+Decoding validates each message by the wire model's rules (``ScanBatch``: validated at the edge),
+into plain dicts rather than model objects, which costs less than half as much per scan.
 Encoding the ``contacts`` messages is the tracer's hottest output path - a scan makes several
 contact changes - so it writes the JSON of :class:`~schemas.derived.ContactBatch` with orjson
 from the columns it already holds instead of building a pydantic object; the field names and
@@ -35,6 +36,7 @@ MAX_CHANGES_PER_MESSAGE = MAX_CONTACT_CHANGES
 
 _WIRE = ConfigDict(extra="forbid", str_strip_whitespace=True)
 """:class:`~schemas.common.WireModel`'s rules, for dicts (which are not frozen)."""
+
 
 class _ScanFields(TypedDict):
     """A :class:`~schemas.scans.ScanEvent` as the tracer validates it: the same fields and rules,
