@@ -58,7 +58,7 @@ class ContactBatch(WireModel):
     """
 
     venue_id: Identifier
-    people: list[Pseudonym] = Field(min_length=2)
+    people: list[Pseudonym] = Field(min_length=2, max_length=2 * MAX_CONTACT_CHANGES)
     op: list[Op] = Field(min_length=1, max_length=MAX_CONTACT_CHANGES)
     contact_id: list[ContactId] = Field(min_length=1, max_length=MAX_CONTACT_CHANGES)
     person_a: list[NonNegativeInt] = Field(min_length=1, max_length=MAX_CONTACT_CHANGES)
@@ -77,6 +77,8 @@ class ContactBatch(WireModel):
             raise ValueError(f"a person index is out of range of the {people} people")
         if len(set(self.people)) != people:
             raise ValueError("people names someone twice")
+        if len(set(self.person_a).union(self.person_b)) != people:
+            raise ValueError("people lists someone no change names")
         return self
 
     def changes(self) -> Iterator[ContactChange]:

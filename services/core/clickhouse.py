@@ -33,7 +33,6 @@ class _DateOrDayNumber(DateColumn):
 _column_types.column_by_type[DateColumn.ch_type] = _DateOrDayNumber
 
 
-
 def clickhouse_client(settings: Settings, *, database: bool = True) -> Client:
     return Client(
         host=settings.clickhouse_host,

@@ -88,9 +88,10 @@ class TracerWorker:
             producer_acks=-1,
             stream_buffer_maxsize=512,
             # No standby copies of the segments table. A worker that gains a partition rebuilds
-            # its state from the changelog in well under a second (one segment per message), and
-            # Faust's promotion of a standby to active once left a worker waiting for changelog
-            # events that never came (tests/reliability/test_scale_out.py, 1 run in CI).
+            # its state from the changelog, as after a restart (one segment per message over the
+            # retention horizon: a slower takeover as that grows), because Faust's promotion of a
+            # standby to active once left a worker waiting for changelog events that never came
+            # (tests/reliability/test_scale_out.py, 1 clean-clone CI run).
             table_standby_replicas=0,
         )
         app = self.app

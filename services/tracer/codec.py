@@ -34,6 +34,9 @@ class UndecodableError(ValueError):
 MAX_CHANGES_PER_MESSAGE = MAX_CONTACT_CHANGES
 """A ``contacts`` message holds at most this many changes (the schema's limit)."""
 
+LAST_STORABLE_S = 2**32 - 1
+"""The last second a ClickHouse ``DateTime`` holds (2106-02-07); the first is the epoch."""
+
 _WIRE = ConfigDict(extra="forbid", str_strip_whitespace=True)
 """:class:`~schemas.common.WireModel`'s rules, for dicts (which are not frozen)."""
 
@@ -97,14 +100,17 @@ def decode_scan_batch(value: bytes | None) -> DecodedBatch:
     except ValidationError as exc:
         raise _refusal(value, exc) from None
     venue_id, events = batch["venue_id"], batch["scans"]
+    times = [floor(e["scanned_at"].timestamp()) for e in events]
     ingested_at = batch.get("ingested_at")
+    ingested = floor(ingested_at.timestamp() if ingested_at is not None else time.time())
+    if min(times) < 0 or max(times) > LAST_STORABLE_S or not 0 <= ingested <= LAST_STORABLE_S:
+        raise UndecodableError("not a ScanBatch: a time outside what ClickHouse holds (1970-2106)")
     return DecodedBatch(
         venue_id,
-        [Scan(e["event_id"], venue_id, intern(e["person_id"]), e["direction"].value,
-              floor(e["scanned_at"].timestamp()))
-         for e in events],
+        [Scan(e["event_id"], venue_id, intern(e["person_id"]), e["direction"].value, at)
+         for e, at in zip(events, times, strict=True)],
         [e.get("gate") or "" for e in events],
-        floor(ingested_at.timestamp() if ingested_at is not None else time.time()),
+        ingested,
     )
 
 
@@ -114,12 +120,13 @@ def _refusal(value: bytes, exc: ValidationError) -> UndecodableError:
         ScanBatch.model_validate_json(value)
     except ValidationError as refused:
         exc = refused
+    except (ValueError, OverflowError):  # e.g. a time the model cannot move to UTC
+        pass
     errors = "; ".join(
         f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
         for e in exc.errors(include_url=False)[:5]
     )
     return UndecodableError(f"not a ScanBatch: {errors}")
-
 
 
 def _iso(seconds: int) -> str:
