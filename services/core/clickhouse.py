@@ -11,8 +11,6 @@ from clickhouse_driver.columns.datecolumn import DateColumn
 
 from services.core.config import Settings
 
-DAY_S = 86_400
-
 
 class _DateOrDayNumber(DateColumn):
     """The driver's ``Date`` column, also taking day numbers (days since 1970-01-01, ints).
@@ -29,11 +27,9 @@ class _DateOrDayNumber(DateColumn):
         return super().prepare_items(items)
 
 
-# The driver picks a column's class from this registry by the column's type name.
-_column_types.column_by_type[DateColumn.ch_type] = _DateOrDayNumber
-
-
 def clickhouse_client(settings: Settings, *, database: bool = True) -> Client:
+    # The driver picks a column's class from this registry by the column's type name.
+    _column_types.column_by_type[DateColumn.ch_type] = _DateOrDayNumber
     return Client(
         host=settings.clickhouse_host,
         port=settings.clickhouse_port,

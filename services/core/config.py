@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
+DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - a marker refused in production, not a secret
 
 
@@ -90,4 +91,4 @@ class Settings(BaseSettings):
     @property
     def retention_s(self) -> int:
         """The retention horizon in seconds (rule 10)."""
-        return self.retention_days * 86_400
+        return self.retention_days * DAY_S

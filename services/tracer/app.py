@@ -179,7 +179,7 @@ class TracerWorker:
             verdict = self.order.admit(partition, message.offset, now)
             if verdict is Admission.SEEK_BACK:
                 expected = self.order.expected_offset(partition)
-                earliest = (await self.app.consumer.earliest_offsets(tp)).get(tp, 0)
+                earliest = await self._earliest_offset(tp)
                 if expected < earliest:  # the topic's retention removed them: nothing to wait for
                     log.warning("partition %d: offsets %d..%d are gone from the log", partition,
                                 expected, earliest - 1)
@@ -200,6 +200,9 @@ class TracerWorker:
         committed = self.app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
         if committed is not None:
             return int(committed)
+        return await self._earliest_offset(tp)
+
+    async def _earliest_offset(self, tp: TP) -> int:
         return int((await self.app.consumer.earliest_offsets(tp)).get(tp, 0))
 
     def _drop(self, partitions: set[int]) -> None:

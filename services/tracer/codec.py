@@ -31,9 +31,6 @@ class UndecodableError(ValueError):
     """The message is not a valid ``ScanBatch``; the reason is the message."""
 
 
-MAX_CHANGES_PER_MESSAGE = MAX_CONTACT_CHANGES
-"""A ``contacts`` message holds at most this many changes (the schema's limit)."""
-
 LAST_STORABLE_S = 2**32 - 1
 """The last second a ClickHouse ``DateTime`` holds (2106-02-07); the first is the epoch."""
 
@@ -188,13 +185,13 @@ class ContactColumns:
 def contact_messages(venue_id: str, changes: ContactColumns, iso: IsoTimes) -> list[bytes]:
     """One venue's ``contacts`` messages (JSON of :class:`~schemas.derived.ContactBatch`).
 
-    More than :data:`MAX_CHANGES_PER_MESSAGE` changes are cut into several messages in the same
-    order, which a consumer applying the messages of one partition in order cannot tell apart
-    from one message.
+    More than :data:`~schemas.derived.MAX_CONTACT_CHANGES` changes are cut into several messages
+    in the same order, which a consumer applying the messages of one partition in order cannot
+    tell apart from one message.
     """
     messages = []
-    for i in range(0, len(changes), MAX_CHANGES_PER_MESSAGE):
-        cut = slice(i, i + MAX_CHANGES_PER_MESSAGE)
+    for i in range(0, len(changes), MAX_CONTACT_CHANGES):
+        cut = slice(i, i + MAX_CONTACT_CHANGES)
         people_a, people_b = changes.person_a[cut], changes.person_b[cut]
         people = list(dict.fromkeys(people_a + people_b))  # each once, first seen first
         index = {person: n for n, person in enumerate(people)}.__getitem__

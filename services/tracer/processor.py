@@ -22,7 +22,7 @@ import orjson
 
 from schemas.common import Op
 from schemas.errors import DeadLetter
-from services.core.clickhouse import DAY_S
+from services.core.config import DAY_S
 from services.core.deadletter import dead_letter
 from services.tracer.codec import (
     ContactColumns,
@@ -186,7 +186,7 @@ class TracerCore:
                 (message.partition, segment_key(message.partition, message.offset),
                  encode_segment(venue_id, scans))
             )
-            self._scan_rows(batch, scans, message.offset, out.rows)
+            self._scan_rows(batch, message.offset, out.rows)
             self._derived_rows(delta, message.offset, out,
                                changes.setdefault(venue_id, ContactColumns()))
             if delta.expired:
@@ -201,9 +201,8 @@ class TracerCore:
                 (key, value) for value in contact_messages(venue_id, venue_changes, self._iso))
         return out
 
-    def _scan_rows(self, batch: DecodedBatch, scans: list[Scan], version: int,
-                   rows: SinkRows) -> None:
-        n = len(scans)
+    def _scan_rows(self, batch: DecodedBatch, version: int, rows: SinkRows) -> None:
+        scans, n = batch.scans, len(batch.scans)
         times = [s.at for s in scans]
         rows.scans.extend(
             [at // DAY_S for at in times],

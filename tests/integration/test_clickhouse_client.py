@@ -6,8 +6,8 @@ from datetime import date
 
 from clickhouse_driver import Client
 
-from services.core.clickhouse import DAY_S, clickhouse_client
-from services.core.config import Settings
+from services.core.clickhouse import clickhouse_client
+from services.core.config import DAY_S, Settings
 
 
 def test_a_date_column_takes_day_numbers_and_dates_alike(settings: Settings) -> None:

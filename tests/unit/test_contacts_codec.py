@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.common import Op
-from schemas.derived import ContactBatch
+from schemas.derived import MAX_CONTACT_CHANGES, ContactBatch
 from services.tracer.codec import (
-    MAX_CHANGES_PER_MESSAGE,
     ContactColumns,
     IsoTimes,
     contact_messages,
@@ -61,14 +60,14 @@ def test_messages_read_back_as_the_changes_in_order(items: list[tuple[Op, Contac
 
 def test_many_changes_are_cut_into_messages_in_order() -> None:
     def pair(n: int) -> list[str]:  # people 0-3 meet in the first message, 4-7 in the second
-        first = (n % 2) * 2 + (4 if n >= MAX_CHANGES_PER_MESSAGE else 0)
+        first = (n % 2) * 2 + (4 if n >= MAX_CONTACT_CHANGES else 0)
         return sorted(PEOPLE[first:first + 2])
 
     items = [(Op.UPSERT, Contact("cafe", *pair(n), T0 + n, T0 + n + 900))
-             for n in range(MAX_CHANGES_PER_MESSAGE + 5)]
+             for n in range(MAX_CONTACT_CHANGES + 5)]
     messages = contact_messages("cafe", columns_of(items), IsoTimes())
     assert [len(ContactBatch.model_validate_json(m).op) for m in messages] == [
-        MAX_CHANGES_PER_MESSAGE, 5]
+        MAX_CONTACT_CHANGES, 5]
     assert read_back(messages) == [(op, c.contact_id, c) for op, c in items]
     assert [set(ContactBatch.model_validate_json(m).people) for m in messages] == [
         set(PEOPLE[:4]), set(PEOPLE[4:])]

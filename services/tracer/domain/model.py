@@ -40,9 +40,6 @@ class _Uuid5:
     def __init__(self, namespace: uuid.UUID) -> None:
         self._prefix = hashlib.sha1(namespace.bytes, usedforsecurity=False)
 
-    def __call__(self, name: str) -> str:
-        return self.many((name,))[0]
-
     def many(self, names: Iterable[str]) -> list[str]:
         """The UUID of each name: one loop with everything local, as the hot path wants it."""
         copy, variant = self._prefix.copy, self._VARIANT
@@ -159,7 +156,7 @@ def visit_id_for(venue_id: str, person: str, start: int, end: int) -> str:
         >>> visit_id_for("cafe", "ann", 0, 60) == visit_id_for("cafe", "ann", 0, 61)
         False
     """
-    return _visit_uuid(f"{venue_id}\x1f{person}\x1f{start}\x1f{end}")
+    return visit_ids([(venue_id, person, start, end)])[0]
 
 
 def contact_id_for(venue_id: str, person_a: str, person_b: str, start: int, end: int) -> str:
@@ -169,14 +166,14 @@ def contact_id_for(venue_id: str, person_a: str, person_b: str, start: int, end:
         >>> len(contact_id_for("cafe", "ann", "bob", 0, 900))
         36
     """
-    return _contact_uuid(f"{venue_id}\x1f{person_a}\x1f{person_b}\x1f{start}\x1f{end}")
+    return contact_ids([(venue_id, person_a, person_b, start, end)])[0]
 
 
-def visit_ids(visits: Iterable[Visit]) -> list[str]:
+def visit_ids(visits: Iterable[tuple[str, str, int, int]]) -> list[str]:
     """:func:`visit_id_for` of each visit, computed in one go (the tracer's hot path)."""
     return _visit_uuid.many(f"{v}\x1f{p}\x1f{s}\x1f{e}" for v, p, s, e in visits)
 
 
-def contact_ids(edges: Iterable[Contact]) -> list[str]:
+def contact_ids(edges: Iterable[tuple[str, str, str, int, int]]) -> list[str]:
     """:func:`contact_id_for` of each edge, computed in one go (the tracer's hot path)."""
     return _contact_uuid.many(f"{v}\x1f{a}\x1f{b}\x1f{s}\x1f{e}" for v, a, b, s, e in edges)
