@@ -4,7 +4,7 @@
 
 1. loads ClickHouse with ``--visits`` visits (default 1,000,000) over two weeks of a city and the
    contacts they make (computed with the tracer's own overlap sweep), written straight into the
-   ``visits`` and ``contacts`` tables as the tracer would (ClickHouse fills ``contacts_by_person``);
+   ``visits`` and ``contacts`` tables as the tracer would (ClickHouse fills ``visits_by_person``);
 2. starts one alerts worker and reports ``--cases`` cases one after another on the ``cases``
    topic, each as soon as the previous one's alerts are all on the topic;
 3. prints the latency from producing a case to the last of its alerts on the ``alerts`` topic,

@@ -305,8 +305,8 @@ def stored_counts(settings: Settings) -> dict[str, int]:
             "scans_stored": count("SELECT count() FROM scans FINAL"),
             "visits_stored": count("SELECT count() FROM visits FINAL WHERE deleted = 0"),
             "contacts_stored": count("SELECT count() FROM contacts FINAL WHERE deleted = 0"),
-            "contacts_by_person_stored": count(
-                "SELECT count() FROM contacts_by_person FINAL WHERE deleted = 0"),
+            "visits_by_person_stored": count(
+                "SELECT count() FROM visits_by_person FINAL WHERE deleted = 0"),
         }
     finally:
         client.disconnect()

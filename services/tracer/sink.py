@@ -17,7 +17,7 @@ from services.core.config import Settings
 
 log = logging.getLogger(__name__)
 
-RETENTION_TABLES = ("scans", "visits", "contacts", "contacts_by_person")
+RETENTION_TABLES = ("scans", "visits", "visits_by_person", "contacts")
 
 _INSERTS = {
     "scans": "INSERT INTO scans (day, venue_id, event_id, person_id, direction, scanned_at, gate,"
@@ -27,7 +27,7 @@ _INSERTS = {
     "contacts": "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
     " person_b, deleted, version) VALUES",
 }
-# ``contacts_by_person`` is filled from ``contacts`` by ClickHouse (migrations 0003, 0004).
+# ``visits_by_person`` is filled from ``visits`` by ClickHouse (migration 0005).
 
 
 class TableRows:

@@ -57,26 +57,36 @@ def test_every_migration_applies_and_makes_the_tables(current: Any) -> None:
     tables = {
         r[0] for r in rows(current, f"SELECT name FROM system.tables WHERE database = '{DB}'")
     }
-    assert {"scans", "visits", "contacts", "contacts_by_person", "cases", "alerts"} <= tables
+    assert {"scans", "visits", "visits_by_person", "contacts", "cases", "alerts"} <= tables
+    assert "contacts_by_person" not in tables  # 0005: person reads go through the visits
 
 
-def test_edge_reads_hide_retracted_contacts(current: Any) -> None:
+def test_edge_reads_find_a_persons_current_contacts_through_their_visits(current: Any) -> None:
     t = "toDateTime('2026-11-20 10:00:00', 'UTC')"
     u = "toDateTime('2026-11-20 11:00:00', 'UTC')"
-    # The tracer writes `contacts`; the materialized views feed `contacts_by_person` (0004).
-    insert = (
+    # The tracer writes `visits`; the materialized view feeds `visits_by_person` (0005).
+    visit = (
+        "INSERT INTO visits (day, venue_id, person_id, started_at, ended_at, visit_id, deleted,"
+        " version) VALUES "
+    )
+    for venue, person in (("v", "p0"), ("v", "p1"), ("v", "p2"), ("v", "p5"), ("v", "p6"),
+                          ("w", "p3"), ("w", "p4")):
+        current.query(visit + f"('2026-11-20', '{venue}', '{person}', {t}, {u},"
+                      f" 'visit-{venue}-{person}', 0, 1)")
+    by_person = rows(current, "SELECT person_id, venue_id, visit_id FROM"
+                     f" {DB}.visits_by_person WHERE person_id = 'p1'")
+    assert by_person == [["p1", "v", "visit-v-p1"]]
+    contact = (
         "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
         " person_b, deleted, version) VALUES "
     )
     # Separate inserts make separate parts, as the tracer's batches do.
-    current.query(insert + f"('2026-11-20', 'v', {t}, {u}, 'k1', 'p1', 'p2', 0, 1)")
-    current.query(insert + f"('2026-11-20', 'v', {t}, {u}, 'k2', 'p0', 'p1', 0, 1)")
-    current.query(insert + f"('2026-11-20', 'v', {t}, {u}, 'k2', 'p0', 'p1', 1, 2)")
-    by_person = rows(current, "SELECT person_id, other_person_id, contact_id, deleted FROM"
-                     f" {DB}.contacts_by_person ORDER BY contact_id, version, person_id")
-    assert by_person == [["p1", "p2", "k1", "0"], ["p2", "p1", "k1", "0"],
-                         ["p0", "p1", "k2", "0"], ["p1", "p0", "k2", "0"],
-                         ["p0", "p1", "k2", "1"], ["p1", "p0", "k2", "1"]]
+    current.query(contact + f"('2026-11-20', 'v', {t}, {u}, 'k1', 'p1', 'p2', 0, 1)")
+    current.query(contact + f"('2026-11-20', 'v', {t}, {u}, 'k2', 'p0', 'p1', 0, 1)")
+    current.query(contact + f"('2026-11-20', 'v', {t}, {u}, 'k2', 'p0', 'p1', 1, 2)")
+    # Only venues where one of the persons was are read: p1 has no visit at `w`.
+    current.query(contact + f"('2026-11-20', 'w', {t}, {u}, 'k3', 'p1', 'p4', 0, 1)")
+    current.query(contact + f"('2026-11-20', 'v', {t}, {u}, 'k4', 'p5', 'p6', 0, 1)")
     params = {
         "persons": ("p1",),
         "earliest_day": date(2026, 11, 19),
@@ -85,8 +95,10 @@ def test_edge_reads_hide_retracted_contacts(current: Any) -> None:
         "until": datetime(2026, 11, 21, tzinfo=UTC),
         "since": datetime(2026, 11, 19, tzinfo=UTC),
     }
-    found = rows(current, bind(alert_store._EDGES, params))
-    assert [r[0] for r in found] == ["k1"]
+    found = rows(current, bind(alert_store.EDGES, params))
+    assert [r[:4] for r in found] == [["k1", "v", "p1", "p2"]]
+    found = rows(current, bind(alert_store.EDGES, {**params, "persons": ("p1", "p3")}))
+    assert sorted(r[0] for r in found) == ["k1", "k3"]
 
 
 def test_alert_reads_hide_withdrawn_alerts(current: Any) -> None:

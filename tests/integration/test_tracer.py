@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from schemas.errors import DeadLetter
+from services.alerts.worker.store import AlertStore
 from services.core.config import Settings
+from services.tracer.domain.model import Contact
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.support.citygen import messy_day
 from tests.support.kafka_read import read_topic
@@ -21,7 +23,6 @@ from tests.support.scan_topic import (
     produce_messages,
     produce_raw,
     stored_contacts,
-    stored_contacts_by_person,
     stored_visits,
 )
 
@@ -91,8 +92,26 @@ def test_a_messy_multi_venue_day_gives_exactly_the_reference(
     # Offline gates upload hours late, check-outs trickle in: earlier answers must be corrected.
     produce_messages(tracer_settings, late)
     wait_until_equal(tracer_settings, visits, contacts, tracer)
-    assert stored_contacts_by_person(tracer_settings) == contacts
+    assert stored_visits(tracer_settings, "visits_by_person") == visits
     assert contacts_from_topic(tracer_settings) == contacts
+    assert_person_reads_give_their_contacts(tracer_settings, contacts)
+
+
+def assert_person_reads_give_their_contacts(settings: Settings, contacts: set[Contact]) -> None:
+    """The alerts worker's read of a person's contacts (through their visits) over the day,
+    and over a window that cuts some contacts out, equals the reference's contacts of them."""
+    store = AlertStore(settings)
+    everyone = sorted({p for c in contacts for p in (c.person_a, c.person_b)})
+    first = min(c.start for c in contacts)
+    last = max(c.end for c in contacts)
+    middle = (first + last) // 2
+    for since, until in ((first, last), (middle, middle + 3600)):
+        for group in (everyone[:1], everyone[1:4], everyone[4:]):
+            persons = set(group)
+            found = {Contact(e.venue_id, e.person_a, e.person_b, e.start, e.end)
+                     for e in store.edges_of(persons, since, until)}
+            assert found == {c for c in contacts if {c.person_a, c.person_b} & persons
+                             and c.start <= until and c.end >= since}, (persons, since, until)
 
 
 def test_poison_messages_go_to_dead_letter_and_the_rest_flows(

@@ -19,8 +19,8 @@ from tests.support.scan_topic import fold_contacts
 _UNIQUE_IDS = {
     "scans": ("event_id", ""),
     "visits": ("visit_id", "WHERE deleted = 0"),
+    "visits_by_person": ("visit_id", "WHERE deleted = 0"),
     "contacts": ("contact_id", "WHERE deleted = 0"),
-    "contacts_by_person": ("contact_id, person_id", "WHERE deleted = 0"),
     "alerts": ("alert_id", "WHERE deleted = 0"),
     "cases": ("case_id", ""),
 }

@@ -24,6 +24,7 @@ from services.alerts.domain.model import Case
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
 from services.tracer.domain.model import Contact, Scan, Visit
+from services.tracer.sink import RETENTION_TABLES
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.reliability import purging_tracer
 from tests.reliability.city import most_connected, venues
@@ -40,7 +41,6 @@ pytestmark = pytest.mark.integration
 VENUES = venues(3, prefix="ret")
 VENUE = next(iter(VENUES))
 DAY, HOUR = 86_400, 3600
-RETENTION_TABLES = ("scans", "visits", "contacts", "contacts_by_person")
 
 
 @dataclass

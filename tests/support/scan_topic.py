@@ -60,10 +60,11 @@ def produce_raw(settings: Settings, topic: str, key: bytes | None, value: bytes)
         producer.close()
 
 
-def stored_visits(settings: Settings) -> set[Visit]:
+def stored_visits(settings: Settings, table: str = "visits") -> set[Visit]:
+    """The current visits in ``table``: ``visits`` or its person-first copy."""
     rows = clickhouse_client(settings).execute(
         "SELECT venue_id, person_id, toUInt32(started_at), toUInt32(ended_at)"
-        " FROM (SELECT venue_id, person_id, started_at, ended_at, deleted FROM visits FINAL)"
+        f" FROM (SELECT venue_id, person_id, started_at, ended_at, deleted FROM {table} FINAL)"
         " WHERE deleted = 0"
     )
     return {Visit(v, p, int(s), int(e)) for v, p, s, e in rows}
@@ -84,15 +85,6 @@ def stored_contacts(settings: Settings) -> set[Contact]:
         " FROM contacts FINAL) WHERE deleted = 0"
     )
     return {Contact(v, a, b, int(s), int(e)) for v, a, b, s, e in rows}
-
-
-def stored_contacts_by_person(settings: Settings) -> set[Contact]:
-    rows = clickhouse_client(settings).execute(
-        "SELECT venue_id, person_id, other_person_id, toUInt32(started_at), toUInt32(ended_at)"
-        " FROM (SELECT venue_id, person_id, other_person_id, started_at, ended_at, deleted"
-        " FROM contacts_by_person FINAL) WHERE deleted = 0"
-    )
-    return {Contact(v, min(p, o), max(p, o), int(s), int(e)) for v, p, o, s, e in rows}
 
 
 def fold_contacts(records: Iterable[Record]) -> set[Contact]:

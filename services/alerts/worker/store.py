@@ -19,22 +19,46 @@ from services.core.config import Settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Current contacts of some persons, without FINAL: every version of a contact has the same
-# content, so the range conditions select all of its versions, and GROUP BY + argMax keeps the
-# newest (a retraction wins over the upsert it replaces). On ClickHouse 18.16 this reads ~10x
-# faster than FINAL, which merges every part of the partitions it touches. `day` prunes
-# partitions; `person_id, started_at` are the primary key.
-_EDGES = """
-SELECT contact_id, any(venue_id), person_id, any(other_person_id),
+# Current contacts of some persons, in two primary-key range reads: the venues where they were
+# during the window (`visits_by_person`, person first in its key), then those venues' contacts
+# in the window (`contacts`, venue first), of which those with one of the persons are kept. A
+# visit retracted since only adds a venue to look at; the contacts decide.
+# Without FINAL: every version of a contact has the same content, so the range conditions select
+# all of its versions, and GROUP BY + argMax keeps the newest (a retraction wins over the upsert
+# it replaces). On ClickHouse 18.16 this reads ~10x faster than FINAL, which merges every part
+# of the partitions it touches. `day` prunes partitions.
+EDGES = """
+SELECT contact_id, any(venue_id), any(person_a), any(person_b),
        toUInt32(any(started_at)), toUInt32(any(ended_at))
-FROM contacts_by_person
-WHERE person_id IN %(persons)s
+FROM contacts
+WHERE venue_id IN (
+        SELECT venue_id
+        FROM visits_by_person
+        WHERE person_id IN %(persons)s
+          AND day >= %(earliest_day)s AND day <= %(until_day)s
+          AND started_at >= %(earliest)s AND started_at <= %(until)s
+          AND ended_at >= %(since)s)
   AND day >= %(earliest_day)s AND day <= %(until_day)s
   AND started_at >= %(earliest)s AND started_at <= %(until)s
   AND ended_at >= %(since)s
-GROUP BY person_id, contact_id
+  AND (person_a IN %(persons)s OR person_b IN %(persons)s)
+GROUP BY contact_id
 HAVING argMax(deleted, version) = 0
 """
+
+
+def edge_params(persons: set[str], since: int, until: int, max_contact_s: int) -> dict[str, Any]:
+    """The parameters of :data:`EDGES` for the contacts of ``persons`` overlapping
+    ``[since, until]``, when no contact is longer than ``max_contact_s``."""
+    earliest = max(0, since - max_contact_s)
+    return {
+        "persons": tuple(persons),
+        "earliest": utc(earliest),
+        "until": utc(until),
+        "since": utc(since),
+        "earliest_day": utc_day(earliest),
+        "until_day": utc_day(until),
+    }
 
 
 class AlertStore:
@@ -64,26 +88,15 @@ class AlertStore:
     def edges_of(self, persons: set[str], since: int, until: int) -> list[ContactEdge]:
         """Every current contact of ``persons`` overlapping ``[since, until]``.
 
-        A contact is no longer than a visit, so its start lies within ``max_dwell`` before
-        ``since`` at the earliest — that bounds the primary-key range read.
+        A contact lies within a visit of each of its people, and a visit is no longer than
+        ``max_dwell``: so both the visits and the contacts sought start within ``max_dwell``
+        before ``since`` at the earliest, which bounds the primary-key range reads.
         """
         if not persons:
             return []
-        earliest = max(0, since - self.max_contact_s)
-        params = {
-            "persons": tuple(persons),
-            "earliest": utc(earliest),
-            "until": utc(until),
-            "since": utc(since),
-            "earliest_day": utc_day(earliest),
-            "until_day": utc_day(until),
-        }
-        rows = self._with_retry(lambda c: c.execute(_EDGES, params))
-        # Rows are per endpoint; the edge itself is (smaller, larger) like the tracer's contact.
-        return [
-            ContactEdge(cid, venue, min(p, o), max(p, o), int(s), int(e))
-            for cid, venue, p, o, s, e in rows
-        ]
+        params = edge_params(persons, since, until, self.max_contact_s)
+        rows = self._with_retry(lambda c: c.execute(EDGES, params))
+        return [ContactEdge(cid, venue, a, b, int(s), int(e)) for cid, venue, a, b, s, e in rows]
 
     def write_case(self, case: Case, status: str, withdrawn_at: int | None, version: int) -> None:
         row = (
