@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-APT_PACKAGES := clickhouse-server clickhouse-client chromium
+# gcc and libssl-dev build the tracer's ids module (services/tracer/domain/_uuid5.c).
+APT_PACKAGES := clickhouse-server clickhouse-client chromium gcc libssl-dev
 
 .PHONY: setup system-deps venv up down status demo test test-unit test-integration lint schemas \
         bench-ingest bench-tracer bench-alerts soak clean
@@ -25,7 +26,7 @@ system-deps:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml services/tracer/domain/_uuid5.c
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.tracer.domain import _uuid5
 from services.tracer.domain.model import (
+    COMPILED_IDS,
     CONTACT_ID_NAMESPACE,
     VISIT_ID_NAMESPACE,
     Contact,
     Visit,
+    _contact_uuid,
     contact_id_for,
     contact_ids,
     visit_id_for,
@@ -52,3 +56,27 @@ def test_ids_in_bulk_are_the_ids_one_by_one(fields: list[tuple[str, str, str, in
     visits = [Visit(v, a, s, e) for v, a, _, s, e in fields]
     assert contact_ids(contacts) == [c.contact_id for c in contacts]
     assert visit_ids(visits) == [v.visit_id for v in visits]
+
+
+def test_the_ids_module_is_compiled_here() -> None:
+    # `make setup` builds services/tracer/domain/_uuid5.c (gcc and libssl-dev are among its
+    # packages); without it the tracer falls back to the ~3x slower Python ids.
+    assert COMPILED_IDS
+
+
+@given(edges)
+def test_compiled_ids_equal_the_python_ones(fields: list[tuple[str, str, str, int, int]]
+                                            ) -> None:
+    python = _contact_uuid.many("\x1f".join(map(str, f)) for f in fields)
+    assert _uuid5.joined(CONTACT_ID_NAMESPACE.bytes, fields) == python
+
+
+def test_compiled_ids_take_long_names_and_refuse_other_fields() -> None:
+    long_name = ("v" * 5_000, "p" * 3_000, -1, 2**63 - 1)
+    assert _uuid5.joined(VISIT_ID_NAMESPACE.bytes, [long_name]) == [
+        str(uuid.uuid5(VISIT_ID_NAMESPACE, "\x1f".join(map(str, long_name))))]
+    for rows in ([("cafe", 1.5)], [("cafe", 2**64)], [["cafe", 1]], [("cafe", True)]):
+        with pytest.raises(TypeError):
+            _uuid5.joined(VISIT_ID_NAMESPACE.bytes, rows)
+    with pytest.raises(ValueError, match="16 bytes"):
+        _uuid5.joined(b"short", [("cafe", 1)])

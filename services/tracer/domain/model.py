@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -24,21 +24,37 @@ VISIT_ID_NAMESPACE = uuid.UUID("bc9ddffc-25db-5b30-aac3-2c09c22b9a46")
 CONTACT_ID_NAMESPACE = uuid.UUID("5242db42-7c85-52da-ab77-16c61c4c8953")
 
 
+try:
+    from services.tracer.domain import _uuid5  # built from _uuid5.c by `pip install`
+except ImportError:  # not built here (no C compiler or OpenSSL headers): the Python ids below
+    _uuid5 = None  # type: ignore[assignment]
+
+COMPILED_IDS = _uuid5 is not None
+
+
 class _Uuid5:
     """``str(uuid.uuid5(namespace, name))``, computed with string operations only.
 
     Ids are made for every visit and contact change on the tracer's hot path, where building a
     ``UUID`` object and formatting it cost several times the SHA-1 itself. The result is the same
     UUID (version 5, RFC 4122 variant), which ``tests/unit`` checks against :func:`uuid.uuid5`.
+    :meth:`joined` runs in C where ``_uuid5.c`` was built (~3x faster), giving the same ids.
     """
 
-    __slots__ = ("_prefix",)
+    __slots__ = ("_namespace", "_prefix")
 
     # The variant's two high bits are 10: the 17th hex digit keeps its low two bits, under 8.
     _VARIANT = {d: "89ab"[int(d, 16) & 0b11] for d in "0123456789abcdef"}
 
     def __init__(self, namespace: uuid.UUID) -> None:
+        self._namespace = namespace.bytes
         self._prefix = hashlib.sha1(namespace.bytes, usedforsecurity=False)
+
+    def joined(self, rows: Sequence[tuple[str | int, ...]]) -> list[str]:
+        """The UUID of each row's fields joined by the unit separator (ints in decimal)."""
+        if _uuid5 is not None:
+            return _uuid5.joined(self._namespace, rows)
+        return self.many("\x1f".join(map(str, row)) for row in rows)
 
     def many(self, names: Iterable[str]) -> list[str]:
         """The UUID of each name: one loop with everything local, as the hot path wants it."""
@@ -169,11 +185,11 @@ def contact_id_for(venue_id: str, person_a: str, person_b: str, start: int, end:
     return contact_ids([(venue_id, person_a, person_b, start, end)])[0]
 
 
-def visit_ids(visits: Iterable[tuple[str, str, int, int]]) -> list[str]:
+def visit_ids(visits: Sequence[tuple[str, str, int, int]]) -> list[str]:
     """:func:`visit_id_for` of each visit, computed in one go (the tracer's hot path)."""
-    return _visit_uuid.many(f"{v}\x1f{p}\x1f{s}\x1f{e}" for v, p, s, e in visits)
+    return _visit_uuid.joined(visits)
 
 
-def contact_ids(edges: Iterable[tuple[str, str, str, int, int]]) -> list[str]:
+def contact_ids(edges: Sequence[tuple[str, str, str, int, int]]) -> list[str]:
     """:func:`contact_id_for` of each edge, computed in one go (the tracer's hot path)."""
-    return _contact_uuid.many(f"{v}\x1f{a}\x1f{b}\x1f{s}\x1f{e}" for v, a, b, s, e in edges)
+    return _contact_uuid.joined(edges)
