@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -81,42 +82,53 @@ class ClickHouseSink:
 
     Rows are versioned ReplacingMergeTree rows with deterministic keys, so writing the same rows
     again after a crash changes nothing a ``FINAL`` query returns.
+
+    The tables are written at the same time, each over a connection of its own: an insert spends
+    most of its time waiting for the server, and one table's wait need not hold up the others.
+    Calls to :meth:`write` and :meth:`drop_days_before` must not overlap (the tracer makes them
+    from one thread).
     """
 
     def __init__(self, settings: Settings, retry_cap_s: float = 10.0) -> None:
         self._settings = settings
         self._retry_cap_s = retry_cap_s
-        self._client: Client | None = None
+        # One client per table (a client is not thread-safe), and one for purges.
+        self._clients: dict[str, Client | None] = dict.fromkeys([*_INSERTS, "purge"])
+        self._inserts = ThreadPoolExecutor(max_workers=len(_INSERTS),
+                                           thread_name_prefix="clickhouse-insert")
 
-    def _connected(self) -> Client:
-        if self._client is None:
-            self._client = clickhouse_client(self._settings)
-        return self._client
+    def _connected(self, use: str) -> Client:
+        client = self._clients[use]
+        if client is None:
+            client = self._clients[use] = clickhouse_client(self._settings)
+        return client
 
     def write(self, rows: SinkRows) -> None:
         """Insert every table's rows, retrying with back-off while ClickHouse is unreachable."""
-        pending = [table for table in _INSERTS if len(getattr(rows, table))]
+        writes = [self._inserts.submit(self._write_table, table, getattr(rows, table))
+                  for table in _INSERTS if len(getattr(rows, table))]
+        for written in writes:
+            written.result()
+
+    def _write_table(self, table: str, rows: TableRows) -> None:
         delay = 0.2
-        while pending:
-            table = pending[0]
+        while True:
             try:
                 # Copies, because the driver converts the values in place and a retry needs
                 # them as they were.
-                columns = [list(column) for column in getattr(rows, table).columns]
-                self._connected().execute(_INSERTS[table], columns, columnar=True)
+                columns = [list(column) for column in rows.columns]
+                self._connected(table).execute(_INSERTS[table], columns, columnar=True)
+                return
             except (ClickHouseError, OSError, EOFError) as exc:
                 log.warning("ClickHouse insert into %s failed (%r); retrying in %.1fs", table, exc,
                             delay)
-                self._disconnect()
+                self._disconnect(table)
                 time.sleep(delay)
                 delay = min(self._retry_cap_s, delay * 2)
-                continue
-            pending.pop(0)
-            delay = 0.2
 
     def drop_days_before(self, cutoff: date) -> list[str]:
         """Drop whole day partitions older than ``cutoff`` from the retention tables (rule 10)."""
-        client = self._connected()
+        client = self._connected("purge")
         dropped = []
         for table in RETENTION_TABLES:
             partitions = client.execute(
@@ -130,10 +142,13 @@ class ClickHouseSink:
                     dropped.append(f"{table}:{partition}")
         return dropped
 
-    def _disconnect(self) -> None:
-        if self._client is not None:
-            self._client.disconnect()
-            self._client = None
+    def _disconnect(self, use: str) -> None:
+        client = self._clients[use]
+        if client is not None:
+            client.disconnect()
+            self._clients[use] = None
 
     def close(self) -> None:
-        self._disconnect()
+        for use in self._clients:
+            self._disconnect(use)
+        self._inserts.shutdown()
