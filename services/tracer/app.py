@@ -35,6 +35,7 @@ from services.tracer.processor import (
     SourceMessage,
     StepOutput,
     TracerCore,
+    in_parts,
     parse_segment_key,
 )
 from services.tracer.sink import ClickHouseSink
@@ -55,7 +56,7 @@ GC_FULL_COLLECTION_EVERY_S = 120.0
 class TracerWorker:
     """Wires the Faust app, the registry, the ClickHouse sink and the domain core together."""
 
-    def __init__(self, settings: Settings, *, take: int = 128, part: int = 32,
+    def __init__(self, settings: Settings, *, take: int = 256, part_bytes: int = 2_500_000,
                  within_s: float = 0.25) -> None:
         self.settings = settings
         self.registry = RegistryFollower(settings)
@@ -64,7 +65,7 @@ class TracerWorker:
         self._sink_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self.core = TracerCore(self.rules_for)
         self.order = PartitionOrder()
-        self._take, self._part, self._within_s = take, part, within_s
+        self._take, self._part_bytes, self._within_s = take, part_bytes, within_s
         self._registry_started = False
         self.processed_scans = 0
         # Partitions revoked while a group of events was being handled: their state is dropped
@@ -86,7 +87,7 @@ class TracerWorker:
             producer_max_request_size=MAX_MESSAGE_BYTES,
             consumer_max_fetch_size=MAX_MESSAGE_BYTES,
             producer_acks=-1,
-            stream_buffer_maxsize=512,
+            stream_buffer_maxsize=2 * take,
             # No standby copies of the segments table. A worker that gains a partition rebuilds
             # its state from the changelog, as after a restart (one segment per message over the
             # retention horizon: a slower takeover as that grows), because Faust's promotion of a
@@ -212,8 +213,8 @@ class TracerWorker:
     async def _process_in_parts(self, messages: Sequence[SourceMessage]) -> None:
         loop = asyncio.get_running_loop()
         previous: tuple[StepOutput, asyncio.Future[None]] | None = None
-        for first in range(0, len(messages), self._part):
-            out = self.core.process(messages[first:first + self._part])
+        for part in in_parts(messages, self._part_bytes):
+            out = self.core.process(part)
             self._stage_segments(out)
             if previous is not None:
                 await self._publish(*previous)
