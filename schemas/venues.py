@@ -10,6 +10,9 @@ from pydantic import Field, model_validator
 
 from schemas.common import Identifier, ShortText, WireModel
 
+# The longest stay (rule 2's max dwell) any venue may set: readers bound their searches by it.
+MAX_DWELL_LIMIT_S = 7 * 86_400
+
 
 class VenueKind(StrEnum):
     OFFICE = "office"
@@ -26,7 +29,7 @@ class VenueRulesIn(WireModel):
     """Per-venue overrides of the domain defaults (rule 2, rule 3); ``None`` keeps the default."""
 
     default_dwell_s: int | None = Field(default=None, ge=60, le=86_400)
-    max_dwell_s: int | None = Field(default=None, ge=60, le=7 * 86_400)
+    max_dwell_s: int | None = Field(default=None, ge=60, le=MAX_DWELL_LIMIT_S)
     min_overlap_s: int | None = Field(default=None, ge=1, le=86_400)
 
 

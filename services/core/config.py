@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.venues import MAX_DWELL_LIMIT_S
+
 TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
 DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - a marker refused in production, not a secret
@@ -53,7 +55,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=21, ge=1, le=366)
     max_clock_skew_s: int = Field(default=300, ge=0, le=3600)
     default_dwell_s: int = Field(default=3600, ge=60, le=86_400)
-    max_dwell_s: int = Field(default=12 * 3600, ge=60, le=7 * 86_400)
+    max_dwell_s: int = Field(default=12 * 3600, ge=60, le=MAX_DWELL_LIMIT_S)
     min_overlap_s: int = Field(default=15 * 60, ge=1, le=86_400)
     max_degree: int = Field(default=2, ge=1, le=6)
 

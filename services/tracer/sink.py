@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -107,6 +107,9 @@ class ClickHouseSink:
         """Insert every table's rows, retrying with back-off while ClickHouse is unreachable."""
         writes = [self._inserts.submit(self._write_table, table, getattr(rows, table))
                   for table in _INSERTS if len(getattr(rows, table))]
+        # All of them end before this returns or raises: a next call must find no table's
+        # client still in use.
+        wait(writes)
         for written in writes:
             written.result()
 
@@ -149,6 +152,6 @@ class ClickHouseSink:
             self._clients[use] = None
 
     def close(self) -> None:
+        self._inserts.shutdown()
         for use in self._clients:
             self._disconnect(use)
-        self._inserts.shutdown()

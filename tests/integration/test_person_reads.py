@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.alerts.worker.store import EDGES, edge_params
+from services.alerts.worker.store import EDGES, VISITED, edge_params, visited_params
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
 
@@ -40,9 +40,11 @@ def test_a_persons_contacts_are_read_by_key_not_by_scanning(settings: Settings) 
         assert stored == VISITS  # the materialized view copied every visit
 
         persons = {"p77", "p1234"}
-        params = edge_params(persons, DAY, DAY + 86_400, 12 * 3600)
-        rows = client.execute(EDGES, params)
+        visited = client.execute(VISITED, visited_params(persons, DAY, DAY + 86_400))
         read = client.last_query.progress.rows
+        assert sorted(visited) == [("v1234", DAY), ("v77", DAY)]
+        rows = client.execute(EDGES, edge_params(persons, visited, DAY, DAY + 86_400))
+        read += client.last_query.progress.rows
     finally:
         client.disconnect()
     # Each person is in 10 contacts of their own and 10 of the visitor before them.

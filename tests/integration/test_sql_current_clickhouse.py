@@ -73,9 +73,17 @@ def test_edge_reads_find_a_persons_current_contacts_through_their_visits(current
                           ("w", "p3"), ("w", "p4")):
         current.query(visit + f"('2026-11-20', '{venue}', '{person}', {t}, {u},"
                       f" 'visit-{venue}-{person}', 0, 1)")
-    by_person = rows(current, "SELECT person_id, venue_id, visit_id FROM"
-                     f" {DB}.visits_by_person WHERE person_id = 'p1'")
-    assert by_person == [["p1", "v", "visit-v-p1"]]
+    # A stay of three days at a venue that allows it (up to MAX_DWELL_LIMIT_S), across midnights.
+    long_start = "toDateTime('2026-11-17 22:00:00', 'UTC')"
+    long_end = "toDateTime('2026-11-20 10:30:00', 'UTC')"
+    for person in ("p8", "p9"):
+        current.query(visit + f"('2026-11-17', 'h', '{person}', {long_start}, {long_end},"
+                      f" 'visit-h-{person}', 0, 1)")
+    by_person = rows(current, "SELECT person_id, venue_id, visit_id, day FROM"
+                     f" {DB}.visits_by_person WHERE person_id IN ('p1', 'p8') ORDER BY person_id")
+    # `day` is the day the visit ends: its retention partition.
+    assert by_person == [["p1", "v", "visit-v-p1", "2026-11-20"],
+                         ["p8", "h", "visit-h-p8", "2026-11-20"]]
     contact = (
         "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
         " person_b, deleted, version) VALUES "
@@ -87,18 +95,20 @@ def test_edge_reads_find_a_persons_current_contacts_through_their_visits(current
     # Only venues where one of the persons was are read: p1 has no visit at `w`.
     current.query(contact + f"('2026-11-20', 'w', {t}, {u}, 'k3', 'p1', 'p4', 0, 1)")
     current.query(contact + f"('2026-11-20', 'v', {t}, {u}, 'k4', 'p5', 'p6', 0, 1)")
-    params = {
-        "persons": ("p1",),
-        "earliest_day": date(2026, 11, 19),
-        "until_day": date(2026, 11, 21),
-        "earliest": datetime(2026, 11, 19, tzinfo=UTC),
-        "until": datetime(2026, 11, 21, tzinfo=UTC),
-        "since": datetime(2026, 11, 19, tzinfo=UTC),
-    }
-    found = rows(current, bind(alert_store.EDGES, params))
-    assert [r[:4] for r in found] == [["k1", "v", "p1", "p2"]]
-    found = rows(current, bind(alert_store.EDGES, {**params, "persons": ("p1", "p3")}))
-    assert sorted(r[0] for r in found) == ["k1", "k3"]
+    current.query(contact + f"('2026-11-20', 'h', {t}, {u}, 'k8', 'p8', 'p9', 0, 1)")
+    since = int(datetime(2026, 11, 19, tzinfo=UTC).timestamp())
+    until = int(datetime(2026, 11, 21, tzinfo=UTC).timestamp())
+
+    def contacts_of(*persons: str) -> list[list[str]]:
+        window = alert_store.visited_params(set(persons), since, until)
+        visited = [(r[0], int(r[1])) for r in rows(current, bind(alert_store.VISITED, window))]
+        params = alert_store.edge_params(set(persons), visited, since, until)
+        return rows(current, bind(alert_store.EDGES, params))
+
+    assert [r[:4] for r in contacts_of("p1")] == [["k1", "v", "p1", "p2"]]
+    assert sorted(r[0] for r in contacts_of("p1", "p3")) == ["k1", "k3"]
+    # The visit began more than a default max dwell (12 h) before the window: still found.
+    assert [r[0] for r in contacts_of("p9")] == ["k8"]
 
 
 def test_alert_reads_hide_withdrawn_alerts(current: Any) -> None:

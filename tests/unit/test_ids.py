@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.tracer.domain import _uuid5
+from services.tracer.domain import _uuid5, model
 from services.tracer.domain.model import (
     COMPILED_IDS,
     CONTACT_ID_NAMESPACE,
@@ -80,3 +80,14 @@ def test_compiled_ids_take_long_names_and_refuse_other_fields() -> None:
             _uuid5.joined(VISIT_ID_NAMESPACE.bytes, rows)
     with pytest.raises(ValueError, match="16 bytes"):
         _uuid5.joined(b"short", [("cafe", 1)])
+
+
+@given(edges)
+def test_the_python_ids_are_the_same_where_the_module_is_not_built(
+        fields: list[tuple[str, str, str, int, int]]) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "_uuid5", None)
+        python = contact_ids(fields)
+    assert python == contact_ids(fields)
+    assert python == [str(uuid.uuid5(CONTACT_ID_NAMESPACE, "\x1f".join(map(str, f))))
+                      for f in fields]
