@@ -226,13 +226,25 @@ def _jvm_argv(settings: Settings, libs: Path) -> list[str]:
     ]
 
 
+def new_cluster_id() -> str:
+    """A random Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
+
+    Like Kafka's own ``Uuid.randomUuid()``, never one that starts with ``-``: the storage tool
+    would read it as an option ("argument --cluster-id: expected one argument"), which happens to
+    1 id in 64 otherwise.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def format_storage(settings: Settings, libs: Path) -> bool:
     """Format the KRaft log dir once (``kafka.tools.StorageTool``); False if already formatted."""
     properties_file, data_dir, _ = _paths(settings)
     if (data_dir / "meta.properties").exists():
         return False
-    # A cluster id is a Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = new_cluster_id()
     argv = [
         *_jvm_argv(settings, libs),
         "kafka.tools.StorageTool", "format",
