@@ -100,18 +100,22 @@ def test_a_messy_multi_venue_day_gives_exactly_the_reference(
 def assert_person_reads_give_their_contacts(settings: Settings, contacts: set[Contact]) -> None:
     """The alerts worker's read of a person's contacts (through their visits) over the day,
     and over a window that cuts some contacts out, equals the reference's contacts of them."""
-    store = AlertStore(settings)
     everyone = sorted({p for c in contacts for p in (c.person_a, c.person_b)})
     first = min(c.start for c in contacts)
     last = max(c.end for c in contacts)
     middle = (first + last) // 2
-    for since, until in ((first, last), (middle, middle + 3600)):
-        for group in (everyone[:1], everyone[1:4], everyone[4:]):
-            persons = set(group)
-            found = {Contact(e.venue_id, e.person_a, e.person_b, e.start, e.end)
-                     for e in store.edges_of(persons, since, until)}
-            assert found == {c for c in contacts if {c.person_a, c.person_b} & persons
-                             and c.start <= until and c.end >= since}, (persons, since, until)
+    store = AlertStore(settings)
+    try:
+        for since, until in ((first, last), (middle, middle + 3600)):
+            for group in (everyone[:1], everyone[1:4], everyone[4:]):
+                persons = set(group)
+                found = {Contact(e.venue_id, e.person_a, e.person_b, e.start, e.end)
+                         for e in store.edges_of(persons, since, until)}
+                assert found == {c for c in contacts if {c.person_a, c.person_b} & persons
+                                 and c.start <= until and c.end >= since}, (persons, since,
+                                                                           until)
+    finally:
+        store.close()
 
 
 def test_poison_messages_go_to_dead_letter_and_the_rest_flows(

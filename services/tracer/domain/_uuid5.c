@@ -15,7 +15,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <openssl/evp.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
