@@ -71,6 +71,7 @@ bench-ingest: setup
 
 bench-tracer: setup
 	$(PY) -m bench.tracer
+	$(PY) -m bench.tracer_window
 
 bench-alerts: setup
 	$(PY) -m bench.alerts

@@ -58,6 +58,23 @@ class Settings(BaseSettings):
     max_dwell_s: int = Field(default=12 * 3600, ge=60, le=MAX_DWELL_LIMIT_S)
     min_overlap_s: int = Field(default=15 * 60, ge=1, le=86_400)
     max_degree: int = Field(default=2, ge=1, le=6)
+    # The tracer holds in memory the scans of this many hours before now (a scan older than
+    # that is traced against ClickHouse): at least twice the longest visit, so that a visit and
+    # everything it can meet are held whole while its scans still arrive on time.
+    tracer_hot_hours: int = Field(default=48, ge=1, le=366 * 24)
+    # Partitions of `scans` (and so of `contacts`): how many tracer workers can share the load.
+    # Set before the topics are created; see docs/scaling.md for changing it later.
+    scans_partitions: int = Field(default=8, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _hot_window_holds_whole_visits(self) -> Settings:
+        if self.environment == "production" and self.tracer_hot_hours * 3600 < 2 * self.max_dwell_s:
+            raise ValueError(
+                f"TRUYVET_TRACER_HOT_HOURS={self.tracer_hot_hours} is less than twice the longest "
+                f"visit (TRUYVET_MAX_DWELL_S={self.max_dwell_s}): late scans would be traced "
+                "against ClickHouse for most of every visit"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
@@ -89,6 +106,10 @@ class Settings(BaseSettings):
     @property
     def retention(self) -> timedelta:
         return timedelta(days=self.retention_days)
+
+    @property
+    def tracer_hot_s(self) -> int:
+        return self.tracer_hot_hours * 3600
 
     @property
     def retention_s(self) -> int:

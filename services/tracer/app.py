@@ -1,14 +1,19 @@
-"""The tracer worker: a Faust agent over ``scans`` that keeps per-venue state and emits contacts.
+"""The tracer worker: a plain aiokafka group consumer over ``scans`` that commits what it stored.
 
-The agent stays thin: it groups messages, lets :class:`TracerCore` decide, and writes the result
-in an order that makes a crash harmless — ClickHouse rows, ``contacts`` and ``dead-letter``
-messages and the state segments are all acknowledged before Faust may commit the offsets, and
-everything written is keyed deterministically, so a replay rewrites the same facts.
+A batch loop, as aiokafka's own examples keep local state: fetch (``getmany``), let
+:class:`TracerCore` decide, write the ClickHouse rows, send the ``contacts`` and
+``dead-letter`` messages and wait for the broker to acknowledge them, then commit exactly the
+offset after the last message of each partition. ClickHouse plus the group's committed offset
+are the durable record, written in that order; everything written is keyed deterministically, so
+a replay after a crash rewrites the same facts. Faust is not used here: its stream acknowledges
+events the worker passed over and its commit guard lets a one-message hole through
+(faust-streaming #115, #216, #221); aiokafka delivers each partition in order from its
+position and commits what it is told.
 
-State survives restarts in a changelog-backed Faust table of *segments*: one entry per processed
-``scans`` message holding the scans it added. A worker that (re)gains a partition rebuilds that
-partition's state from the segments below the first offset it is handed, then reprocesses the
-rest; this keeps changelog traffic to one record per message instead of one per person.
+The state is a hot window (``TRUYVET_TRACER_HOT_HOURS``). A worker that gains a partition
+rebuilds it from the ``scans`` topic itself, from the first message produced within the window
+(``offsets_for_times``) up to the committed offset; older scans, and scans whose visits reach
+out of the window, are traced against ClickHouse (:meth:`TracerCore.process_late`).
 """
 
 from __future__ import annotations
@@ -16,34 +21,27 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import faust
-from faust.types import TP, EventT
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
-from services.core.faust_app import App
 from services.core.registry_log import RegistryFollower
 from services.tracer.domain.model import VenueRules
-from services.tracer.offsets import Admission, PartitionOrder
-from services.tracer.processor import (
-    SourceMessage,
-    StepOutput,
-    TracerCore,
-    in_parts,
-    parse_segment_key,
-)
+from services.tracer.history import ClickHouseHistory
+from services.tracer.processor import SourceMessage, StepOutput, TracerCore, in_parts
 from services.tracer.sink import ClickHouseSink
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-SCANS_PARTITIONS = 8
 # The worker holds millions of small objects (the domain state) and allocates hundreds of
 # thousands per step (rows, ids, messages) that live until the step is written. With CPython's
 # default thresholds that garbage triggers a full collection every few steps, each one walking
@@ -51,75 +49,51 @@ SCANS_PARTITIONS = 8
 # often and full ones on a timer (the state itself makes no reference cycles to wait for).
 GC_THRESHOLDS = (50_000, 20, 1_000_000_000)
 GC_FULL_COLLECTION_EVERY_S = 120.0
+EVICT_EVERY_S = 60.0
+PURGE_EVERY_S = 3600.0
+HEARTBEAT_EVERY_S = 5.0
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Finishes the batch in flight before partitions go; restores those that come."""
+
+    def __init__(self, worker: TracerWorker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._worker.partitions_revoked(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._worker.partitions_assigned(list(assigned))
 
 
 class TracerWorker:
-    """Wires the Faust app, the registry, the ClickHouse sink and the domain core together."""
+    """Wires the consumer, the registry, the ClickHouse sink and the domain core together."""
 
     def __init__(self, settings: Settings, *, take: int = 256, part_bytes: int = 2_500_000,
-                 within_s: float = 0.25) -> None:
+                 fetch_wait_ms: int = 250) -> None:
         self.settings = settings
         self.registry = RegistryFollower(settings)
         self.sink = ClickHouseSink(settings)
-        # One thread owns the ClickHouse client (it is not thread-safe): writes and purges queue.
+        self.history = ClickHouseHistory(settings)
+        # One thread owns the ClickHouse writes and reads, in order: a late message is read
+        # against a store that has every row before it.
         self._sink_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self.core = TracerCore(self.rules_for)
-        self.order = PartitionOrder()
-        self._take, self._part_bytes, self._within_s = take, part_bytes, within_s
-        self._registry_started = False
+        self._take, self._part_bytes, self._fetch_wait_ms = take, part_bytes, fetch_wait_ms
+        self.scans_topic = settings.topic("scans")
+        self.group_id = f"{settings.topic_prefix}truyvet-tracer"
         self.processed_scans = 0
-        # Partitions revoked while a group of events was being handled: their state is dropped
-        # only when the group is done (see handle).
-        self._handling = False
-        self._revoked_meanwhile: set[int] = set()
-        self.app = App(
-            f"{settings.topic_prefix}truyvet-tracer",
-            redeliver=True,
-            broker=f"kafka://{settings.kafka_bootstrap}",
-            store="memory://",
-            # Under the state dir, not the working directory the worker was started in.
-            datadir=str(Path(settings.state_dir).resolve() / "tracer-data"),
-            web_enabled=False,
-            topic_partitions=SCANS_PARTITIONS,
-            topic_allow_declare=True,
-            consumer_auto_offset_reset="earliest",
-            broker_commit_interval=1.0,
-            producer_max_request_size=MAX_MESSAGE_BYTES,
-            consumer_max_fetch_size=MAX_MESSAGE_BYTES,
-            producer_acks=-1,
-            stream_buffer_maxsize=2 * take,
-            # No standby copies of the segments table. A worker that gains a partition rebuilds
-            # its state from the changelog, as after a restart (one segment per message over the
-            # retention horizon: a slower takeover as that grows), because Faust's promotion of a
-            # standby to active once left a worker waiting for changelog events that never came
-            # (tests/reliability/test_scale_out.py, 1 clean-clone CI run).
-            table_standby_replicas=0,
-        )
-        app = self.app
-        self.scans_topic = app.topic(
-            settings.topic("scans"), key_type=bytes, value_type=bytes,
-            key_serializer="raw", value_serializer="raw",
-        )
-        self.contacts_topic = app.topic(
-            settings.topic("contacts"), key_serializer="raw", value_serializer="raw"
-        )
-        self.dead_letter_topic = app.topic(
-            settings.topic("dead-letter"), key_serializer="raw", value_serializer="raw"
-        )
-        self.segments = app.Table(
-            "segments", partitions=SCANS_PARTITIONS,
-            # A table takes its changelog serializers from key_type/value_type, not from the
-            # schema: without these, recovery decodes the raw segments as JSON and never ends.
-            key_type=bytes, value_type=bytes,
-            schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
-                                value_serializer="raw"),
-        )
-        app.agent(self.scans_topic, name="trace")(self._trace)
-        app.timer(interval=5.0)(self._heartbeat)
-        app.timer(interval=3600.0)(self._purge)
-        app.timer(interval=GC_FULL_COLLECTION_EVERY_S)(self._collect_garbage)
-        # faust's signal typing wants a `signal` keyword that the sender never passes.
-        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.late_messages = 0
+        # Held while a batch is processed and committed; a rebalance waits for it.
+        self._lock = asyncio.Lock()
+        self._generation = 0
+        # partition -> the offset its state has processed up to (the next one to process).
+        self._next: dict[int, int] = {}
+        self._to_restore: set[int] = set()
+        self._stopping = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
 
     def rules_for(self, venue_id: str) -> VenueRules:
         venue = self.registry.view.venue(venue_id)
@@ -129,148 +103,264 @@ class TracerWorker:
             return VenueRules(s.default_dwell_s, s.max_dwell_s, s.min_overlap_s)
         return VenueRules(venue.default_dwell_s, venue.max_dwell_s, venue.min_overlap_s)
 
-    async def _trace(self, stream: Any) -> AsyncIterator[None]:
-        if not self._registry_started:
-            await self.registry.start()
-            self._registry_started = True
-        async for events in stream.take_events(self._take, within=self._within_s):
-            await self.handle(events)
-            yield None
+    # ------------------------------------------------------------------ life cycle
 
-    async def handle(self, events: Sequence[EventT]) -> None:
-        """Process and write a group of events; return only when all of it is acknowledged.
-
-        The group is worked through in parts, so that ClickHouse stores one part (in its own
-        process, on another core) while this one computes the next. Each part's ClickHouse rows
-        are written before its ``contacts`` messages are sent, and parts are sent in order.
-        """
-        # A rebalance may revoke partitions at any await below. The rest of the group is still
-        # processed with their state as it stands (complete: restored here, then advanced part
-        # by part), which gives exactly what their next owner derives when it reprocesses the
-        # group from the last commit; the state is dropped once the group is done, and restored
-        # from the changelog if they come back.
-        self._handling = True
+    async def run(self) -> None:
+        s = self.settings
+        await self.registry.start()
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, acks="all", enable_idempotence=True,
+            max_request_size=MAX_MESSAGE_BYTES, linger_ms=5,
+        )
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap, group_id=self.group_id,
+            client_id=f"{self.group_id}-{time.time_ns()}",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+            # A late message or a restore may keep the loop from fetching for a while.
+            max_poll_interval_ms=600_000,
+        )
+        await self.producer.start()
+        self.consumer.subscribe([self.scans_topic], listener=_Rebalance(self))
+        await self.consumer.start()
+        timers = [asyncio.create_task(self._every(HEARTBEAT_EVERY_S, self._heartbeat)),
+                  asyncio.create_task(self._every(EVICT_EVERY_S, self._evict)),
+                  asyncio.create_task(self._every(PURGE_EVERY_S, self._purge)),
+                  asyncio.create_task(self._every(GC_FULL_COLLECTION_EVERY_S, self._collect))]
         try:
-            messages = await self._in_offset_order([
-                SourceMessage(e.message.topic, e.message.partition, e.message.offset, e.key,
-                              e.value)
-                for e in events
-            ])
-            for message in messages:
-                if not self.core.has_partition(message.partition):
-                    self._restore(message.partition, message.offset)
-            await self._process_in_parts(messages)
+            await self._heartbeat()
+            while not self._stopping.is_set():
+                await self._step()
         finally:
-            self._handling = False
-            self._drop(self._revoked_meanwhile)
-            self._revoked_meanwhile.clear()
-        # Everything above is acknowledged before these events may be committed.
-        await self.app.producer.flush()
+            for timer in timers:
+                timer.cancel()
+            await self.consumer.stop()  # leaves the group: its partitions move at once
+            await self.producer.stop()
+            await self.registry.stop()
+            self._sink_thread.shutdown()
+            self.sink.close()
+            self.history.close()
 
-    async def _in_offset_order(self, messages: list[SourceMessage]) -> list[SourceMessage]:
-        """The messages to process, each partition's in offset order from where it started
-        (see :mod:`services.tracer.offsets`); seeks back where some are missing."""
-        admitted = []
-        now = time.monotonic()
-        for message in messages:
-            partition = message.partition
-            tp = TP(message.topic, partition)
-            if not self.order.started(partition):
-                self.order.start(partition, await self._resume_offset(tp))
-            verdict = self.order.admit(partition, message.offset, now)
-            if verdict is Admission.SEEK_BACK:
-                expected = self.order.expected_offset(partition)
-                earliest = await self._earliest_offset(tp)
-                if expected < earliest:  # the topic's retention removed them: nothing to wait for
-                    log.warning("partition %d: offsets %d..%d are gone from the log", partition,
-                                expected, earliest - 1)
-                    self.order.start(partition, earliest)
-                    verdict = self.order.admit(partition, message.offset, now)
-            if verdict is Admission.SEEK_BACK:
-                expected = self.order.expected_offset(partition)
-                log.warning("partition %d: handed offset %d while %d is next; seeking back",
-                            partition, message.offset, expected)
-                await self.app.consumer.seek(tp, expected)
-            elif verdict is Admission.PROCESS:
-                admitted.append(message)
-        return admitted
+    def stop(self) -> None:
+        self._stopping.set()
 
-    async def _resume_offset(self, tp: TP) -> int:
-        """Where a partition just assigned resumes: the group's committed offset, or the first
-        offset in the log when nothing was committed yet (auto_offset_reset is "earliest")."""
-        committed = self.app.consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
-        if committed is not None:
-            return int(committed)
-        return await self._earliest_offset(tp)
+    async def _every(self, interval_s: float, job: Any) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await job()
+            except Exception:  # a timer's failure is logged; the loop goes on
+                log.exception("%s failed", job.__name__)
 
-    async def _earliest_offset(self, tp: TP) -> int:
-        return int((await self.app.consumer.earliest_offsets(tp)).get(tp, 0))
+    # ------------------------------------------------------------------ the batch loop
 
-    def _drop(self, partitions: set[int]) -> None:
-        self.core.drop_partitions(partitions)
-        self.order.forget(partitions)
+    async def _step(self) -> None:
+        assert self.consumer is not None
+        generation = self._generation
+        batch = await self.consumer.getmany(timeout_ms=self._fetch_wait_ms,
+                                            max_records=self._take)
+        async with self._lock:
+            if generation != self._generation:
+                # A rebalance came between the fetch and now: every partition kept or gained is
+                # sought back to what its state has processed, so this batch is fetched again.
+                return
+            await self._restore_assigned()
+            messages: list[SourceMessage] = []
+            commits: dict[TopicPartition, int] = {}
+            assigned = self.consumer.assignment()
+            for tp, records in sorted(batch.items()):
+                if not records or tp not in assigned or tp.partition in self._to_restore:
+                    continue
+                expected = self._next.get(tp.partition)
+                if expected is not None and records[0].offset != expected:
+                    log.warning("partition %d: handed offset %d while %d is next; seeking back",
+                              tp.partition, records[0].offset, expected)
+                    self.consumer.seek(tp, expected)
+                    continue
+                messages.extend(SourceMessage(r.topic, r.partition, r.offset, r.key, r.value)
+                                for r in records)
+                commits[tp] = records[-1].offset + 1
+            if not messages:
+                return
+            await self._process(messages)
+            # Only now, with every row stored and every message acknowledged.
+            try:
+                await self.consumer.commit(commits)
+            except (CommitFailedError, IllegalStateError) as exc:
+                # The group moved on without this member (its session expired): the partitions'
+                # next owners process these messages again, to the same rows.
+                log.warning("commit refused (%r): dropping partitions %s", exc,
+                            sorted(tp.partition for tp in commits))
+                self._generation += 1
+                self.core.drop_partitions(tp.partition for tp in commits)
+                for tp in commits:
+                    self._next.pop(tp.partition, None)
+                return
+            for tp, offset in commits.items():
+                self._next[tp.partition] = offset
 
-    async def _process_in_parts(self, messages: Sequence[SourceMessage]) -> None:
+    async def _process(self, messages: Sequence[SourceMessage]) -> None:
+        """Process and write messages; return only when all of it is stored and acknowledged.
+
+        Work goes in parts, so that ClickHouse stores one part (on another core) while this
+        computes the next; each part's rows are stored before its messages are sent, and parts
+        are sent in order. A message that needs its venue's history is traced in the ClickHouse
+        thread, after the writes before it.
+        """
         loop = asyncio.get_running_loop()
+        sent: list[asyncio.Future[Any]] = []
         previous: tuple[StepOutput, asyncio.Future[None]] | None = None
         for part in in_parts(messages, self._part_bytes):
-            out = self.core.process(part)
-            self._stage_segments(out)
-            if previous is not None:
-                await self._publish(*previous)
-            previous = out, loop.run_in_executor(self._sink_thread, self.sink.write, out.rows)
+            pending: Sequence[SourceMessage] = part
+            while pending:
+                out, done = self.core.process(pending)
+                pending = pending[done:]
+                if previous is not None:
+                    sent += await self._publish(*previous)
+                previous = out, loop.run_in_executor(self._sink_thread, self.sink.write, out.rows)
+                if pending:
+                    late = await loop.run_in_executor(
+                        self._sink_thread, self.core.process_late, pending[0], self.history)
+                    self.late_messages += 1
+                    sent += await self._publish(*previous)
+                    previous = late, loop.run_in_executor(
+                        self._sink_thread, self.sink.write, late.rows)
+                    pending = pending[1:]
         if previous is not None:
-            await self._publish(*previous)
+            sent += await self._publish(*previous)
+        await asyncio.gather(*sent)
 
-    def _stage_segments(self, out: StepOutput) -> None:
-        store = self.segments.data
-        for partition, key, value in out.segments:
-            raw_key = key.encode()
-            store[raw_key] = value
-            self.segments.send_changelog(partition, raw_key, value)
-
-    async def _publish(self, out: StepOutput, written: asyncio.Future[None]) -> None:
+    async def _publish(self, out: StepOutput,
+                       written: asyncio.Future[None]) -> list[asyncio.Future[Any]]:
         # ClickHouse first: whoever reacts to a contacts message (the alerts worker) reads
         # ClickHouse next and must find the change there.
+        assert self.producer is not None
         await written
-        for venue_key, contacts in out.contacts:
-            await self.contacts_topic.send(key=venue_key, value=contacts, force=True)
+        sent = []
+        contacts = self.settings.topic("contacts")
+        for venue_key, value in out.contacts:
+            sent.append(await self.producer.send(contacts, value, key=venue_key))
+        dead_letter = self.settings.topic("dead-letter")
         for letter in out.dead_letters:
             log.warning("dead-lettered %s[%d]@%d: %s", letter.source_topic, letter.partition,
                         letter.offset, letter.reason)
-            await self.dead_letter_topic.send(
-                key=(letter.key or "").encode(), value=letter.model_dump_json().encode(),
-                force=True,
-            )
+            sent.append(await self.producer.send(
+                dead_letter, letter.model_dump_json().encode(), key=(letter.key or "").encode()))
         self.processed_scans += out.scans_seen
+        return sent
 
-    def _restore(self, partition: int, first_offset: int) -> None:
+    # ------------------------------------------------------------------ rebalances
+
+    async def partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # A batch fetched before this is not processed (the generation moved on); one already
+        # being processed is waited for: it commits before it lets go of the lock.
+        self._generation += 1
+        async with self._lock:
+            pass
+
+    async def partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        assert self.consumer is not None
+        self._generation += 1
+        async with self._lock:
+            mine = {tp.partition for tp in assigned if tp.topic == self.scans_topic}
+            self._to_restore &= mine
+            gone = set(self._next) - mine
+            self.core.drop_partitions(gone)
+            for partition in gone:
+                del self._next[partition]
+            for partition in sorted(mine):
+                committed = await self.consumer.committed(
+                    TopicPartition(self.scans_topic, partition))
+                if partition in self._next and committed == self._next[partition]:
+                    # Held here through the rebalance, nobody moved it meanwhile. The fetch
+                    # position may be past it (a batch fetched, then not processed): back to it.
+                    self.consumer.seek(TopicPartition(self.scans_topic, partition), committed)
+                    continue
+                self._next.pop(partition, None)
+                self.core.drop_partitions([partition])
+                self._to_restore.add(partition)
+
+    async def _restore_assigned(self) -> None:
+        if not self._to_restore:
+            return
+        partitions, self._to_restore = sorted(self._to_restore), set()
+        for partition in partitions:
+            await self._restore(partition)
+
+    async def _restore(self, partition: int) -> None:
+        """Rebuild a partition's hot state from ``scans``, from the first message produced in
+        the window to the committed offset (restore time bounded by the hot window)."""
+        assert self.consumer is not None
+        s = self.settings
         started = time.monotonic()
-        segments = []
-        for raw_key, value in list(self.segments.data.items()):
-            seg_partition, offset = parse_segment_key(raw_key.decode())
-            if seg_partition == partition and offset < first_offset:
-                segments.append((offset, value))
-        segments.sort()
-        horizon = int(time.time()) - self.settings.retention_s
-        restored = self.core.restore(partition, (value for _, value in segments), horizon)
-        log.info("partition %d: restored %d scans from %d segments in %.2fs", partition,
-                 restored, len(segments), time.monotonic() - started)
+        tp = TopicPartition(self.scans_topic, partition)
+        committed = await self.consumer.committed(tp)
+        now = int(time.time())
+        # Every scan at or after `held_from` was produced at or after `held_from - skew`.
+        held_from = now - s.tracer_hot_s - s.max_dwell_s
+        begin = (await self.consumer.beginning_offsets([tp]))[tp]
+        if committed is None or committed <= begin:
+            self._next[partition] = begin if committed is None else committed
+            self.consumer.seek(tp, self._next[partition])
+            self.core.restore(partition, [], None, now - s.retention_s)
+            return
+        found = (await self.consumer.offsets_for_times(
+            {tp: (held_from - s.max_clock_skew_s) * 1000}))[tp]
+        start = committed if found is None else max(begin, min(found.offset, committed))
+        messages = await self._read(tp, start, committed)
+        whole_log = start <= begin
+        self.core.restore(partition, messages, None if whole_log else held_from,
+                          now - s.retention_s)
+        if not whole_log:
+            self.core.evict_before(now - s.tracer_hot_s)
+            firsts = self.core.leading_outs(partition)
+            loop = asyncio.get_running_loop()
+            before = await loop.run_in_executor(self._sink_thread, self.history.latest_before,
+                                                firsts)
+            self.core.restore_predecessors(partition, [b for b in before if b.direction == "in"])
+        self._next[partition] = committed
+        self.consumer.seek(tp, committed)
+        log.info("partition %d: restored %d messages (offsets %d..%d) in %.2fs, %d scans held",
+                 partition, len(messages), start, committed - 1, time.monotonic() - started,
+                 self.core.held_scans())
 
-    def _on_revoked(self, sender: Any, revoked: set[TP], **_: Any) -> None:
-        scans = self.settings.topic("scans")
-        partitions = {tp.partition for tp in revoked if tp.topic == scans}
-        if self._handling:
-            self._revoked_meanwhile |= partitions
-        else:
-            self._drop(partitions)
+    async def _read(self, tp: TopicPartition, start: int, end: int) -> list[SourceMessage]:
+        """The messages of ``tp`` at offsets ``[start, end)``, with a consumer of no group."""
+        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                  enable_auto_commit=False, group_id=None,
+                                  max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+                                  fetch_max_bytes=4 * MAX_MESSAGE_BYTES)
+        await reader.start()
+        try:
+            reader.assign([tp])
+            reader.seek(tp, start)
+            messages: list[SourceMessage] = []
+            while (messages[-1].offset + 1 if messages else start) < end:
+                batch = await reader.getmany(tp, timeout_ms=1000)
+                for record in batch.get(tp, []):
+                    if record.offset < end:
+                        messages.append(SourceMessage(record.topic, record.partition,
+                                                      record.offset, record.key, record.value))
+                if not batch and await reader.position(tp) >= end:
+                    break  # the rest were transaction markers or compacted away
+            return messages
+        finally:
+            await reader.stop()
+
+    # ------------------------------------------------------------------ timers
 
     async def _heartbeat(self) -> None:
         beat = Path(self.settings.state_dir) / "run" / "tracer.heartbeat"
         beat.parent.mkdir(parents=True, exist_ok=True)
         beat.write_text(f"{time.time():.0f} {self.processed_scans}\n")
 
-    async def _collect_garbage(self) -> None:
+    async def _evict(self) -> None:
+        async with self._lock:
+            evicted = self.core.evict_before(int(time.time()) - self.settings.tracer_hot_s)
+        if evicted:
+            log.info("hot window: let go of %d scans, %d held", evicted, self.core.held_scans())
+
+    async def _collect(self) -> None:
         started = time.monotonic()
         found = gc.collect()
         log.debug("full garbage collection: %d objects in %.2fs", found,
@@ -280,33 +370,25 @@ class TracerWorker:
         await self.purge(int(time.time()) - self.settings.retention_s)
 
     async def purge(self, cutoff: int) -> None:
-        """Forget scans older than ``cutoff`` here, in the changelog and in ClickHouse (rule 10).
-
-        Of the scans before ``cutoff``, the changelog then keeps exactly those the state still
-        holds (see :meth:`TracerCore.purged_segments`), so a restart restores the state as it is.
-        """
-        forgotten = self.core.forget_before(cutoff)
-        store = self.segments.data
-        by_partition: dict[int, list[tuple[str, bytes]]] = {}
-        for raw_key, value in list(store.items()):
-            key = raw_key.decode()
-            by_partition.setdefault(parse_segment_key(key)[0], []).append((key, value))
-        for partition, segments in by_partition.items():
-            for key, kept in self.core.purged_segments(partition, segments, cutoff):
-                raw_key = key.encode()
-                if kept is None:
-                    del store[raw_key]
-                else:
-                    store[raw_key] = kept
-                self.segments.send_changelog(partition, raw_key, kept)
-        dropped = await asyncio.get_running_loop().run_in_executor(
-            self._sink_thread, self.sink.drop_days_before, utc_day(cutoff)
-        )
+        """Forget scans older than ``cutoff`` here and in ClickHouse, and refuse them (rule 10)."""
+        async with self._lock:
+            forgotten = self.core.forget_before(cutoff)
+            dropped = await asyncio.get_running_loop().run_in_executor(
+                self._sink_thread, self.sink.drop_days_before, utc_day(cutoff))
         log.info("retention: forgot %d scans, dropped partitions %s", forgotten, dropped)
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    logging.basicConfig(level=loglevel.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
-    worker = TracerWorker(settings)
     gc.set_threshold(*GC_THRESHOLDS)
-    faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
+
+    async def main() -> None:
+        worker = TracerWorker(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        await worker.run()
+
+    asyncio.run(main())

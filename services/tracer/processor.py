@@ -1,9 +1,13 @@
 """One tracer worker's processing, between Kafka and ClickHouse but touching neither.
 
-The Faust agent hands in raw ``scans`` messages; :class:`TracerCore` decodes them, feeds the
+The consumer loop hands in raw ``scans`` messages; :class:`TracerCore` decodes them, feeds the
 domain state of the message's partition, and returns everything to write: ClickHouse rows,
-``contacts`` messages, dead letters and the state segment that makes the step durable. The
-agent then writes all of it, and only then lets Faust commit the offsets.
+``contacts`` messages and dead letters. The loop writes all of it, and only then commits.
+
+The state holds a hot window (:meth:`TracerCore.evict_before`). A message whose scans could
+change or meet a visit no longer held - an offline gate's upload of days ago - is traced
+against the venue's history in ClickHouse (:meth:`TracerCore.process_late`, through a
+:class:`History`), with the same domain code, so only the difference is emitted (rules 4, 9).
 
 This is the tracer's hot path (several contact changes per scan), so rows carry times as epoch
 seconds and days as day numbers (the driver sends them as they are, where a datetime or date
@@ -14,11 +18,9 @@ encoded straight to JSON from the columns.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from sys import intern
-
-import orjson
+from typing import Protocol
 
 from schemas.common import Op
 from schemas.errors import DeadLetter
@@ -36,21 +38,19 @@ from services.tracer.domain.delta import Delta
 from services.tracer.domain.errors import DomainError
 from services.tracer.domain.model import (
     Contact,
-    Direction,
     Scan,
     VenueRules,
     Visit,
     contact_ids,
     visit_ids,
 )
-from services.tracer.domain.state import TracerState
+from services.tracer.domain.overlap import IndexedVisit
+from services.tracer.domain.state import TracerState, VenueState
 from services.tracer.sink import SinkRows
 
 log = logging.getLogger(__name__)
 
 SERVICE = "tracer"
-_DIRECTION_CODE = {"in": 0, "out": 1}
-_CODE_DIRECTION: tuple[Direction, Direction] = ("in", "out")
 
 # Visits and contacts are named tuples: they are turned into columns with zip(*facts), which
 # relies on this field order.
@@ -75,7 +75,6 @@ class StepOutput:
     # (key, value) of each ``contacts`` message, in the order they must be sent.
     contacts: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    segments: list[tuple[int, str, bytes]] = field(default_factory=list)
     scans_seen: int = 0
     contact_changes: int = 0
 
@@ -108,27 +107,17 @@ def in_parts(messages: Iterable[SourceMessage], part_bytes: int) -> Iterator[lis
         yield part
 
 
-def segment_key(partition: int, offset: int) -> str:
-    return f"{partition}:{offset:020d}"
+class History(Protocol):
+    """The system of record's scans and visits of one venue, as the late path reads them."""
 
+    def people_scans(self, venue_id: str, people: Sequence[str],
+                     event_ids: Sequence[str]) -> list[Scan]:
+        """Every stored scan at the venue of ``people`` and of whoever holds ``event_ids``."""
+        ...
 
-def parse_segment_key(key: str) -> tuple[int, int]:
-    partition, _, offset = key.partition(":")
-    return int(partition), int(offset)
-
-
-def encode_segment(venue_id: str, scans: list[Scan]) -> bytes:
-    """The state a message added, compactly: what a restarted worker replays (its changelog)."""
-    return orjson.dumps(
-        {"v": venue_id, "s": [(s.event_id, s.person, _DIRECTION_CODE[s.direction], s.at)
-                              for s in scans]}
-    )
-
-
-def decode_segment(value: bytes) -> list[Scan]:
-    data = orjson.loads(value)
-    venue_id = data["v"]
-    return [Scan(e, venue_id, intern(p), _CODE_DIRECTION[d], at) for e, p, d, at in data["s"]]
+    def visits_overlapping(self, venue_id: str, start: int, end: int) -> list[IndexedVisit]:
+        """Every live stored visit at the venue that overlaps ``[start, end]``."""
+        ...
 
 
 class TracerCore:
@@ -146,88 +135,137 @@ class TracerCore:
         for partition in partitions:
             self._partitions.pop(partition, None)
 
-    def restore(self, partition: int, segments: Iterable[bytes], horizon: int | None = None) -> int:
-        """Rebuild a partition's state from its segments (in offset order), emitting nothing.
+    def restore(self, partition: int, messages: Iterable[SourceMessage],
+                held_from: int | None, horizon: int | None) -> int:
+        """Rebuild a partition's state from its messages (in offset order), emitting nothing.
 
-        Scans before ``horizon`` are then forgotten and refused from now on, as the live state's
-        last purge left it: a restart must not let scans older than the retention back in.
+        ``held_from``: the time from which the messages hold every scan of the partition (None:
+        they are the whole log). Scans before ``horizon`` (the retention) are then forgotten
+        and refused from now on, as the live state's last purge left it.
         """
-        state = self._partitions[partition] = TracerState()
+        state = self._partitions[partition] = TracerState(held_from)
         restored = 0
-        for value in segments:
-            scans = decode_segment(value)
-            state.apply(scans, self._rules_for)
+        for message in messages:
+            try:
+                scans = decode_scan_batch(message.value).scans
+                state.apply(scans, self._rules_for)
+            except (UndecodableError, DomainError):
+                continue  # dead-lettered when it was first processed
             restored += len(scans)
         if horizon is not None:
             state.forget_before(horizon)
         return restored
 
-    def purged_segments(self, partition: int, segments: Iterable[tuple[str, bytes]],
-                        cutoff: int) -> list[tuple[str, bytes | None]]:
-        """After :meth:`forget_before`, each of the partition's segments that changes: rewritten
-        with only the scans before ``cutoff`` that the state still holds, or None (a tombstone)
-        once it holds none of its scans.
+    def leading_outs(self, partition: int) -> list[tuple[str, str, int]]:
+        """:meth:`TracerState.leading_outs` of a restored partition."""
+        return self._partitions[partition].leading_outs()
 
-        Forgetting keeps the ``in`` of a visit open across the cutoff, so a restart must restore
-        it too. A partition with no state here yet (no message since it was assigned) is asked
-        of a state rebuilt from its segments, as its restore would rebuild it.
-        """
-        ordered = sorted(segments)  # key order is offset order
-        state = self._partitions.get(partition)
-        if state is None:
-            state = TracerState()
-            for _, value in ordered:
-                state.apply(decode_segment(value), self._rules_for)
-            state.forget_before(cutoff)
-        changed: list[tuple[str, bytes | None]] = []
-        for key, value in ordered:
-            scans = decode_segment(value)
-            kept = [s for s in scans if s.at >= cutoff or state.holds(s)]
-            if len(kept) < len(scans):
-                changed.append((key, encode_segment(kept[0].venue_id, kept) if kept else None))
-        return changed
+    def restore_predecessors(self, partition: int, scans: Iterable[Scan]) -> None:
+        """Give a restored partition the stored scans just before its leading ``out`` s."""
+        self._partitions[partition].apply(list(scans), self._rules_for)
+
+    def evict_before(self, cutoff: int) -> int:
+        """Let every partition's state go of what only visits ending before ``cutoff`` need."""
+        return sum(state.evict_before(cutoff) for state in self._partitions.values())
+
+    def partition_state(self, partition: int) -> TracerState:
+        return self._partitions[partition]
+
+    def held_scans(self) -> int:
+        return sum(state.scan_count for state in self._partitions.values())
 
     def forget_before(self, cutoff: int) -> int:
         return sum(state.forget_before(cutoff) for state in self._partitions.values())
 
-    def process(self, messages: Iterable[SourceMessage]) -> StepOutput:
+    def process(self, messages: Sequence[SourceMessage]) -> tuple[StepOutput, int]:
+        """Trace ``messages`` in order with the hot state; return the output and how many
+        messages it covers: all, or those before the first that needs the venue's history
+        (:meth:`process_late` takes that one, once everything before it is stored)."""
         out = StepOutput()
         # venue -> its contact changes, message after message (each retractions, then upserts):
         # a later message may retract what an earlier one of the same step added.
         changes: dict[str, ContactColumns] = {}
+        done = 0
         for message in messages:
             state = self._partitions.setdefault(message.partition, TracerState())
             try:
                 batch = decode_scan_batch(message.value)
                 scans = batch.scans
+                if state.needs_history(scans, self._rules_for):
+                    break
                 delta = state.apply(scans, self._rules_for)
             except (UndecodableError, DomainError) as exc:
                 out.dead_letters.append(self._dead(message, str(exc)))
+                done += 1
                 continue
-            out.scans_seen += len(scans)
-            if delta.expired:  # dead-lettered below: neither stored nor kept for a restart
-                expired = set(delta.expired)
-                batch = batch.only([i for i, s in enumerate(scans) if s not in expired])
-                scans = batch.scans
-            venue_id = batch.venue_id
-            out.segments.append(
-                (message.partition, segment_key(message.partition, message.offset),
-                 encode_segment(venue_id, scans))
-            )
-            self._scan_rows(batch, message.offset, out.rows)
-            self._derived_rows(delta, message.offset, out,
-                               changes.setdefault(venue_id, ContactColumns()))
-            if delta.expired:
-                out.dead_letters.append(self._dead(
-                    message,
-                    f"{len(delta.expired)} scan(s) older than the retention horizon: "
-                    + ", ".join(s.event_id for s in delta.expired[:20]),
-                ))
+            done += 1
+            self._emit(message, batch, delta, out, changes)
+        self._contact_messages(changes, out)
+        return out, done
+
+    def process_late(self, message: SourceMessage, history: History) -> StepOutput:
+        """Trace one message against its venue's history in the system of record.
+
+        Everything processed before it must be stored. First the people the message touches
+        and their whole stored history give the visits that change; then the stored visits
+        around those changes, and the same domain state finds the contacts that change. The
+        hot state then takes those people's scans as they now are.
+        """
+        out = StepOutput()
+        state = self._partitions.setdefault(message.partition, TracerState())
+        try:
+            batch = decode_scan_batch(message.value)
+        except UndecodableError as exc:
+            out.dead_letters.append(self._dead(message, str(exc)))
+            return out
+        venue_id, scans = batch.venue_id, batch.scans
+        rules = self._rules_for(venue_id)
+        people = sorted({s.person for s in scans})
+        stored = history.people_scans(venue_id, people, [s.event_id for s in scans])
+        try:
+            alone = VenueState.for_history(venue_id, rules, stored, (), state.horizon)
+            changed = alone.apply(scans, rules)
+            visits = changed.visits_added + changed.visits_removed
+            neighbours = history.visits_overlapping(
+                venue_id, min(v.start for v in visits), max(v.end for v in visits)
+            ) if visits else []
+            late = VenueState.for_history(venue_id, rules, stored, neighbours, state.horizon)
+            delta = late.apply(scans, rules)
+        except DomainError as exc:
+            out.dead_letters.append(self._dead(message, str(exc)))
+            return out
+        hot = state.venue_or_new(venue_id)
+        hot.adopt(late, late.history_people(), rules)
+        state.keep(hot)
+        changes: dict[str, ContactColumns] = {}
+        self._emit(message, batch, delta, out, changes)
+        self._contact_messages(changes, out)
+        return out
+
+    def _emit(self, message: SourceMessage, batch: DecodedBatch, delta: Delta, out: StepOutput,
+              changes: dict[str, ContactColumns]) -> None:
+        scans = batch.scans
+        out.scans_seen += len(scans)
+        if delta.expired:  # dead-lettered below, not stored
+            expired = set(delta.expired)
+            batch = batch.only([i for i, s in enumerate(scans) if s not in expired])
+            scans = batch.scans
+        venue_id = batch.venue_id
+        self._scan_rows(batch, message.offset, out.rows)
+        self._derived_rows(delta, message.offset, out,
+                           changes.setdefault(venue_id, ContactColumns()))
+        if delta.expired:
+            out.dead_letters.append(self._dead(
+                message,
+                f"{len(delta.expired)} scan(s) older than the retention horizon: "
+                + ", ".join(s.event_id for s in delta.expired[:20]),
+            ))
+
+    def _contact_messages(self, changes: dict[str, ContactColumns], out: StepOutput) -> None:
         for venue_id, venue_changes in changes.items():
             key = venue_id.encode()
             out.contacts.extend(
                 (key, value) for value in contact_messages(venue_id, venue_changes, self._iso))
-        return out
 
     def _scan_rows(self, batch: DecodedBatch, version: int, rows: SinkRows) -> None:
         scans, n = batch.scans, len(batch.scans)

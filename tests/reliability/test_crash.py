@@ -8,6 +8,7 @@ within a few seconds so that the two waits overlap and the test stays within CI 
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,44 @@ def test_killed_tracer_and_alerts_worker_restart_to_the_reference_without_duplic
     assert folded_contacts(settings) == contacts
     folded = folded_alerts(settings)
     assert {cid: folded.get(cid, set()) for cid in expected} == expected
+
+
+def test_a_tracer_killed_at_ten_random_moments_of_one_stream_ends_at_the_reference(
+    stack: Settings, tmp_path: Path, record_property: Any
+) -> None:
+    settings = isolated_settings(stack, tmp_path)
+    register_venues(settings, VENUES)
+    day = messy_day(9, venues=list(VENUES), people=600, start=recent_start(30))
+    messages = [m for wave in day.waves for m in wave]
+    visits = reference_visits(day.scans, VENUES)
+    contacts = reference_contacts(day.scans, VENUES)
+    distinct_scans = len({s.event_id for s in day.scans})
+    rng = random.Random(2026)
+    # Ten moments, each a share of the stream stored: random, increasing, all before its end.
+    moments = sorted(rng.uniform(0.05, 0.9) for _ in range(10))
+
+    def stored_scans() -> int:
+        return count_rows(settings, "SELECT uniqExact(event_id) FROM scans")
+
+    log_dir = tmp_path / "tracer"
+    log_dir.mkdir()
+    tracer = ServiceProcess("services.tracer", settings, log_dir / "run-0.log")
+    killed_at = []
+    try:
+        with PacedProducer(settings, messages, per_second=1) as stream:
+            for n, share in enumerate(moments, start=1):
+                wait_for(lambda share=share: stored_scans() >= distinct_scans * share,  # type: ignore[misc]
+                         180, f"{share:.0%} of the scans stored", 0.1)
+                tracer.kill()
+                killed_at.append(stored_scans())
+                tracer = ServiceProcess("services.tracer", settings, log_dir / f"run-{n}.log")
+            assert stream.sent < stream.total, "the last kill came after the stream ended"
+        wait_while_running(
+            lambda: stored_visits(settings) == visits and stored_contacts(settings) == contacts,
+            240, "visits and contacts equal to the reference", [tracer], every_s=1.0)
+    finally:
+        tracer.stop()
+    record_property("tracer_killed_at_scans", killed_at)
+    assert killed_at == sorted(killed_at) and killed_at[-1] < distinct_scans
+    assert duplicated_rows(settings) == {}
+    assert folded_contacts(settings) == contacts

@@ -24,7 +24,6 @@ from kafka.admin import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
 from services.core.config import Settings
-from services.tracer.app import SCANS_PARTITIONS
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.reliability.city import recent_start, venues
 from tests.reliability.stores import (
@@ -44,6 +43,8 @@ from tests.support.scan_topic import stored_contacts, stored_visits
 from tests.support.stack import isolated_settings
 
 pytestmark = pytest.mark.integration
+
+SCANS_PARTITIONS = Settings().scans_partitions
 
 # "clinic-0" … "clinic-11" hash onto all 8 partitions ("venue-…" leaves two of them empty).
 VENUES = venues(12, prefix="clinic")

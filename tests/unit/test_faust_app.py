@@ -4,28 +4,14 @@ from __future__ import annotations
 
 from faust.types import TP
 
-from services.core.faust_app import App, Consumer, RedeliveringConsumer
+from services.core.faust_app import App, Consumer
 
 
-def _consumer(*, redeliver: bool = False) -> Consumer:
-    app = App("truyvet-unit-faust-app", broker="kafka://127.0.0.1:1", web_enabled=False,
-              redeliver=redeliver)
+def _consumer() -> Consumer:
+    app = App("truyvet-unit-faust-app", broker="kafka://127.0.0.1:1", web_enabled=False)
     consumer = app.consumer
     assert isinstance(consumer, Consumer)
-    assert isinstance(consumer, RedeliveringConsumer) is redeliver
     return consumer
-
-
-def test_the_redelivering_consumer_never_counts_a_message_as_already_read() -> None:
-    consumer = _consumer(redeliver=True)
-    tp = TP("scans", 0)
-    # What Faust records after reading offset 41, and after seeking to a committed offset.
-    consumer._read_offset[tp] = 41
-    consumer._read_offset.update({tp: 57})
-    # Its fetch loop drops a message whose offset is not above this, and takes a jump from it
-    # for a hole in the log: with nothing remembered, neither can happen.
-    assert consumer._read_offset[tp] is None
-    assert consumer._read_offset.pop(tp, None) is None
 
 
 def test_the_plain_consumer_keeps_fausts_read_offsets() -> None:

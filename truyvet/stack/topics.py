@@ -19,7 +19,7 @@ from truyvet.stack.processes import StackError
 # Keyed by the short names of services.core.config.TOPIC_NAMES (use settings.topic(name)).
 TOPIC_PARTITIONS: Mapping[str, int] = MappingProxyType(
     {
-        "scans": 8,  # keyed by venue_id: up to 8 tracer workers
+        "scans": 8,  # keyed by venue_id: up to 8 tracer workers (TRUYVET_SCANS_PARTITIONS)
         "contacts": 8,  # keyed by venue_id, like scans
         "cases": 1,  # rare, and alerts need them in report order
         "alerts": 4,
@@ -36,11 +36,19 @@ _TOPIC_ADMIN_TIMEOUT_MS = 30_000
 _TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
+def partitions_of(name: str, settings: Settings) -> int:
+    """How many partitions topic ``name`` is created with (``scans`` and ``contacts`` as set)."""
+    if name in ("scans", "contacts"):
+        return settings.scans_partitions
+    return TOPIC_PARTITIONS[name]
+
+
 def topic_configs(name: str, settings: Settings) -> dict[str, str]:
     """The topic-level configs of topic ``name`` (a short name from ``TOPIC_NAMES``)."""
     horizon_ms = str(settings.retention_days * _DAY_MS)
     configs: dict[str, dict[str, str]] = {
-        # Rule 10: scans and what is derived from them go at the retention horizon.
+        # Rule 10: scans and what is derived from them go at the retention horizon. `scans` is
+        # the log of record over that horizon: a tracer restores its hot window from it.
         "scans": {"cleanup.policy": "delete", "retention.ms": horizon_ms},
         "contacts": {"cleanup.policy": "delete", "retention.ms": horizon_ms},
         # Cases and alerts are kept for audit.
@@ -76,7 +84,7 @@ def create_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
         existing = set(admin.list_topics())
         wanted = {
             settings.topic(name): {
-                "num_partitions": TOPIC_PARTITIONS[name],
+                "num_partitions": partitions_of(name, settings),
                 "replication_factor": 1,  # single-node local stack
                 "configs": topic_configs(name, settings),
             }

@@ -17,7 +17,7 @@ Keeping no contact set keeps memory to scans and visits, and the snapshot to sca
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -66,7 +66,9 @@ class VenueState:
     """
 
     __slots__ = (
+        "_complete_from",
         "_events",
+        "_held_from",
         "_horizon",
         "_index",
         "_longest",
@@ -77,10 +79,15 @@ class VenueState:
         "venue_id",
     )
 
-    def __init__(self, venue_id: str, horizon: int | None = None) -> None:
+    def __init__(self, venue_id: str, horizon: int | None = None,
+                 held_from: int | None = None) -> None:
         self.venue_id = venue_id
         self._rules: VenueRules | None = None
         self._horizon = horizon
+        # The hot window (see needs_history): scans from `held_from` on are all held, and every
+        # visit ending at or after `_complete_from` is held whole. None: everything is held.
+        self._held_from = held_from
+        self._complete_from: int | None = None
         self._events: dict[str, HeldScan] = {}
         # person → their distinct moments, sorted. Tuples, not a dict or list per person: the
         # garbage collector stops tracking tuples of plain values, so a large state costs the
@@ -323,18 +330,14 @@ class VenueState:
         """
         if self._horizon is None or cutoff > self._horizon:
             self._horizon = cutoff
+        return self._drop_before(cutoff)
+
+    def _drop_before(self, cutoff: int) -> int:
+        """Drop the moments before ``cutoff``, but never an ``in`` whose ``out`` is kept."""
         # person → first moment kept (None: keep none).
         keep_from: dict[str, Moment | None] = {}
         for person, ordered in self._moments.items():
-            before = bisect_right(ordered, (cutoff - 1, IN_RANK))
-            cut = before
-            # Cutting between an in and its out would turn the out into a visit of its own.
-            if (
-                0 < before < len(ordered)
-                and ordered[before][1] == OUT_RANK
-                and ordered[before - 1][1] == IN_RANK
-            ):
-                cut = before - 1
+            cut = _first_kept(ordered, cutoff)
             if cut:
                 keep_from[person] = ordered[cut] if cut < len(ordered) else None
         if not keep_from:
@@ -359,6 +362,180 @@ class VenueState:
                     self._index.add((start, end, person))
                     self._longest = max(self._longest, end - start)
         return len(forgotten)
+
+    # ---------------------------------------------------------------- the hot window
+
+    def complete_from(self, rules: VenueRules) -> int | None:
+        """Every visit ending at or after this time is held whole here (None: every visit).
+
+        Under ``rules`` a visit lasts at most ``max_dwell``, so holding every scan from
+        ``held_from`` on holds whole each visit that ends ``max_dwell`` later or after.
+        """
+        complete, held_from = self._complete_from, self._held_from
+        if held_from is not None:
+            restored = held_from + max(rules.max_dwell, self._longest)
+            complete = restored if complete is None else max(complete, restored)
+        return complete
+
+    def needs_history(self, scans: Iterable[Scan], rules: VenueRules) -> bool:
+        """Whether ``scans`` could change a visit, or meet one, that is not held whole here.
+
+        Then the batch must be traced against the venue's history in the system of record
+        (:meth:`for_history`): an offline gate's upload of days ago, or a check-out whose
+        check-in has left memory. A visit changed by a scan involves the scan's moment and
+        its person's moment just before it; the check is that both are held and that every
+        visit they make starts at or after :meth:`complete_from`, so that the visits that can
+        meet it (which end after it starts) are held too. Scans that :meth:`apply` would refuse
+        are left to it.
+
+        Example:
+            >>> state, rules = VenueState("cafe"), VenueRules()
+            >>> _ = state.apply([Scan("e1", "cafe", "ann", "in", 100_000)], rules)
+            >>> _ = state.evict_before(90_000)
+            >>> state.needs_history([Scan("e2", "cafe", "ann", "out", 101_000)], rules)
+            False
+            >>> state.needs_history([Scan("e3", "cafe", "bob", "in", 80_000)], rules)
+            True
+        """
+        complete = self.complete_from(rules)
+        if complete is None:
+            return False
+        dwell = rules.default_dwell
+        events = self._events
+        for scan in scans:
+            rank = DIRECTION_RANK.get(scan.direction)
+            if rank is None or type(scan.at) is not int:
+                return False
+            new = (scan.at, rank, scan.person)
+            held = events.get(scan.event_id)
+            if held is not None:
+                if held <= new:
+                    continue  # ignored by rule 1
+                if self._reaches_before(held, dwell, complete, removed=True):
+                    return True
+            if self._reaches_before(new, dwell, complete, removed=False):
+                return True
+        return False
+
+    def _reaches_before(self, held: HeldScan, dwell: int, complete: int, *, removed: bool) -> bool:
+        at, rank, person = held
+        if at - dwell < complete:  # its own visit may start before `complete`
+            return True
+        ordered = self._moments.get(person, ())
+        before = bisect_left(ordered, (at, rank))
+        if before == 0:
+            # Nothing of the person's held before it: an `out` may close an `in` that is no
+            # longer held, and taking away a first `in` leaves its `out` to one.
+            return rank == OUT_RANK or (removed and len(ordered) > 1)
+        prev_at, prev_rank = ordered[before - 1]
+        return prev_rank == IN_RANK and prev_at < complete
+
+    def evict_before(self, cutoff: int) -> int:
+        """Let go of what only visits ending before ``cutoff`` need; return how many scans.
+
+        Unlike :meth:`forget_before` nothing is refused afterwards and nothing leaves the
+        stores: the scans let go of are in the system of record, and a later scan that needs
+        them is traced there (:meth:`needs_history`). Kept: every scan from ``cutoff`` minus the
+        longest visit on, and the ``in`` of each kept ``out``, so each visit ending at or after
+        ``cutoff`` is held whole and each held visit is the one the whole history makes.
+
+        Example:
+            >>> state = VenueState("cafe")
+            >>> _ = state.apply([Scan("e1", "cafe", "ann", "in", 0),
+            ...                  Scan("e2", "cafe", "bob", "in", 200_000)], VenueRules())
+            >>> state.evict_before(150_000), state.scan_count
+            (1, 1)
+        """
+        rules = self._rules
+        if rules is None:
+            return 0
+        if self._complete_from is None or cutoff > self._complete_from:
+            self._complete_from = cutoff
+        return self._drop_before(cutoff - max(rules.max_dwell, self._longest))
+
+    @classmethod
+    def for_history(cls, venue_id: str, rules: VenueRules, history: Iterable[Scan],
+                    neighbours: Iterable[IndexedVisit], horizon: int | None) -> VenueState:
+        """A state of one venue as the system of record holds it, for tracing a late batch.
+
+        ``history`` is every stored scan of the people the batch touches (copies included: rule
+        1 picks among them again), and ``neighbours`` the stored visits of everyone else that
+        can meet theirs. :meth:`apply` on the result then gives exactly the change the whole
+        history would, since it re-pairs only the people whose scans the batch changes.
+        """
+        state = cls(venue_id)
+        state._rules = rules
+        state._record(state._parse(history))
+        people = set(state._moments)
+        spans: dict[str, list[Span]] = {}
+        for start, end, person in neighbours:
+            if person not in people:
+                spans.setdefault(person, []).append((start, end))
+        for person, moments in state._moments.items():
+            paired = pair_moments(moments, rules.default_dwell, rules.max_dwell)
+            if paired:
+                state._spans[person] = paired
+        for person, theirs in spans.items():
+            state._spans[person] = tuple(sorted(set(theirs)))
+        state._index = VisitIndex(venue_id, (
+            (start, end, person) for person, held in state._spans.items() for start, end in held
+        ))
+        state._longest = max(
+            (end - start for held in state._spans.values() for start, end in held),
+            default=rules.max_dwell,
+        )
+        state._horizon = horizon
+        return state
+
+    def history_people(self) -> set[str]:
+        """The people whose scans this state holds (of a :meth:`for_history` state: all of
+        their scans at the venue)."""
+        return set(self._moments)
+
+    def adopt(self, late: VenueState, people: Iterable[str], rules: VenueRules) -> None:
+        """Hold ``people``'s scans as ``late`` (a :meth:`for_history` state, after its batch)
+        holds them, keeping of them only what the hot window keeps; emits nothing."""
+        if self._rules is None:
+            self._rules = rules
+        complete = self.complete_from(rules)
+        keep_after = None if complete is None else complete - max(rules.max_dwell, self._longest)
+        people = set(people)
+        events = self._events
+        for event_id in late._events:
+            held = events.get(event_id)
+            if held is not None and held[2] in people:
+                del events[event_id]
+        for repeat in [r for r in self._repeats if r[2] in people]:
+            del self._repeats[repeat]
+        for person in people:
+            self._moments.pop(person, None)
+            for start, end in self._spans.pop(person, _NO_SPANS):
+                self._index.remove((start, end, person))
+        kept_from: dict[str, Moment] = {}
+        for person in people:
+            ordered = late._moments.get(person)
+            if not ordered:
+                continue
+            cut = 0 if keep_after is None else _first_kept(ordered, keep_after)
+            if cut == len(ordered):
+                continue
+            kept = ordered[cut:]
+            kept_from[person] = kept[0]
+            self._moments[person] = kept
+            spans = pair_moments(kept, rules.default_dwell, rules.max_dwell)
+            if spans:
+                self._spans[person] = spans
+            for start, end in spans:
+                self._index.add((start, end, person))
+                self._longest = max(self._longest, end - start)
+        for event_id, held in late._events.items():
+            first = kept_from.get(held[2])
+            if first is not None and (held[0], held[1]) >= first:
+                events[event_id] = held
+        for repeat, count in late._repeats.items():
+            first = kept_from.get(repeat[2])
+            if first is not None and (repeat[0], repeat[1]) >= first:
+                self._repeats[repeat] = count
 
     # ---------------------------------------------------------------- persistence
 
@@ -426,6 +603,25 @@ class VenueState:
             raise SnapshotError(f"unreadable venue-state snapshot: {error!r}") from error
 
 
+def _first_kept(ordered: tuple[Moment, ...], cutoff: int) -> int:
+    """Index of the first of one person's moments kept when those before ``cutoff`` go.
+
+    Cutting between an ``in`` and its ``out`` would turn the ``out`` into a visit of its own,
+    so the ``in`` of a kept ``out`` is kept too.
+
+    Example:
+        >>> _first_kept(((0, IN_RANK), (500, OUT_RANK), (900, IN_RANK)), 400)
+        0
+        >>> _first_kept(((0, IN_RANK), (500, OUT_RANK), (900, IN_RANK)), 600)
+        2
+    """
+    before = bisect_right(ordered, (cutoff - 1, IN_RANK))
+    if 0 < before < len(ordered) and ordered[before][1] == OUT_RANK \
+            and ordered[before - 1][1] == IN_RANK:
+        return before - 1
+    return before
+
+
 def _why_invalid(scan: Scan, venue_id: str) -> str:
     if scan.venue_id != venue_id:
         return f"scan {scan.event_id!r} is for venue {scan.venue_id!r}, not {venue_id!r}"
@@ -452,12 +648,72 @@ class TracerState:
         ['cafe', 'shop']
     """
 
-    __slots__ = ("_horizon", "_venues")
+    __slots__ = ("_evicted_to", "_held_from", "_horizon", "_venues")
 
-    def __init__(self) -> None:
+    def __init__(self, held_from: int | None = None) -> None:
+        """``held_from``: the time from which this state was given every scan (None: all)."""
         self._venues: dict[str, VenueState] = {}
         # Kept here too: a venue first seen (or seen again) after forgetting starts with it.
         self._horizon: int | None = None
+        self._held_from = held_from
+        self._evicted_to: int | None = None
+
+    def _new_venue(self, venue_id: str) -> VenueState:
+        state = VenueState(venue_id, self._horizon, self._held_from)
+        if self._evicted_to is not None:
+            state._complete_from = self._evicted_to
+        return state
+
+    def venue_or_new(self, venue_id: str) -> VenueState:
+        """The venue's state, or the one it would start with here (not yet kept)."""
+        return self._venues.get(venue_id) or self._new_venue(venue_id)
+
+    def keep(self, state: VenueState) -> None:
+        """Hold ``state`` (one :meth:`venue_or_new` gave) as its venue's state."""
+        self._venues[state.venue_id] = state
+
+    @property
+    def horizon(self) -> int | None:
+        return self._horizon
+
+    @property
+    def scan_count(self) -> int:
+        return sum(state.scan_count for state in self._venues.values())
+
+    def needs_history(self, scans: Iterable[Scan], rules_for: RulesLookup) -> bool:
+        """:meth:`VenueState.needs_history` for a batch of one or more venues."""
+        lookup = rules_for.__getitem__ if isinstance(rules_for, Mapping) else rules_for
+        by_venue: dict[str, list[Scan]] = {}
+        for scan in scans:
+            by_venue.setdefault(scan.venue_id, []).append(scan)
+        return any(self.venue_or_new(venue_id).needs_history(venue_scans, lookup(venue_id))
+                   for venue_id, venue_scans in by_venue.items())
+
+    def evict_before(self, cutoff: int) -> int:
+        """:meth:`VenueState.evict_before` on every venue; venues left empty are dropped."""
+        if self._evicted_to is None or cutoff > self._evicted_to:
+            self._evicted_to = cutoff
+        evicted = 0
+        for venue_id in list(self._venues):
+            state = self._venues[venue_id]
+            evicted += state.evict_before(cutoff)
+            if not state.scan_count:
+                del self._venues[venue_id]
+        return evicted
+
+    def leading_outs(self) -> list[tuple[str, str, int]]:
+        """``(venue_id, person, at)`` of each person whose first held moment is an ``out``.
+
+        After a restore from part of the log, the ``in`` before such an ``out`` may not have
+        been given: :meth:`VenueState.apply` it from the system of record, or the ``out``
+        stands as a visit of its own.
+        """
+        found = []
+        for venue_id, state in self._venues.items():
+            for person, ordered in state._moments.items():
+                if ordered[0][1] == OUT_RANK:
+                    found.append((venue_id, person, ordered[0][0]))
+        return found
 
     def venue(self, venue_id: str) -> VenueState | None:
         return self._venues.get(venue_id)
@@ -481,9 +737,7 @@ class TracerState:
         lookup = rules_for.__getitem__ if isinstance(rules_for, Mapping) else rules_for
         staged = []
         for venue_id in sorted(by_venue):
-            state = self._venues.get(venue_id)
-            if state is None:
-                state = VenueState(venue_id, self._horizon)
+            state = self.venue_or_new(venue_id)
             staged.append((state, state._parse(by_venue[venue_id]), lookup(venue_id)))
         deltas = []
         for state, parsed, rules in staged:
