@@ -148,10 +148,10 @@ class TracerCore:
         for message in messages:
             try:
                 scans = decode_scan_batch(message.value).scans
-                state.apply(scans, self._rules_for)
-            except (UndecodableError, DomainError):
+            except UndecodableError:
                 continue  # dead-lettered when it was first processed
-            restored += len(scans)
+            restored += state.load(scans, self._rules_for)
+        state.rederive()
         if horizon is not None:
             state.forget_before(horizon)
         return restored

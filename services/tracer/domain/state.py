@@ -453,6 +453,17 @@ class VenueState:
             self._complete_from = cutoff
         return self._drop_before(cutoff - max(rules.max_dwell, self._longest))
 
+    def load(self, scans: Iterable[Scan], rules: VenueRules) -> None:
+        """Hold ``scans`` (rule 1 applies) without deriving what they change; call
+        :meth:`rederive` once all are loaded. A restore's fast path: it emits nothing, so the
+        contacts of every step in between need not be found."""
+        self._rules = rules
+        self._record(self._parse(scans))
+
+    def rederive(self) -> None:
+        """Pair every held person's moments and rebuild the visit index (after :meth:`load`)."""
+        self._rederive()
+
     @classmethod
     def for_history(cls, venue_id: str, rules: VenueRules, history: Iterable[Scan],
                     neighbours: Iterable[IndexedVisit], horizon: int | None) -> VenueState:
@@ -688,6 +699,23 @@ class TracerState:
             by_venue.setdefault(scan.venue_id, []).append(scan)
         return any(self.venue_or_new(venue_id).needs_history(venue_scans, lookup(venue_id))
                    for venue_id, venue_scans in by_venue.items())
+
+    def load(self, scans: Iterable[Scan], rules_for: RulesLookup) -> int:
+        """Hold a batch of scans without deriving their changes (see :meth:`VenueState.load`);
+        :meth:`rederive` once every batch is loaded. Returns how many scans were given."""
+        lookup = rules_for.__getitem__ if isinstance(rules_for, Mapping) else rules_for
+        by_venue: dict[str, list[Scan]] = {}
+        for scan in scans:
+            by_venue.setdefault(scan.venue_id, []).append(scan)
+        for venue_id, venue_scans in by_venue.items():
+            state = self.venue_or_new(venue_id)
+            state.load(venue_scans, lookup(venue_id))
+            self._venues[venue_id] = state
+        return sum(len(v) for v in by_venue.values())
+
+    def rederive(self) -> None:
+        for state in self._venues.values():
+            state.rederive()
 
     def evict_before(self, cutoff: int) -> int:
         """:meth:`VenueState.evict_before` on every venue; venues left empty are dropped."""
