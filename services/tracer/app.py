@@ -36,6 +36,7 @@ from services.core.config import Settings
 from services.core.registry_log import RegistryFollower
 from services.tracer.domain.model import VenueRules
 from services.tracer.history import ClickHouseHistory
+from services.tracer.memory import release_free_memory
 from services.tracer.processor import SourceMessage, StepOutput, TracerCore, in_parts
 from services.tracer.sink import ClickHouseSink
 
@@ -363,6 +364,7 @@ class TracerWorker:
     async def _collect(self) -> None:
         started = time.monotonic()
         found = gc.collect()
+        release_free_memory()
         log.debug("full garbage collection: %d objects in %.2fs", found,
                   time.monotonic() - started)
 

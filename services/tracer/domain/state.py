@@ -1,8 +1,8 @@
 """Incremental per-venue tracer state: scans in, visit and contact changes out (rules 1-4, 10).
 
-A :class:`VenueState` holds one venue's scans (one per event id), the visits they make per
-person, a :class:`VisitIndex` of those visits, and nothing else: contacts are not stored. On each
-batch it
+A :class:`VenueState` holds one venue's scans (one per event id), the moments they make per
+person, a :class:`VisitIndex` of the visits those pair into, and nothing else: neither visits
+per person nor contacts are stored, both are derived when needed. On each batch it
 
 1. records the new scans (rule 1: a known event id is ignored unless this copy comes first in
    scan order, which then replaces the held one),
@@ -12,18 +12,24 @@ batch it
 
 So the result is a function of the set of scans (rule 4) whatever the batching, and the cost of
 a batch is that of the visits it changes and their neighbours, not of the venue's history.
-Keeping no contact set keeps memory to scans and visits, and the snapshot to scans.
+
+Memory is what bounds a worker (it holds every scan of its hot window), so the state is kept in
+columns of machine integers rather than a tuple and a dict entry per scan: a held scan is one
+64-bit word, ``person << 34 | moment``, where ``person`` is the partition's small number for the
+pseudonym (:class:`People`) and ``moment`` packs ``(at, rank)`` so that integer order is scan
+order. A venue keeps those words sorted (a person's moments are then one contiguous run), and
+beside them the event ids' 64-bit hashes, sorted, with the word each one holds.
 """
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
 
 from services.tracer.domain.contact_changes import contact_changes
 from services.tracer.domain.delta import Delta
-from services.tracer.domain.errors import InvalidScanError, SnapshotError
+from services.tracer.domain.errors import InvalidScanError
 from services.tracer.domain.model import Contact, Scan, VenueRules, Visit
 from services.tracer.domain.overlap import IndexedVisit, VisitIndex, contact_keys_among
 from services.tracer.domain.visits import (
@@ -36,23 +42,132 @@ from services.tracer.domain.visits import (
     pair_moments,
 )
 
-SNAPSHOT_FORMAT = "truyvet.tracer.venue-state/1"
-TRACER_SNAPSHOT_FORMAT = "truyvet.tracer.state/1"
-
-HeldScan = tuple[int, int, str]
-"""``(at, rank, person)`` of the scan held for an event id; tuple order is scan order."""
-
 ParsedScan = tuple[str, int, int, str]
 """``(event_id, at, rank, person)`` of a validated incoming scan."""
 
+# A held scan as one word: person << _PERSON_SHIFT | (at + _AT_OFFSET) << 1 | rank.
+_AT_OFFSET = 1 << 32
+_PERSON_SHIFT = 34
+_MOMENT_MASK = (1 << _PERSON_SHIFT) - 1
+LOWEST_AT = -_AT_OFFSET
+"""Earliest scan time the state can hold (epoch seconds): about 1834."""
+HIGHEST_AT = _AT_OFFSET - 1
+"""Latest scan time the state can hold (epoch seconds): about 2106."""
+_MOST_PEOPLE = 1 << (63 - _PERSON_SHIFT)
+
 _NO_SPANS: tuple[Span, ...] = ()
+
+
+def _word(person: int, at: int, rank: int) -> int:
+    return (person << _PERSON_SHIFT) | ((at + _AT_OFFSET) << 1) | rank
+
+
+def _moment(word: int) -> Moment:
+    moment = word & _MOMENT_MASK
+    return (moment >> 1) - _AT_OFFSET, moment & 1
+
+
+def _event_key(event_id: str) -> int:
+    """The event id as a 64-bit number, held instead of the id (about 85 bytes as a string).
+
+    Python's string hash: keyed per process (so no one can aim collisions at it), cached on the
+    string, and never persisted (a state is rebuilt from the log in its own process). Two
+    different ids held at one venue collide with chance n²/2⁶⁵ for n held scans: about 3 in 10¹²
+    for a venue holding 10,000, over the life of a deployment far below one lost scan.
+    """
+    return hash(event_id)
+
+
+class People:
+    """The pseudonyms of one tracer partition, each stored once and named by a small number.
+
+    Numbers of people no longer held are reused after :meth:`retain`.
+
+    Example:
+        >>> people = People()
+        >>> people.number("ann"), people.number("bob"), people.number("ann")
+        (0, 1, 0)
+        >>> people.retain({1}), people.find("ann"), people.number("cy")
+        (1, None, 0)
+    """
+
+    __slots__ = ("_free", "_names", "_numbers")
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._names: list[str | None] = []
+        self._free: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def number(self, name: str) -> int:
+        """The number of ``name``, given one if it has none."""
+        number = self._numbers.get(name)
+        if number is None:
+            if self._free:
+                number = self._free.pop()
+                self._names[number] = name
+            else:
+                number = len(self._names)
+                if number >= _MOST_PEOPLE:
+                    raise OverflowError(f"more than {_MOST_PEOPLE} people held in one partition")
+                self._names.append(name)
+            self._numbers[name] = number
+        return number
+
+    def find(self, name: str) -> int | None:
+        return self._numbers.get(name)
+
+    def name(self, number: int) -> str:
+        name = self._names[number]
+        assert name is not None, f"person number {number} was released"
+        return name
+
+    def retain(self, live: set[int]) -> int:
+        """Release every number not in ``live``; return how many were released."""
+        released = [number for number in self._numbers.values() if number not in live]
+        for number in released:
+            name = self._names[number]
+            assert name is not None
+            del self._numbers[name]
+            self._names[number] = None
+        self._free.extend(released)
+        return len(released)
+
+
+class _SpansView(Mapping[str, tuple[Span, ...]]):
+    """person → their current visits at one venue, paired from the held moments on demand."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: VenueState) -> None:
+        self._state = state
+
+    def __getitem__(self, person: str) -> tuple[Span, ...]:
+        spans = self.get(person)
+        if spans is None:
+            raise KeyError(person)
+        return spans
+
+    def get(self, person: str, default: tuple[Span, ...] | None = None  # type: ignore[override]
+            ) -> tuple[Span, ...] | None:
+        spans = self._state.spans_of(person)
+        return spans if spans else default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state.held_people())
+
+    def __len__(self) -> int:
+        return len(self._state.held_people())
 
 
 class VenueState:
     """One venue's scans, visits and visit index, updated batch by batch.
 
     The rules are those of the latest :meth:`apply`; a call with different rules re-derives every
-    visit and contact and returns the full difference.
+    visit and contact and returns the full difference. ``people`` is shared by the venues of one
+    partition (:class:`TracerState`); a venue on its own has its own.
 
     Example:
         >>> state, rules = VenueState("cafe"), VenueRules()
@@ -67,36 +182,40 @@ class VenueState:
 
     __slots__ = (
         "_complete_from",
-        "_events",
+        "_event_keys",
+        "_event_words",
+        "_fixed",
         "_held_from",
         "_horizon",
         "_index",
         "_longest",
         "_moments",
+        "_people",
         "_repeats",
         "_rules",
-        "_spans",
         "venue_id",
     )
 
     def __init__(self, venue_id: str, horizon: int | None = None,
-                 held_from: int | None = None) -> None:
+                 held_from: int | None = None, people: People | None = None) -> None:
         self.venue_id = venue_id
+        self._people = People() if people is None else people
         self._rules: VenueRules | None = None
         self._horizon = horizon
         # The hot window (see needs_history): scans from `held_from` on are all held, and every
         # visit ending at or after `_complete_from` is held whole. None: everything is held.
         self._held_from = held_from
         self._complete_from: int | None = None
-        self._events: dict[str, HeldScan] = {}
-        # person → their distinct moments, sorted. Tuples, not a dict or list per person: the
-        # garbage collector stops tracking tuples of plain values, so a large state costs the
-        # collector nothing (per-person dicts made every full collection walk all of them).
-        self._moments: dict[str, tuple[Moment, ...]] = {}
-        # (person, at, rank) → how many held scans beyond the first share that moment (rare:
-        # double scans with different event ids).
-        self._repeats: dict[HeldScan, int] = {}
-        self._spans: dict[str, tuple[Span, ...]] = {}
+        # Event id hashes, sorted, and the word of the scan each one holds.
+        self._event_keys = array("q")
+        self._event_words = array("q")
+        # Every held person's distinct moments, as words, sorted: one run per person.
+        self._moments = array("q")
+        # word → how many held scans beyond the first share that moment (rare: double scans
+        # with different event ids).
+        self._repeats: dict[int, int] = {}
+        # Visits of people whose scans are not held (a history state's neighbours).
+        self._fixed: dict[str, tuple[Span, ...]] = {}
         self._index = VisitIndex(venue_id)
         # Longest visit ever indexed (never lowered): bounds the look-back for covering visits.
         self._longest = 0
@@ -115,27 +234,21 @@ class VenueState:
 
     @property
     def scan_count(self) -> int:
-        return len(self._events)
+        return len(self._event_keys)
 
     def scans(self) -> Iterator[Scan]:
-        """The held scans, one per event id."""
-        for event_id, (at, rank, person) in self._events.items():
-            yield Scan(event_id, self.venue_id, person, RANK_DIRECTION[rank], at)
-
-    def holds(self, scan: Scan) -> bool:
-        """True when ``scan`` is the copy held for its event id (not forgotten, not replaced)."""
-        return self._events.get(scan.event_id) == (
-            scan.at, DIRECTION_RANK.get(scan.direction), scan.person
-        )
+        """The held scans, one per event id. The ids are not held, only their hashes: each
+        scan's ``event_id`` is ``"#"`` and that hash, distinct as the ids are."""
+        venue_id, name = self.venue_id, self._people.name
+        for key, word in zip(self._event_keys, self._event_words, strict=True):
+            at, rank = _moment(word)
+            yield Scan(f"#{key}", venue_id, name(word >> _PERSON_SHIFT), RANK_DIRECTION[rank], at)
 
     def visits(self) -> list[Visit]:
         """The current visits, sorted."""
         venue_id = self.venue_id
-        return sorted(
-            Visit(venue_id, person, start, end)
-            for person, spans in self._spans.items()
-            for start, end in spans
-        )
+        return sorted(Visit(venue_id, person, start, end)
+                      for person, spans in self._all_spans() for start, end in spans)
 
     def contacts(self) -> list[Contact]:
         """The current contact edges, sorted (derived on demand by a sweep)."""
@@ -144,13 +257,91 @@ class VenueState:
         keys = contact_keys_among(self.venue_id, self._index, self._rules.min_overlap)
         return [Contact._make(key) for key in sorted(keys)]
 
+    def held_people(self) -> list[str]:
+        """The people whose scans are held here."""
+        name = self._people.name
+        return [name(number) for number, _ in self._runs()]
+
+    def person_numbers(self) -> set[int]:
+        """The :class:`People` numbers of :meth:`held_people`."""
+        return {word >> _PERSON_SHIFT for word in self._moments}
+
+    def spans_of(self, person: str) -> tuple[Span, ...]:
+        """``person``'s current visits here as ``(start, end)``, sorted."""
+        number = self._people.find(person)
+        if number is not None:
+            spans = self._spans_of_number(number)
+            if spans:
+                return spans
+        return self._fixed.get(person, _NO_SPANS)
+
+    def leading_outs(self) -> list[tuple[str, int]]:
+        """``(person, at)`` of each person whose first held moment is an ``out``."""
+        name = self._people.name
+        return [(name(number), ordered[0][0])
+                for number, ordered in self._runs() if ordered[0][1] == OUT_RANK]
+
+    def _run(self, number: int) -> tuple[int, int]:
+        """Where ``number``'s moments are in :attr:`_moments`."""
+        moments = self._moments
+        low = bisect_left(moments, number << _PERSON_SHIFT)
+        return low, bisect_left(moments, (number + 1) << _PERSON_SHIFT, low)
+
+    def _moments_of(self, number: int) -> tuple[Moment, ...]:
+        low, high = self._run(number)
+        return tuple([_moment(word) for word in self._moments[low:high]])
+
+    def _spans_of_number(self, number: int) -> tuple[Span, ...]:
+        rules = self._rules
+        ordered = self._moments_of(number)
+        if not ordered or rules is None:
+            return _NO_SPANS
+        return pair_moments(ordered, rules.default_dwell, rules.max_dwell)
+
+    def _runs(self) -> Iterator[tuple[int, tuple[Moment, ...]]]:
+        """Each held person's number and moments, in number order."""
+        moments = self._moments
+        count, low = len(moments), 0
+        while low < count:
+            number = moments[low] >> _PERSON_SHIFT
+            high = bisect_left(moments, (number + 1) << _PERSON_SHIFT, low)
+            yield number, tuple([_moment(word) for word in moments[low:high]])
+            low = high
+
+    def _all_spans(self) -> Iterator[tuple[str, tuple[Span, ...]]]:
+        rules = self._rules
+        if rules is not None:
+            name = self._people.name
+            for number, ordered in self._runs():
+                spans = pair_moments(ordered, rules.default_dwell, rules.max_dwell)
+                if spans:
+                    yield name(number), spans
+        yield from self._fixed.items()
+
+    def _held_word(self, event_id: str) -> tuple[int, int | None]:
+        """Where ``event_id``'s hash is (or would go) among the keys, and the word it holds."""
+        keys, key = self._event_keys, _event_key(event_id)
+        at = bisect_left(keys, key)
+        if at < len(keys) and keys[at] == key:
+            return at, self._event_words[at]
+        return at, None
+
+    def _first_in_scan_order(self, held: int, at: int, rank: int, person: str) -> bool:
+        """Whether the held ``word`` comes no later than ``(at, rank, person)`` in scan order."""
+        held_moment = held & _MOMENT_MASK
+        moment = ((at + _AT_OFFSET) << 1) | rank
+        if held_moment != moment:
+            return held_moment < moment
+        return self._people.name(held >> _PERSON_SHIFT) <= person
+
     # ---------------------------------------------------------------- updating
 
     def apply(self, scans: Iterable[Scan], rules: VenueRules) -> Delta:
         """Add a batch of scans; return the visits and contacts it added and retracted.
 
         The whole batch is validated before anything changes: an :class:`InvalidScanError`
-        (another venue, unknown direction, non-integer time) leaves the state as it was.
+        (another venue, unknown direction, non-integer time or one out of range) leaves the
+        state as it was.
         """
         parsed = self._parse(scans)
         return self._commit(parsed, rules)
@@ -161,86 +352,81 @@ class VenueState:
         parsed = []
         for scan in scans:
             rank = ranks.get(scan.direction)
-            if scan.venue_id != venue_id or rank is None or type(scan.at) is not int:
+            at = scan.at
+            if scan.venue_id != venue_id or rank is None or type(at) is not int \
+                    or not LOWEST_AT <= at <= HIGHEST_AT:
                 raise InvalidScanError(_why_invalid(scan, venue_id))
-            parsed.append((scan, (scan.event_id, scan.at, rank, scan.person)))
+            parsed.append((scan, (scan.event_id, at, rank, scan.person)))
         return parsed
 
     def _commit(self, parsed: list[tuple[Scan, ParsedScan]], rules: VenueRules) -> Delta:
         if self._rules is not None and rules is not self._rules and rules != self._rules:
             return self._commit_with_new_rules(parsed, rules)
         self._rules = rules
-        touched, expired = self._record(parsed)
-        return self._update(touched, tuple(expired))
+        before, expired = self._record(parsed)
+        return self._update(before, tuple(expired))
 
-    def _record(self, parsed: list[tuple[Scan, ParsedScan]]) -> tuple[set[str], list[Scan]]:
-        """Rule 1 on the incoming scans; returns the persons whose scans changed."""
-        events = self._events
-        moments = self._moments
+    def _record(self, parsed: list[tuple[Scan, ParsedScan]], *, note: bool = True,
+                ) -> tuple[dict[int, tuple[Span, ...]], list[Scan]]:
+        """Rule 1 on the incoming scans. Returns the persons whose scans changed, each with
+        their visits before (when ``note``; else with none), and the scans refused as expired."""
+        keys, words, moments = self._event_keys, self._event_words, self._moments
+        number_of = self._people.number
         horizon = self._horizon
-        touched: set[str] = set()
+        before: dict[int, tuple[Span, ...]] = {}
         expired: list[Scan] = []
         for scan, (event_id, at, rank, person) in parsed:
-            held = events.get(event_id)
-            if held is not None and held <= (at, rank, person):
+            position, held = self._held_word(event_id)
+            if held is not None and self._first_in_scan_order(held, at, rank, person):
                 continue  # a re-delivery, or a copy that loses to the held one
             if horizon is not None and at < horizon:
                 expired.append(scan)
                 continue
+            number = number_of(person)
+            word = _word(number, at, rank)
             if held is not None:
+                held_number = held >> _PERSON_SHIFT
+                if held_number not in before:
+                    before[held_number] = self._spans_of_number(held_number) if note else ()
                 self._drop_moment(held)
-                touched.add(held[2])
-            events[event_id] = (at, rank, person)
-            person_moments = moments.get(person)
-            moment = (at, rank)
-            if person_moments is None:
-                moments[person] = (moment,)
-            elif moment in person_moments:
-                repeat = (at, rank, person)
-                self._repeats[repeat] = self._repeats.get(repeat, 0) + 1
-            elif moment > person_moments[-1]:
-                moments[person] = (*person_moments, moment)
+                words[position] = word
             else:
-                moments[person] = tuple(sorted((*person_moments, moment)))
-            touched.add(person)
-        return touched, expired
+                keys.insert(position, _event_key(event_id))
+                words.insert(position, word)
+            if number not in before:
+                before[number] = self._spans_of_number(number) if note else ()
+            slot = bisect_left(moments, word)
+            if slot < len(moments) and moments[slot] == word:
+                self._repeats[word] = self._repeats.get(word, 0) + 1
+            else:
+                moments.insert(slot, word)
+        return before, expired
 
-    def _drop_moment(self, held: HeldScan) -> None:
+    def _drop_moment(self, word: int) -> None:
         """Forget one held scan's moment (unless another held scan shares it)."""
-        repeats = self._repeats.get(held)
+        repeats = self._repeats.get(word)
         if repeats:
             if repeats == 1:
-                del self._repeats[held]
+                del self._repeats[word]
             else:
-                self._repeats[held] = repeats - 1
+                self._repeats[word] = repeats - 1
             return
-        at, rank, person = held
-        remaining = tuple(moment for moment in self._moments[person] if moment != (at, rank))
-        if remaining:
-            self._moments[person] = remaining
-        else:
-            del self._moments[person]
+        del self._moments[bisect_left(self._moments, word)]
 
-    def _update(self, touched: Iterable[str], expired: tuple[Scan, ...]) -> Delta:
+    def _update(self, before: dict[int, tuple[Span, ...]], expired: tuple[Scan, ...]) -> Delta:
         """Re-pair the touched persons and derive the visit and contact changes."""
         rules = self._rules
         assert rules is not None  # set by _commit before any scan is recorded
-        dwell, max_dwell, min_overlap = rules.default_dwell, rules.max_dwell, rules.min_overlap
-        moments, spans_of = self._moments, self._spans
+        name = self._people.name
         removed: list[IndexedVisit] = []
         added: list[IndexedVisit] = []
         changed_spans_before: dict[str, tuple[Span, ...]] = {}
-        for person in touched:
-            person_moments = moments.get(person)
-            new = pair_moments(person_moments, dwell, max_dwell) if person_moments else ()
-            old = spans_of.get(person, _NO_SPANS)
+        for number, old in before.items():
+            new = self._spans_of_number(number)
             if new == old:
                 continue
+            person = name(number)
             changed_spans_before[person] = old
-            if new:
-                spans_of[person] = new
-            else:
-                del spans_of[person]
             if not old:
                 added.extend([(s, e, person) for s, e in new])
                 continue
@@ -257,7 +443,8 @@ class VenueState:
                 longest = end - start
         self._longest = longest
         contacts_added, contacts_removed = contact_changes(
-            self._index, removed, added, changed_spans_before, spans_of, min_overlap, longest
+            self._index, removed, added, changed_spans_before, _SpansView(self),
+            rules.min_overlap, longest,
         )
         venue_id = self.venue_id
         make = tuple.__new__  # a named tuple from a ready tuple, without the _make indirection
@@ -279,7 +466,7 @@ class VenueState:
         old_visits = set(self.visits())
         old_contacts = set(self.contacts())
         self._rules = rules
-        _, expired = self._record(parsed)
+        _, expired = self._record(parsed, note=False)
         self._rederive()
         new_visits = set(self.visits())
         new_contacts = set(self.contacts())
@@ -291,22 +478,23 @@ class VenueState:
             expired=tuple(expired),
         )
 
-    def _rederive(self) -> None:
+    def _rederive(self, default_longest: int = 0) -> None:
         """Pair every person's moments afresh and rebuild the index (no delta)."""
-        rules = self._rules
-        assert rules is not None
-        self._spans = {}
-        for person, person_moments in self._moments.items():
-            spans = pair_moments(person_moments, rules.default_dwell, rules.max_dwell)
-            if spans:
-                self._spans[person] = spans
-        self._index = VisitIndex(
-            self.venue_id,
-            ((start, end, person) for person, spans in self._spans.items() for start, end in spans),
-        )
-        self._longest = max(
-            (end - start for spans in self._spans.values() for start, end in spans), default=0
-        )
+        visits = [(start, end, person)
+                  for person, spans in self._all_spans() for start, end in spans]
+        self._index = VisitIndex(self.venue_id, visits)
+        self._longest = max((end - start for start, end, _ in visits), default=default_longest)
+
+    def _reindex(self, number: int, old: tuple[Span, ...]) -> None:
+        """Move one person's visits in the index from ``old`` to what their moments pair into."""
+        person = self._people.name(number)
+        index = self._index
+        for start, end in old:
+            index.remove((start, end, person))
+        for start, end in self._spans_of_number(number):
+            index.add((start, end, person))
+            if end - start > self._longest:
+                self._longest = end - start
 
     # ---------------------------------------------------------------- retention (rule 10)
 
@@ -334,34 +522,36 @@ class VenueState:
 
     def _drop_before(self, cutoff: int) -> int:
         """Drop the moments before ``cutoff``, but never an ``in`` whose ``out`` is kept."""
-        # person → first moment kept (None: keep none).
-        keep_from: dict[str, Moment | None] = {}
-        for person, ordered in self._moments.items():
+        # person number → first word kept (past every word of theirs: keep none), and their
+        # visits before.
+        keep_from: dict[int, int] = {}
+        old_spans: dict[int, tuple[Span, ...]] = {}
+        rules = self._rules
+        for number, ordered in self._runs():
             cut = _first_kept(ordered, cutoff)
             if cut:
-                keep_from[person] = ordered[cut] if cut < len(ordered) else None
+                keep_from[number] = (_word(number, *ordered[cut]) if cut < len(ordered)
+                                     else (number + 1) << _PERSON_SHIFT)
+                if rules is not None:
+                    old_spans[number] = pair_moments(ordered, rules.default_dwell,
+                                                     rules.max_dwell)
         if not keep_from:
             return 0
-        forgotten = [
-            event_id
-            for event_id, (at, rank, person) in self._events.items()
-            if person in keep_from and ((first := keep_from[person]) is None or (at, rank) < first)
-        ]
-        for event_id in forgotten:
-            self._drop_moment(self._events.pop(event_id))
-        for person in keep_from:
-            for start, end in self._spans.pop(person, _NO_SPANS):
-                self._index.remove((start, end, person))
-            kept = self._moments.get(person)
-            if kept and self._rules is not None:
-                rules = self._rules
-                spans = pair_moments(kept, rules.default_dwell, rules.max_dwell)
-                if spans:
-                    self._spans[person] = spans
-                for start, end in spans:
-                    self._index.add((start, end, person))
-                    self._longest = max(self._longest, end - start)
-        return len(forgotten)
+
+        def kept(word: int) -> bool:
+            first = keep_from.get(word >> _PERSON_SHIFT)
+            return first is None or word >= first
+
+        held = len(self._event_keys)
+        pairs = [(key, word) for key, word in zip(self._event_keys, self._event_words,
+                                                  strict=True) if kept(word)]
+        self._event_keys = array("q", [key for key, _ in pairs])
+        self._event_words = array("q", [word for _, word in pairs])
+        self._moments = array("q", [word for word in self._moments if kept(word)])
+        self._repeats = {word: n for word, n in self._repeats.items() if kept(word)}
+        for number, old in old_spans.items():
+            self._reindex(number, old)
+        return held - len(self._event_keys)
 
     # ---------------------------------------------------------------- the hot window
 
@@ -401,33 +591,37 @@ class VenueState:
         if complete is None:
             return False
         dwell = rules.default_dwell
-        events = self._events
+        find = self._people.find
         for scan in scans:
-            rank = DIRECTION_RANK.get(scan.direction)
-            if rank is None or type(scan.at) is not int:
+            rank, at = DIRECTION_RANK.get(scan.direction), scan.at
+            if rank is None or type(at) is not int or not LOWEST_AT <= at <= HIGHEST_AT:
                 return False
-            new = (scan.at, rank, scan.person)
-            held = events.get(scan.event_id)
+            _, held = self._held_word(scan.event_id)
             if held is not None:
-                if held <= new:
+                if self._first_in_scan_order(held, at, rank, scan.person):
                     continue  # ignored by rule 1
-                if self._reaches_before(held, dwell, complete, removed=True):
+                held_at, held_rank = _moment(held)
+                if self._reaches_before(held >> _PERSON_SHIFT, held_at, held_rank, dwell,
+                                        complete, removed=True):
                     return True
-            if self._reaches_before(new, dwell, complete, removed=False):
+            if self._reaches_before(find(scan.person), at, rank, dwell, complete,
+                                    removed=False):
                 return True
         return False
 
-    def _reaches_before(self, held: HeldScan, dwell: int, complete: int, *, removed: bool) -> bool:
-        at, rank, person = held
+    def _reaches_before(self, number: int | None, at: int, rank: int, dwell: int, complete: int,
+                        *, removed: bool) -> bool:
         if at - dwell < complete:  # its own visit may start before `complete`
             return True
-        ordered = self._moments.get(person, ())
-        before = bisect_left(ordered, (at, rank))
-        if before == 0:
+        if number is None:
+            return rank == OUT_RANK
+        low, high = self._run(number)
+        position = bisect_left(self._moments, _word(number, at, rank), low, high)
+        if position == low:
             # Nothing of the person's held before it: an `out` may close an `in` that is no
             # longer held, and taking away a first `in` leaves its `out` to one.
-            return rank == OUT_RANK or (removed and len(ordered) > 1)
-        prev_at, prev_rank = ordered[before - 1]
+            return rank == OUT_RANK or (removed and high - low > 1)
+        prev_at, prev_rank = _moment(self._moments[position - 1])
         return prev_rank == IN_RANK and prev_at < complete
 
     def evict_before(self, cutoff: int) -> int:
@@ -458,7 +652,7 @@ class VenueState:
         :meth:`rederive` once all are loaded. A restore's fast path: it emits nothing, so the
         contacts of every step in between need not be found."""
         self._rules = rules
-        self._record(self._parse(scans))
+        self._record(self._parse(scans), note=False)
 
     def rederive(self) -> None:
         """Pair every held person's moments and rebuild the visit index (after :meth:`load`)."""
@@ -476,32 +670,21 @@ class VenueState:
         """
         state = cls(venue_id)
         state._rules = rules
-        state._record(state._parse(history))
-        people = set(state._moments)
-        spans: dict[str, list[Span]] = {}
+        state._record(state._parse(history), note=False)
+        people = set(state.held_people())
+        spans: dict[str, set[Span]] = {}
         for start, end, person in neighbours:
             if person not in people:
-                spans.setdefault(person, []).append((start, end))
-        for person, moments in state._moments.items():
-            paired = pair_moments(moments, rules.default_dwell, rules.max_dwell)
-            if paired:
-                state._spans[person] = paired
-        for person, theirs in spans.items():
-            state._spans[person] = tuple(sorted(set(theirs)))
-        state._index = VisitIndex(venue_id, (
-            (start, end, person) for person, held in state._spans.items() for start, end in held
-        ))
-        state._longest = max(
-            (end - start for held in state._spans.values() for start, end in held),
-            default=rules.max_dwell,
-        )
+                spans.setdefault(person, set()).add((start, end))
+        state._fixed = {person: tuple(sorted(theirs)) for person, theirs in spans.items()}
+        state._rederive(default_longest=rules.max_dwell)
         state._horizon = horizon
         return state
 
     def history_people(self) -> set[str]:
         """The people whose scans this state holds (of a :meth:`for_history` state: all of
         their scans at the venue)."""
-        return set(self._moments)
+        return set(self.held_people())
 
     def adopt(self, late: VenueState, people: Iterable[str], rules: VenueRules) -> None:
         """Hold ``people``'s scans as ``late`` (a :meth:`for_history` state, after its batch)
@@ -510,108 +693,51 @@ class VenueState:
             self._rules = rules
         complete = self.complete_from(rules)
         keep_after = None if complete is None else complete - max(rules.max_dwell, self._longest)
-        people = set(people)
-        events = self._events
-        for event_id in late._events:
-            held = events.get(event_id)
-            if held is not None and held[2] in people:
-                del events[event_id]
-        for repeat in [r for r in self._repeats if r[2] in people]:
-            del self._repeats[repeat]
-        for person in people:
-            self._moments.pop(person, None)
-            for start, end in self._spans.pop(person, _NO_SPANS):
-                self._index.remove((start, end, person))
-        kept_from: dict[str, Moment] = {}
-        for person in people:
-            ordered = late._moments.get(person)
+        numbers = {person: self._people.number(person) for person in set(people)}
+        mine = set(numbers.values())
+        old_spans = {number: self._spans_of_number(number) for number in mine}
+        # Every held scan of theirs is in late's history too (it holds all their stored scans
+        # at the venue, and each held scan was stored before this batch): replace them all.
+        merged = {key: word for key, word in zip(self._event_keys, self._event_words,
+                                                 strict=True)
+                  if word >> _PERSON_SHIFT not in mine}
+        moments = [word for word in self._moments if word >> _PERSON_SHIFT not in mine]
+        self._repeats = {word: n for word, n in self._repeats.items()
+                         if word >> _PERSON_SHIFT not in mine}
+        # late's person number → (this state's number, first word kept here).
+        kept_from: dict[int, tuple[int, int]] = {}
+        late_number = late._people.find
+        for person, number in numbers.items():
+            theirs = late_number(person)
+            if theirs is None:
+                continue
+            ordered = late._moments_of(theirs)
             if not ordered:
                 continue
             cut = 0 if keep_after is None else _first_kept(ordered, keep_after)
             if cut == len(ordered):
                 continue
-            kept = ordered[cut:]
-            kept_from[person] = kept[0]
-            self._moments[person] = kept
-            spans = pair_moments(kept, rules.default_dwell, rules.max_dwell)
-            if spans:
-                self._spans[person] = spans
-            for start, end in spans:
-                self._index.add((start, end, person))
-                self._longest = max(self._longest, end - start)
-        for event_id, held in late._events.items():
-            first = kept_from.get(held[2])
-            if first is not None and (held[0], held[1]) >= first:
-                events[event_id] = held
-        for repeat, count in late._repeats.items():
-            first = kept_from.get(repeat[2])
-            if first is not None and (repeat[0], repeat[1]) >= first:
-                self._repeats[repeat] = count
+            kept_from[theirs] = (number, _word(theirs, *ordered[cut]))
+            moments.extend(_word(number, at, rank) for at, rank in ordered[cut:])
 
-    # ---------------------------------------------------------------- persistence
+        def translated(word: int) -> int | None:
+            found = kept_from.get(word >> _PERSON_SHIFT)
+            if found is None or word < found[1]:
+                return None
+            return (found[0] << _PERSON_SHIFT) | (word & _MOMENT_MASK)
 
-    def to_snapshot(self) -> dict[str, Any]:
-        """The state as JSON-able primitives: rules, horizon and held scans (visits re-derive).
-
-        Example:
-            >>> state = VenueState("cafe")
-            >>> _ = state.apply([Scan("e1", "cafe", "ann", "in", 0)], VenueRules())
-            >>> snapshot = state.to_snapshot()
-            >>> snapshot["scans"]
-            [['e1', 'ann', 'in', 0]]
-            >>> VenueState.from_snapshot(snapshot).visits() == state.visits()
-            True
-        """
-        rules = self._rules
-        return {
-            "format": SNAPSHOT_FORMAT,
-            "venue_id": self.venue_id,
-            "rules": None
-            if rules is None
-            else [rules.default_dwell, rules.max_dwell, rules.min_overlap],
-            "horizon": self._horizon,
-            "scans": [
-                [event_id, person, RANK_DIRECTION[rank], at]
-                for event_id, (at, rank, person) in sorted(self._events.items())
-            ],
-        }
-
-    @classmethod
-    def from_snapshot(cls, snapshot: Mapping[str, Any]) -> VenueState:
-        """Rebuild a state saved by :meth:`to_snapshot`; :class:`SnapshotError` if unreadable."""
-        try:
-            if snapshot["format"] != SNAPSHOT_FORMAT:
-                raise SnapshotError(
-                    f"snapshot format {snapshot['format']!r}; this code reads {SNAPSHOT_FORMAT!r}"
-                )
-            venue_id = snapshot["venue_id"]
-            if type(venue_id) is not str or not venue_id:
-                raise SnapshotError(f"snapshot venue_id {venue_id!r} is not a non-empty string")
-            state = cls(venue_id)
-            rules = snapshot["rules"]
-            horizon = snapshot["horizon"]
-            scans = [
-                Scan(event_id, state.venue_id, person, direction, at)
-                for event_id, person, direction, at in snapshot["scans"]
-            ]
-            if horizon is not None and type(horizon) is not int:
-                raise SnapshotError(f"snapshot horizon {horizon!r} is not an int")
-            parsed = state._parse(scans)
-            if rules is None:
-                if parsed:
-                    raise SnapshotError("snapshot holds scans but no rules")
-                state._horizon = horizon
-                return state
-            state._rules = VenueRules(*rules)
-            # Scans were kept before the horizon was set, so record them all, then set it.
-            state._record(parsed)
-            state._rederive()
-            state._horizon = horizon
-            return state
-        except SnapshotError:
-            raise
-        except (KeyError, TypeError, ValueError) as error:
-            raise SnapshotError(f"unreadable venue-state snapshot: {error!r}") from error
+        for key, word in zip(late._event_keys, late._event_words, strict=True):
+            if (ours := translated(word)) is not None:
+                merged[key] = ours
+        for word, count in late._repeats.items():
+            if (ours := translated(word)) is not None:
+                self._repeats[ours] = count
+        keys = sorted(merged)
+        self._event_keys = array("q", keys)
+        self._event_words = array("q", [merged[key] for key in keys])
+        self._moments = array("q", sorted(moments))
+        for number, old in old_spans.items():
+            self._reindex(number, old)
 
 
 def _first_kept(ordered: tuple[Moment, ...], cutoff: int) -> int:
@@ -638,7 +764,10 @@ def _why_invalid(scan: Scan, venue_id: str) -> str:
         return f"scan {scan.event_id!r} is for venue {scan.venue_id!r}, not {venue_id!r}"
     if scan.direction not in DIRECTION_RANK:
         return f"scan {scan.event_id!r} has direction {scan.direction!r}; expected 'in' or 'out'"
-    return f"scan {scan.event_id!r} has time {scan.at!r}; expected integer epoch seconds"
+    if type(scan.at) is not int:
+        return f"scan {scan.event_id!r} has time {scan.at!r}; expected integer epoch seconds"
+    return (f"scan {scan.event_id!r} has time {scan.at!r}; expected epoch seconds from "
+            f"{LOWEST_AT} to {HIGHEST_AT}")
 
 
 _EMPTY_DELTA = Delta()
@@ -659,7 +788,7 @@ class TracerState:
         ['cafe', 'shop']
     """
 
-    __slots__ = ("_evicted_to", "_held_from", "_horizon", "_venues")
+    __slots__ = ("_evicted_to", "_held_from", "_horizon", "_live_people", "_people", "_venues")
 
     def __init__(self, held_from: int | None = None) -> None:
         """``held_from``: the time from which this state was given every scan (None: all)."""
@@ -668,9 +797,12 @@ class TracerState:
         self._horizon: int | None = None
         self._held_from = held_from
         self._evicted_to: int | None = None
+        self._people = People()
+        # People held at the last compaction of `_people` (see _release_people).
+        self._live_people = 0
 
     def _new_venue(self, venue_id: str) -> VenueState:
-        state = VenueState(venue_id, self._horizon, self._held_from)
+        state = VenueState(venue_id, self._horizon, self._held_from, self._people)
         if self._evicted_to is not None:
             state._complete_from = self._evicted_to
         return state
@@ -727,7 +859,19 @@ class TracerState:
             evicted += state.evict_before(cutoff)
             if not state.scan_count:
                 del self._venues[venue_id]
+        self._release_people()
         return evicted
+
+    def _release_people(self) -> None:
+        """Release the numbers of people no venue holds any more, once enough have left that
+        finding them (a pass over every held scan) is worth it."""
+        if len(self._people) <= 2 * self._live_people + 4_096:
+            return
+        live: set[int] = set()
+        for state in self._venues.values():
+            live |= state.person_numbers()
+        self._people.retain(live)
+        self._live_people = len(live)
 
     def leading_outs(self) -> list[tuple[str, str, int]]:
         """``(venue_id, person, at)`` of each person whose first held moment is an ``out``.
@@ -736,23 +880,14 @@ class TracerState:
         been given: :meth:`VenueState.apply` it from the system of record, or the ``out``
         stands as a visit of its own.
         """
-        found = []
-        for venue_id, state in self._venues.items():
-            for person, ordered in state._moments.items():
-                if ordered[0][1] == OUT_RANK:
-                    found.append((venue_id, person, ordered[0][0]))
-        return found
+        return [(venue_id, person, at) for venue_id, state in self._venues.items()
+                for person, at in state.leading_outs()]
 
     def venue(self, venue_id: str) -> VenueState | None:
         return self._venues.get(venue_id)
 
     def venue_ids(self) -> list[str]:
         return sorted(self._venues)
-
-    def holds(self, scan: Scan) -> bool:
-        """:meth:`VenueState.holds` in the scan's venue."""
-        state = self._venues.get(scan.venue_id)
-        return state is not None and state.holds(scan)
 
     def venues(self) -> list[VenueState]:
         return [self._venues[venue_id] for venue_id in sorted(self._venues)]
@@ -783,39 +918,8 @@ class TracerState:
             forgotten += state.forget_before(cutoff)
             if not state.scan_count:
                 del self._venues[venue_id]
+        self._release_people()
         return forgotten
-
-    def to_snapshot(self) -> dict[str, Any]:
-        """The horizon and every venue's :meth:`VenueState.to_snapshot`, in venue order."""
-        return {
-            "format": TRACER_SNAPSHOT_FORMAT,
-            "horizon": self._horizon,
-            "venues": [state.to_snapshot() for state in self.venues()],
-        }
-
-    @classmethod
-    def from_snapshot(cls, snapshot: Mapping[str, Any]) -> TracerState:
-        """Rebuild the states saved by :meth:`to_snapshot`; :class:`SnapshotError` if unreadable."""
-        tracer = cls()
-        try:
-            if snapshot["format"] != TRACER_SNAPSHOT_FORMAT:
-                raise SnapshotError(
-                    f"snapshot format {snapshot['format']!r}; "
-                    f"this code reads {TRACER_SNAPSHOT_FORMAT!r}"
-                )
-            horizon = snapshot["horizon"]
-            if horizon is not None and type(horizon) is not int:
-                raise SnapshotError(f"snapshot horizon {horizon!r} is not an int")
-            tracer._horizon = horizon
-            venue_snapshots = list(snapshot["venues"])
-        except (KeyError, TypeError) as error:
-            raise SnapshotError(f"unreadable tracer snapshot: {error!r}") from error
-        for venue_snapshot in venue_snapshots:
-            state = VenueState.from_snapshot(venue_snapshot)
-            if state.venue_id in tracer._venues:
-                raise SnapshotError(f"venue {state.venue_id!r} appears twice in the snapshot")
-            tracer._venues[state.venue_id] = state
-        return tracer
 
     def visits(self) -> list[Visit]:
         return sorted(v for state in self._venues.values() for v in state.visits())
