@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.venues import MAX_DWELL_LIMIT_S
@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     # Partitions of `scans` (and so of `contacts`): how many tracer workers can share the load.
     # Set before the topics are created; see docs/scaling.md for changing it later.
     scans_partitions: int = Field(default=8, ge=1, le=1024)
+    # Where a phone number written without its country is from (rule 13): ingest writes every
+    # number in E.164 before the pseudonym, so `0912345678` and `+84912345678` are one person.
+    phone_region: str = Field(default="VN", pattern=r"^[A-Z]{2}$")
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_phone_region(cls, value: str) -> str:
+        import phonenumbers  # only here: no other setting needs the numbering plans
+
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region with a known numbering plan (e.g. VN)")
+        return value
 
     @model_validator(mode="after")
     def _hot_window_holds_whole_visits(self) -> Settings:

@@ -20,6 +20,7 @@ from services.core.registry_log import RegistryFollower
 from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
 from services.ingest.context import IngestContext
+from services.ingest.identifiers import person_id_normaliser
 from services.ingest.publisher import KafkaPublisher
 from services.ingest.routes import cases, health, scans, tokens, venues
 
@@ -34,7 +35,9 @@ def create_app(settings: Settings) -> FastAPI:
         await publisher.start()
         try:
             await registry.start()
-            pseudonymizer = Pseudonymizer(settings.pseudonym_secret)
+            pseudonymizer = Pseudonymizer(
+                settings.pseudonym_secret, person_id_normaliser(settings.phone_region)
+            )
             qr_signer = QrSigner(settings.qr_secret)
             app.state.auth = Authenticator(registry, FailureLimiter())
             app.state.ingest = IngestContext(

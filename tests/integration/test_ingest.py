@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +12,8 @@ from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.scans import ScanBatch
 from tests.integration.conftest import IngestUnderTest
 from tests.support.kafka_read import read_topic
+from tests.support.pseudonyms import pseudonym as keyed
+from tests.support.pseudonyms import vn_mobile_e164
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +38,9 @@ def scan(
     }
 
 
-def pseudonym(ingest: IngestUnderTest, person: str) -> str:
-    key = ingest.settings.pseudonym_secret.get_secret_value().encode()
-    return hmac.new(key, person.encode(), hashlib.sha256).hexdigest()
+def pseudonym(ingest: IngestUnderTest, national: str) -> str:
+    """What ingest makes of a Vietnamese mobile number written nationally: its E.164, keyed."""
+    return keyed(ingest.settings, vn_mobile_e164(national))
 
 
 def scans_of_venue(ingest: IngestUnderTest, venue_id: str, at_least: int) -> list[ScanBatch]:
@@ -225,10 +225,14 @@ def test_cases_and_withdrawals_reach_the_cases_topic_with_the_same_pseudonym(
     case_id = f"case-{uuid.uuid4().hex[:8]}"
     body = {
         "case_id": case_id,
-        "person_id": "0912000007",
+        "person_id": "+84 912 000 007",  # the authority writes the number internationally
         "onset_at": (now() - timedelta(days=2)).isoformat(),
         "reported_at": now().isoformat(),
     }
+    venue = ingest.add_venue()
+    with ingest.client(venue["api_key"]) as http:  # the gate read it nationally, with dashes
+        answer = http.post("/v1/scans", json=[scan(venue["venue_id"], "091-200-0007")])
+        assert answer.status_code == 202, answer.text
     with ingest.client(ingest.authority) as http:
         assert http.post("/v1/cases", json=body).status_code == 202
         assert http.post("/v1/cases", json={**body, "onset_at": None}).status_code == 422
@@ -238,8 +242,10 @@ def test_cases_and_withdrawals_reach_the_cases_topic_with_the_same_pseudonym(
     reported = CaseReported.model_validate_json(mine[0])
     withdrawn = CaseWithdrawn.model_validate_json(mine[1])
     assert reported.person_id == pseudonym(ingest, "0912000007")
+    (scanned,) = [s for b in scans_of_venue(ingest, venue["venue_id"], 1) for s in b.scans]
+    assert scanned.person_id == reported.person_id  # rule 13: one person, one pseudonym
     assert withdrawn.case_id == case_id
-    assert not any(b"0912000007" in v for _, v, _, _ in records)
+    assert not any(b"912000007" in v for _, v, _, _ in records)
 
 
 def test_tokens_issued_over_http_work_for_their_role_only(ingest: IngestUnderTest) -> None:
