@@ -13,7 +13,7 @@ from services.core import pseudonym, secrets
 from services.core.http import ratelimit
 from services.core.pseudonym import Pseudonymizer
 from services.core.secrets import QrSigner
-from services.ingest import admission, identifiers
+from services.ingest import admission, case_log, identifiers
 from services.ingest.admission import (
     AdmissionPolicy,
     BodyError,
@@ -44,7 +44,9 @@ def scan(i: int, **overrides: object) -> dict[str, object]:
     return body
 
 
-@pytest.mark.parametrize("module", [admission, identifiers, ratelimit, pseudonym, secrets])
+@pytest.mark.parametrize(
+    "module", [admission, case_log, identifiers, ratelimit, pseudonym, secrets]
+)
 def test_doctests(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
 
