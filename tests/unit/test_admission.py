@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from services.core import pseudonym, secrets
-from services.core.http import ratelimit
+from services.core.http import forwarded, ratelimit
 from services.core.pseudonym import Pseudonymizer
 from services.core.secrets import QrSigner
 from services.ingest import admission, case_log, identifiers
@@ -45,7 +45,7 @@ def scan(i: int, **overrides: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    "module", [admission, case_log, identifiers, ratelimit, pseudonym, secrets]
+    "module", [admission, case_log, identifiers, forwarded, ratelimit, pseudonym, secrets]
 )
 def test_doctests(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
