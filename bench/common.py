@@ -325,8 +325,11 @@ class Pseudonyms:
 
     def __init__(self, settings: Settings) -> None:
         from services.core.pseudonym import Pseudonymizer
+        from services.ingest.identifiers import person_id_normaliser
 
-        self._pseudonymizer = Pseudonymizer(settings.pseudonym_secret)
+        self._pseudonymizer = Pseudonymizer(
+            settings.pseudonym_secret, person_id_normaliser(settings.phone_region)
+        )
         self._cache: dict[str, str] = {}
 
     def __call__(self, person: str) -> str:

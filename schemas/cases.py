@@ -6,7 +6,16 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from schemas.common import Identifier, Pseudonym, RawPersonId, ShortText, UtcDateTime, WireModel
+from schemas.common import (
+    STORABLE_SINCE,
+    STORABLE_UNTIL,
+    Identifier,
+    Pseudonym,
+    RawPersonId,
+    ShortText,
+    UtcDateTime,
+    WireModel,
+)
 
 
 class _CaseTimes(WireModel):
@@ -25,6 +34,13 @@ class _CaseTimes(WireModel):
             raise ValueError("onset_at/sampled_at cannot be after reported_at")
         if self.isolated_at is not None and self.isolated_at < start:
             raise ValueError("isolated_at cannot be before onset_at/sampled_at")
+        for name in ("onset_at", "sampled_at", "reported_at", "isolated_at"):
+            value = getattr(self, name)
+            if value is not None and not STORABLE_SINCE <= value <= STORABLE_UNTIL:
+                raise ValueError(
+                    f"{name} is outside the times the stores hold "
+                    f"({STORABLE_SINCE.isoformat()} to {STORABLE_UNTIL.isoformat()})"
+                )
         return self
 
 

@@ -15,11 +15,21 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _to_utc_seconds(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(microsecond=0)
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+14:00 is a valid time whose UTC is in year 0 (and
+        # 9999-12-31T23:59:59-14:00 one in year 10000): a bad value, refused as one.
+        raise ValueError("the time is outside the years 1 to 9999 once moved to UTC") from None
+    return in_utc.replace(microsecond=0)
 
 
 UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc_seconds)]
 """An aware datetime, converted to UTC and truncated to the second."""
+
+STORABLE_SINCE = datetime(1970, 1, 1, tzinfo=UTC)
+STORABLE_UNTIL = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+"""The times ClickHouse's ``DateTime`` holds (seconds since 1970 in 32 bits), first and last."""
 
 Identifier = Annotated[
     str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")

@@ -35,7 +35,9 @@ class ScanIn(WireModel):
     event_id: Identifier = Field(description="Client-chosen id; the same id twice counts once.")
     venue_id: Identifier
     person_id: RawPersonId = Field(
-        description="What the scanner read. Replaced by a keyed pseudonym inside ingest."
+        description="What the scanner read: a phone number, however written, or a personal "
+        "code. Brought to one spelling (phone numbers in E.164) and replaced by a keyed "
+        "pseudonym inside ingest."
     )
     direction: Direction
     scanned_at: UtcDateTime

@@ -11,6 +11,7 @@ import uvicorn
 from services.alerts.api import create_app
 from services.alerts.api.stream import AlertStreams
 from services.core.config import Settings
+from services.core.http.forwarded import uvicorn_forwarding
 
 # A backstop only: open SSE streams are ended as soon as shutdown begins (below).
 GRACEFUL_SHUTDOWN_S = 10
@@ -43,6 +44,7 @@ def main() -> None:
         # by the shared error handlers.
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        **uvicorn_forwarding(settings),
     )
     _Server(config, on_exit=streams.end_all).run()
 

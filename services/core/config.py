@@ -6,11 +6,12 @@ production deployment configure the same code the same way. Nothing here opens a
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.venues import MAX_DWELL_LIMIT_S
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
     ingest_port: int = 8000
     alerts_host: str = "127.0.0.1"
     alerts_port: int = 8001
+    # The reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For the HTTP
+    # services believe. None by default: the client is the TCP peer, so nobody can pick the
+    # address that the failed-authentication limit charges by sending a header.
+    trusted_proxies: str = Field(default="", max_length=4096)
 
     # Keys of the keyed pseudonym (rule 1) and of the signed venue QR payloads.
     pseudonym_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "pseudonym")
@@ -65,6 +70,35 @@ class Settings(BaseSettings):
     # Partitions of `scans` (and so of `contacts`): how many tracer workers can share the load.
     # Set before the topics are created; see docs/scaling.md for changing it later.
     scans_partitions: int = Field(default=8, ge=1, le=1024)
+    # Where a phone number written without its country is from (rule 13): ingest writes every
+    # number in E.164 before the pseudonym, so `0912345678` and `+84912345678` are one person.
+    phone_region: str = Field(default="VN", pattern=r"^[A-Z]{2}$")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for item in _comma_list(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TRUYVET_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """:attr:`trusted_proxies` as a list (empty: trust no forwarded header)."""
+        return _comma_list(self.trusted_proxies)
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_phone_region(cls, value: str) -> str:
+        import phonenumbers  # only here: no other setting needs the numbering plans
+
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region with a known numbering plan (e.g. VN)")
+        return value
 
     @model_validator(mode="after")
     def _hot_window_holds_whole_visits(self) -> Settings:
@@ -115,3 +149,7 @@ class Settings(BaseSettings):
     def retention_s(self) -> int:
         """The retention horizon in seconds (rule 10)."""
         return self.retention_days * DAY_S
+
+
+def _comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]

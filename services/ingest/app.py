@@ -19,7 +19,9 @@ from services.core.pseudonym import Pseudonymizer
 from services.core.registry_log import RegistryFollower
 from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
+from services.ingest.case_log import CaseLog
 from services.ingest.context import IngestContext
+from services.ingest.identifiers import person_id_normaliser
 from services.ingest.publisher import KafkaPublisher
 from services.ingest.routes import cases, health, scans, tokens, venues
 
@@ -31,10 +33,14 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         publisher = KafkaPublisher(settings)
         registry = RegistryFollower(settings)
+        case_log = CaseLog(settings)
         await publisher.start()
         try:
             await registry.start()
-            pseudonymizer = Pseudonymizer(settings.pseudonym_secret)
+            await case_log.start()
+            pseudonymizer = Pseudonymizer(
+                settings.pseudonym_secret, person_id_normaliser(settings.phone_region)
+            )
             qr_signer = QrSigner(settings.qr_secret)
             app.state.auth = Authenticator(registry, FailureLimiter())
             app.state.ingest = IngestContext(
@@ -50,9 +56,11 @@ def create_app(settings: Settings) -> FastAPI:
                     max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
                     retention=settings.retention,
                 ),
+                case_log=case_log,
             )
             yield
         finally:
+            await case_log.stop()
             await registry.stop()
             await publisher.stop()
 

@@ -12,6 +12,7 @@ from services.core.pseudonym import Pseudonymizer
 from services.core.registry_log import RegistryFollower
 from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
+from services.ingest.case_log import CaseLog
 from services.ingest.publisher import KafkaPublisher
 
 
@@ -24,6 +25,7 @@ class IngestContext:
     pseudonymizer: Pseudonymizer
     qr_signer: QrSigner
     admission: AdmissionPolicy
+    case_log: CaseLog
 
 
 def context(request: Request) -> IngestContext:

@@ -3,8 +3,6 @@ authority, alerts read back from the alerts API — equal to the brute-force rul
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -23,6 +21,8 @@ from tests.reference.tracing import reference_contacts
 from tests.support.citygen import messy_day
 from tests.support.pipeline import expected_alerts
 from tests.support.processes import ServiceProcess, running_http_service, wait_for
+from tests.support.pseudonyms import pseudonym as keyed
+from tests.support.pseudonyms import vn_mobile_e164
 from tests.support.stack import grant, isolated_settings
 
 pytestmark = pytest.mark.e2e
@@ -80,10 +80,9 @@ def test_scans_and_cases_over_http_give_exactly_the_reference_alerts(pipeline: P
     now = int(time.time())
     start = now - 40 * HOUR
     day = messy_day(41, venues=list(VENUE_KINDS), people=90, start=start, hours=30)
-    secret = p.settings.pseudonym_secret.get_secret_value().encode()
 
     def pseudonym(raw: str) -> str:
-        return hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()
+        return keyed(p.settings, vn_mobile_e164(raw))
 
     # What the pipeline will see: the generated people, pseudonymised by ingest.
     seen = [replace(s, person=pseudonym(raw_id(s.person))) for s in day.scans]

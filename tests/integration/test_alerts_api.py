@@ -515,10 +515,12 @@ def test_a_client_leaving_closes_its_streams_kafka_connections(api: AlertsUnderT
         assert api.process.alive()
 
 
-@pytest.mark.parametrize("bad", ["nonsense", "0:1,0:2", "0:-1", "99:0", "0:1;1:2"])
+@pytest.mark.parametrize("bad", ["nonsense", "0:1,0:2", "0:-1", "99:0", "0:1;1:2",
+                                 "²:1", "0:²", "0:9223372036854775808", "0:" + "9" * 30])
 def test_a_malformed_last_event_id_is_422(api: AlertsUnderTest, bad: str) -> None:
-    with api.client(**{"Last-Event-ID": bad}) as http:
-        answer = http.get("/v1/alerts/stream")
+    # Header bytes are read as Latin-1: b"\xb2" arrives as "²", a digit to str.isdigit().
+    with api.client() as http:
+        answer = http.get("/v1/alerts/stream", headers={"Last-Event-ID": bad.encode("latin-1")})
     assert answer.status_code == 422
     assert answer.json()["error"] == "invalid_last_event_id"
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from kafka import KafkaProducer
 
 from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.scans import ScanBatch
 from tests.integration.conftest import IngestUnderTest
 from tests.support.kafka_read import read_topic
+from tests.support.pseudonyms import pseudonym as keyed
+from tests.support.pseudonyms import vn_mobile_e164
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +39,9 @@ def scan(
     }
 
 
-def pseudonym(ingest: IngestUnderTest, person: str) -> str:
-    key = ingest.settings.pseudonym_secret.get_secret_value().encode()
-    return hmac.new(key, person.encode(), hashlib.sha256).hexdigest()
+def pseudonym(ingest: IngestUnderTest, national: str) -> str:
+    """What ingest makes of a Vietnamese mobile number written nationally: its E.164, keyed."""
+    return keyed(ingest.settings, vn_mobile_e164(national))
 
 
 def scans_of_venue(ingest: IngestUnderTest, venue_id: str, at_least: int) -> list[ScanBatch]:
@@ -225,10 +226,14 @@ def test_cases_and_withdrawals_reach_the_cases_topic_with_the_same_pseudonym(
     case_id = f"case-{uuid.uuid4().hex[:8]}"
     body = {
         "case_id": case_id,
-        "person_id": "0912000007",
+        "person_id": "+84 912 000 007",  # the authority writes the number internationally
         "onset_at": (now() - timedelta(days=2)).isoformat(),
         "reported_at": now().isoformat(),
     }
+    venue = ingest.add_venue()
+    with ingest.client(venue["api_key"]) as http:  # the gate read it nationally, with dashes
+        answer = http.post("/v1/scans", json=[scan(venue["venue_id"], "091-200-0007")])
+        assert answer.status_code == 202, answer.text
     with ingest.client(ingest.authority) as http:
         assert http.post("/v1/cases", json=body).status_code == 202
         assert http.post("/v1/cases", json={**body, "onset_at": None}).status_code == 422
@@ -238,8 +243,10 @@ def test_cases_and_withdrawals_reach_the_cases_topic_with_the_same_pseudonym(
     reported = CaseReported.model_validate_json(mine[0])
     withdrawn = CaseWithdrawn.model_validate_json(mine[1])
     assert reported.person_id == pseudonym(ingest, "0912000007")
+    (scanned,) = [s for b in scans_of_venue(ingest, venue["venue_id"], 1) for s in b.scans]
+    assert scanned.person_id == reported.person_id  # rule 13: one person, one pseudonym
     assert withdrawn.case_id == case_id
-    assert not any(b"0912000007" in v for _, v, _, _ in records)
+    assert not any(b"912000007" in v for _, v, _, _ in records)
 
 
 def test_tokens_issued_over_http_work_for_their_role_only(ingest: IngestUnderTest) -> None:
@@ -266,3 +273,80 @@ def test_openapi_documents_the_public_paths(ingest: IngestUnderTest) -> None:
     ):
         assert path in doc["paths"]
     assert "ScanIn" in doc["components"]["schemas"]
+
+
+# Valid ISO 8601 times whose UTC is before year 1 or after year 9999.
+UNREPRESENTABLE_IN_UTC = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
+
+def test_times_with_no_utc_are_refused_by_index_not_answered_as_an_outage(
+    ingest: IngestUnderTest,
+) -> None:
+    venue = ingest.add_venue()
+    vid = venue["venue_id"]
+    extreme = [{**scan(vid, "0900000011"), "scanned_at": t} for t in UNREPRESENTABLE_IN_UTC]
+    with ingest.client(venue["api_key"]) as http:
+        answer = http.post("/v1/scans", json=[scan(vid, "0900000010"), *extreme])
+        assert answer.status_code == 202, answer.text
+        receipt = answer.json()
+        assert receipt["accepted"] == 1
+        assert [r["index"] for r in receipt["refused"]] == [1, 2]
+        assert all("scanned_at" in r["reason"] and "UTC" in r["reason"]
+                   for r in receipt["refused"])
+        answer = http.post("/v1/scans", json=extreme)  # nothing acceptable: 422, same body
+        assert answer.status_code == 422, answer.text
+        assert "Retry-After" not in answer.headers
+        assert [r["index"] for r in answer.json()["refused"]] == [0, 1]
+
+
+@pytest.mark.parametrize("field", ["onset_at", "reported_at", "isolated_at"])
+@pytest.mark.parametrize("at", [*UNREPRESENTABLE_IN_UTC, "1900-01-01T00:00:00+07:00",
+                                "2200-01-01T00:00:00Z"])
+def test_case_times_with_no_utc_or_out_of_the_stores_range_are_422(
+    ingest: IngestUnderTest, field: str, at: str
+) -> None:
+    body = {
+        "case_id": f"case-{uuid.uuid4().hex[:8]}",
+        "person_id": "0912000008",
+        "onset_at": (now() - timedelta(days=2)).isoformat(),
+        "reported_at": now().isoformat(),
+        field: at,
+    }
+    with ingest.client(ingest.authority) as http:
+        answer = http.post("/v1/cases", json=body)
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["error"] == "invalid" and field in orjson.dumps(problem["errors"]).decode()
+    assert "Retry-After" not in answer.headers
+
+
+def test_withdrawing_a_case_never_reported_is_404(ingest: IngestUnderTest) -> None:
+    never = f"case-{uuid.uuid4().hex[:8]}"
+    with ingest.client(ingest.authority) as http:
+        answer = http.delete(f"/v1/cases/{never}")
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"] == "not_found" and never in answer.json()["detail"]
+    records = read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("cases"))
+    assert not any(k == never.encode() for k, _, _, _ in records), "a withdrawal of nothing"
+
+
+def test_a_case_reported_through_another_replica_can_be_withdrawn_and_withdrawn_again(
+    ingest: IngestUnderTest,
+) -> None:
+    case_id = f"case-{uuid.uuid4().hex[:8]}"
+    elsewhere = CaseReported(
+        case_id=case_id, person_id="a" * 64, onset_at=now() - timedelta(days=1),
+        reported_at=now(),
+    )
+    # Written to the topic as another ingest replica would have, not through this one.
+    producer = KafkaProducer(bootstrap_servers=ingest.settings.kafka_bootstrap, acks="all")
+    try:
+        producer.send(ingest.settings.topic("cases"), key=case_id.encode(),
+                      value=elsewhere.model_dump_json().encode()).get(timeout=30)
+    finally:
+        producer.close(timeout=10)
+    with ingest.client(ingest.authority) as http:
+        first = http.delete(f"/v1/cases/{case_id}")
+        again = http.delete(f"/v1/cases/{case_id}")  # a retry after a lost answer
+    assert (first.status_code, again.status_code) == (202, 202), (first.text, again.text)
+    assert first.json() == {"case_id": case_id, "status": "withdrawn"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections import Counter
 from dataclasses import replace
@@ -11,6 +9,8 @@ from dataclasses import replace
 from services.alerts.domain.model import Case
 from services.core.config import Settings
 from services.tracer.domain.model import Contact, Scan, VenueRules
+from tests.support.pseudonyms import pseudonym as keyed
+from tests.support.pseudonyms import vn_mobile_e164
 
 HOUR = 3600
 
@@ -53,9 +53,8 @@ def raw_id(person_ref: str) -> str:
 
 
 def pseudonym(settings: Settings, raw: str) -> str:
-    """What ingest turns ``raw`` into (HMAC-SHA256 under the deployment's secret)."""
-    secret = settings.pseudonym_secret.get_secret_value().encode()
-    return hmac.new(secret, raw.encode(), hashlib.sha256).hexdigest()
+    """What ingest turns ``raw`` (one of :func:`raw_id`'s numbers) into: its E.164, keyed."""
+    return keyed(settings, vn_mobile_e164(raw))
 
 
 def as_seen_downstream(settings: Settings, scans: list[Scan]) -> list[Scan]:

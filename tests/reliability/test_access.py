@@ -76,6 +76,7 @@ class World:
     venue_a: dict[str, str]
     venue_b: dict[str, str]
     case_id: str
+    withdrawable: str  # reported too: the table's DELETE withdraws it, not the module's case
 
     def secret(self, role: str) -> str | None:
         tokens = self.deployment.tokens
@@ -97,7 +98,7 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         suffix = uuid.uuid4().hex[:6]
         venue_a = deployment.add_venue(f"acc-a-{suffix}")
         venue_b = deployment.add_venue(f"acc-b-{suffix}")
-        world = World(deployment, venue_a, venue_b, f"acc-case-{suffix}")
+        world = World(deployment, venue_a, venue_b, f"acc-case-{suffix}", f"acc-gone-{suffix}")
         first, second = raw_person(), raw_person()
         with deployment.http("ingest", venue_a["api_key"]) as gate:
             answer = gate.post("/v1/scans", json=[
@@ -109,6 +110,11 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         with deployment.http("ingest", deployment.tokens[Role.AUTHORITY]) as authority:
             answer = authority.post("/v1/cases", json={
                 "case_id": world.case_id, "person_id": first,
+                "onset_at": (now() - timedelta(days=1)).isoformat(),
+                "reported_at": now().isoformat()})
+            assert answer.status_code == 202, answer.text
+            answer = authority.post("/v1/cases", json={
+                "case_id": world.withdrawable, "person_id": raw_person(),
                 "onset_at": (now() - timedelta(days=1)).isoformat(),
                 "reported_at": now().isoformat()})
             assert answer.status_code == 202, answer.text
@@ -127,7 +133,7 @@ def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[
     venue_id = world.venue_a["venue_id"]
     path = endpoint.path.format(venue=venue_id, case=world.case_id)
     if endpoint.method == "DELETE":  # a case of its own: the module's case stays reported
-        path = path.replace(world.case_id, f"acc-gone-{uuid.uuid4().hex[:8]}")
+        path = path.replace(world.case_id, world.withdrawable)
     bodies: dict[str, object] = {
         "/v1/venues": {"name": "Access test", "kind": "shop"},
         "/v1/qr/verify": {"payload": world.venue_a["qr_payload"]},

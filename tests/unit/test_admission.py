@@ -10,21 +10,22 @@ import pytest
 from pydantic import SecretStr
 
 from services.core import pseudonym, secrets
-from services.core.http import ratelimit
+from services.core.http import forwarded, ratelimit
 from services.core.pseudonym import Pseudonymizer
 from services.core.secrets import QrSigner
-from services.ingest import admission
+from services.ingest import admission, case_log, identifiers
 from services.ingest.admission import (
     AdmissionPolicy,
     BodyError,
     ForeignVenueError,
     parse_scan_items,
 )
+from services.ingest.identifiers import person_id_normaliser
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SIGNER = QrSigner(SecretStr("q" * 40))
 POLICY = AdmissionPolicy(
-    pseudonymizer=Pseudonymizer(SecretStr("p" * 40)),
+    pseudonymizer=Pseudonymizer(SecretStr("p" * 40), person_id_normaliser("VN")),
     qr_signer=SIGNER,
     max_clock_skew=timedelta(minutes=5),
     retention=timedelta(days=21),
@@ -43,7 +44,9 @@ def scan(i: int, **overrides: object) -> dict[str, object]:
     return body
 
 
-@pytest.mark.parametrize("module", [admission, ratelimit, pseudonym, secrets])
+@pytest.mark.parametrize(
+    "module", [admission, case_log, identifiers, forwarded, ratelimit, pseudonym, secrets]
+)
 def test_doctests(module: object) -> None:
     assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
 
@@ -77,6 +80,15 @@ def test_same_person_same_pseudonym_different_people_differ() -> None:
     outcome = POLICY.admit([scan(0), scan(1, person_id="09 0000 0000"), scan(2)], "cafe-1", NOW)
     a, b, c = (s.person_id for s in outcome.accepted)
     assert a == b != c
+
+
+def test_one_phone_number_however_written_is_one_pseudonym() -> None:
+    spellings = ["+84912345678", "0912345678", "84 912 345 678", "091-234-5678"]
+    items: list[object] = [scan(i, person_id=p) for i, p in enumerate(spellings)]
+    items.append(scan(9, person_id="0912345679"))
+    outcome = POLICY.admit(items, "cafe-1", NOW)
+    *same, other = (s.person_id for s in outcome.accepted)
+    assert len(set(same)) == 1 and other not in same
 
 
 def test_duplicate_event_ids_in_one_request_count_once() -> None:

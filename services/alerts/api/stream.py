@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Literal
@@ -36,6 +37,9 @@ MAX_STREAMS = 200
 """Open streams per process; each holds a Kafka connection."""
 
 _MAX_EVENT_ID = 4096
+_POSITION = re.compile(r"(?P<partition>[0-9]{1,10}):(?P<offset>[0-9]{1,19})", re.ASCII)
+_MAX_PARTITION = 2**31 - 1  # Kafka's partition ids are int32, its offsets int64
+_MAX_OFFSET = 2**63 - 1
 _POLL_MS = 1000
 _MAX_RECORDS = 500
 
@@ -61,19 +65,28 @@ def parse_event_id(text: str) -> dict[int, int]:
         Traceback (most recent call last):
         ...
         services.alerts.api.stream.BadEventIdError: Last-Event-ID names partition 0 twice
+        >>> parse_event_id("²:1")
+        Traceback (most recent call last):
+        ...
+        services.alerts.api.stream.BadEventIdError: Last-Event-ID must look like '0:12,1:40' \
+(partition:next offset); got '²:1'
     """
     if len(text) > _MAX_EVENT_ID:
         raise BadEventIdError("Last-Event-ID is too long")
     positions: dict[int, int] = {}
     for part in text.split(","):
-        partition, sep, offset = part.strip().partition(":")
-        if not (sep and partition.isdigit() and offset.isdigit()):
+        # ASCII digits only: str.isdigit() also admits "²", which int() refuses.
+        found = _POSITION.fullmatch(part.strip())
+        if found is None:
             raise BadEventIdError(
                 f"Last-Event-ID must look like '0:12,1:40' (partition:next offset); got {part!r}"
             )
-        if int(partition) in positions:
+        partition, offset = int(found["partition"]), int(found["offset"])
+        if partition > _MAX_PARTITION or offset > _MAX_OFFSET:
+            raise BadEventIdError(f"Last-Event-ID names a position Kafka cannot have: {part!r}")
+        if partition in positions:
             raise BadEventIdError(f"Last-Event-ID names partition {partition} twice")
-        positions[int(partition)] = int(offset)
+        positions[partition] = offset
     return positions
 
 

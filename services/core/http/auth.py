@@ -29,6 +29,8 @@ class Authenticator:
         self._limiter = limiter
 
     async def principal(self, request: Request) -> Principal:
+        # The TCP peer, or the client a trusted proxy forwarded for (TRUYVET_TRUSTED_PROXIES,
+        # services/core/http/forwarded.py): never an address the caller merely wrote.
         client = request.client.host if request.client else "unknown"
         if self._limiter.blocked(client):
             raise ApiError(

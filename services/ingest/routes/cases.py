@@ -43,6 +43,7 @@ async def report_case(
         isolated_at=body.isolated_at,
     )
     await _publish(ctx, event)
+    ctx.case_log.reported.add(body.case_id)  # the follower will see it too; this replica now
     return CaseAccepted(case_id=body.case_id, status="reported")
 
 
@@ -50,8 +51,8 @@ async def report_case(
     "/cases/{case_id}",
     status_code=202,
     response_model=CaseAccepted,
-    responses=_REFUSALS,
-    summary="Withdraw a mistaken case and all its alerts",
+    responses=refusals(401, 403, 404, 422, 429, 503),
+    summary="Withdraw a mistaken case and all its alerts; 404 if it was never reported",
 )
 async def withdraw_case(
     case_id: Identifier,
@@ -59,6 +60,16 @@ async def withdraw_case(
     _: Annotated[Principal, Depends(requires(Role.AUTHORITY))],
     reason: Annotated[ShortText | None, Field(description="why")] = None,
 ) -> CaseAccepted:
+    try:
+        reported = await ctx.case_log.was_reported(case_id)
+    except TimeoutError as exc:
+        raise ApiError(
+            503, "the case log is unavailable; retry later", headers={"Retry-After": "5"}
+        ) from exc
+    if not reported:
+        # Withdrawing again a case already withdrawn is 202 like the first time: a client
+        # that lost the first answer retries safely.
+        raise ApiError(404, f"no case {case_id!r} was ever reported")
     await _publish(ctx, CaseWithdrawn(case_id=case_id, withdrawn_at=utc_now(), reason=reason))
     return CaseAccepted(case_id=case_id, status="withdrawn")
 
