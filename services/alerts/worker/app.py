@@ -136,16 +136,33 @@ class AlertsWorker:
         await self._off_loop(lambda: self.store.write_case(case, "reported", None, self._next()))
 
     async def _withdraw(self, message: CaseWithdrawn) -> None:
-        open_case = self.engine.cases.get(message.case_id)
-        changes = self.engine.withdraw(message.case_id)
+        """Retract the case's live alerts, then write the case row as ``withdrawn``.
+
+        In that order: the row is what tells a restarted worker the case is no longer open, so
+        it is written only once every retraction is acknowledged and stored. A replay (after a
+        crash, or of a case withdrawn before) retracts whatever alerts of the case ClickHouse
+        still holds live, so a withdrawal is idempotent.
+        """
+        case_id = message.case_id
+        open_case = self.engine.cases.get(case_id)
         if open_case is not None:
-            withdrawn_at = int(message.withdrawn_at.timestamp())
-            await self._off_loop(
-                lambda: self.store.write_case(
-                    open_case.case, "withdrawn", withdrawn_at, self._next()
-                )
-            )
+            case = open_case.case
+            changes = self.engine.withdraw(case_id)
+        else:
+            stored = await self._off_loop(lambda: self.store.case_of(case_id))
+            if stored is None:
+                log.warning("case %s withdrawn but never reported: nothing to retract", case_id)
+                return
+            case, status = stored
+            live = await self._off_loop(lambda: self.store.live_alerts({case_id}))
+            changes = AlertChanges(case_id, retractions=tuple(live.get(case_id, [])))
         await self._publish(changes)
+        if open_case is None and status == "withdrawn":
+            return  # the row already says so, with the first withdrawal's time
+        withdrawn_at = int(message.withdrawn_at.timestamp())
+        await self._off_loop(
+            lambda: self.store.write_case(case, "withdrawn", withdrawn_at, self._next())
+        )
 
     async def _publish(self, changes: AlertChanges) -> None:
         if not changes:
