@@ -111,7 +111,7 @@ def isolated_stores(stack: Settings, *, keep_data: bool = False,
 
 
 def drop_stores(settings: Settings) -> None:
-    """Delete the run's topics (Faust's changelogs too), consumer groups and database."""
+    """Delete the run's topics (the workers' internal ones too), consumer groups and database."""
     from kafka.admin import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=60_000)

@@ -1,6 +1,6 @@
 """ClickHouse stopped for a while mid-stream (on this suite's own stack).
 
-The tracer writes ClickHouse before it lets Faust commit, and retries a failed write forever;
+The tracer writes ClickHouse before it commits, and retries a failed write forever;
 the alerts worker retries its reads and writes the same way. So while ClickHouse is away both
 must pause — the tracer's committed offsets stay where the sunk data ends — and once it is back
 they catch up: every fact there exactly once, equal to the reference.

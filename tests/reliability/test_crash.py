@@ -2,7 +2,7 @@
 
 Both are killed while work is in flight (scans arriving, contact changes flowing to the alerts
 worker) and restarted at once. A SIGKILLed consumer never leaves its group, so its successor
-gets the partitions only when the dead member's session expires (Faust's 60 s): both kills land
+gets the partitions only when the dead member's session expires (10 s): both kills land
 within a few seconds so that the two waits overlap and the test stays within CI time.
 """
 

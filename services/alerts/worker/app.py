@@ -1,162 +1,275 @@
-"""The alerts worker: a Faust app over ``cases`` and ``contacts``.
+"""The alerts worker: a plain aiokafka group consumer over ``cases`` and ``contacts``.
 
-Agents stay thin: decode, ask :class:`AlertEngine`, publish. One lock serialises the two agents'
-work on the shared open cases. For each case, changed alerts go to the ``alerts`` topic first and
-to ClickHouse second: after a crash, the replayed input is diffed against what ClickHouse holds,
-so an alert is re-sent only if it may not have been written (never lost, at worst repeated with
-the same ``alert_id``).
+A batch loop, like the tracer's (``services/tracer/app.py``): fetch (``getmany``), decode, ask
+:class:`AlertEngine`, publish, then commit exactly the offset after the last message of each
+partition, once every alert, retraction and dead letter of the batch is acknowledged by the
+broker and written to ClickHouse. For each case, changed alerts go to the ``alerts`` topic first
+and to ClickHouse second: after a crash, the replayed input is diffed against what ClickHouse
+holds, so an alert is re-sent only if it may not have been written (never lost, at worst
+repeated with the same ``alert_id``). aiokafka delivers each partition in order from its
+position and commits what it is told, so a re-fetched case report is processed again, never
+passed over as already seen (faust-streaming #115, #216, #221).
 
 One worker serves the whole deployment: ``cases`` has a single partition and every open case
-must see every contact change. Its state is recovered from ClickHouse on start.
+must see every contact change. Its state, the open cases and their published alerts, is loaded
+from ClickHouse before the first batch and again after every change of assignment.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import faust
-from faust.types import SchemaT
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.common import Op
 from schemas.derived import ContactBatch
-from services.alerts.domain import Case, DomainError
+from services.alerts.domain import DomainError
 from services.alerts.worker.engine import AlertChanges, AlertEngine
 from services.alerts.worker.store import AlertStore
 from services.alerts.worker.wire import alert_message, case_of
 from services.core.config import Settings
 from services.core.deadletter import dead_letter
-from services.core.faust_app import App
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SERVICE = "alerts"
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+HEARTBEAT_EVERY_S = 5.0
+CLOSE_OLD_CASES_EVERY_S = 3600.0
 _CASE_EVENT = TypeAdapter[CaseReported | CaseWithdrawn](CaseReported | CaseWithdrawn)
+
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Finishes the batch in flight before partitions go; reloads the state when they come."""
+
+    def __init__(self, worker: AlertsWorker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._worker.partitions_revoked()
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._worker.partitions_assigned(list(assigned))
 
 
 class AlertsWorker:
-    def __init__(self, settings: Settings) -> None:
+    """Wires the consumer, the producer, the ClickHouse store and the engine together."""
+
+    def __init__(self, settings: Settings, *, take: int = 2000, gather_s: float = 1.0,
+                 fetch_wait_ms: int = 250) -> None:
         self.settings = settings
         self.store = AlertStore(settings)
         self.engine = AlertEngine(settings.max_degree, settings.retention_s)
+        self._take, self._gather_s, self._fetch_wait_ms = take, gather_s, fetch_wait_ms
+        self.group_id = f"{settings.topic_prefix}truyvet-alerts"
+        self.cases_topic = settings.topic("cases")
+        self.contacts_topic = settings.topic("contacts")
+        self.alerts_topic = settings.topic("alerts")
+        self.dead_letter_topic = settings.topic("dead-letter")
+        # Held while a batch is processed and committed; a rebalance and the timers wait for it.
         self._lock = asyncio.Lock()
-        self._loaded = False
+        self._generation = 0
+        self._reload = True  # the engine is (re)loaded from ClickHouse before the next batch
         self._version = 0
-        self.app = App(
-            f"{settings.topic_prefix}truyvet-alerts",
-            broker=f"kafka://{settings.kafka_bootstrap}",
-            store="memory://",
-            datadir=str(Path(settings.state_dir).resolve() / "alerts-data"),
-            web_enabled=False,
-            topic_allow_declare=False,
-            consumer_auto_offset_reset="earliest",
-            broker_commit_interval=1.0,
-            # A killed worker's partitions move to its replacement after this long, not 60 s.
-            broker_session_timeout=10.0,
-            broker_heartbeat_interval=2.0,
-            producer_acks=-1,
+        self._sent: list[asyncio.Future[Any]] = []  # sends of the batch not yet awaited
+        self._stopping = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def run(self) -> None:
+        s = self.settings
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, acks="all", enable_idempotence=True,
             # Contact batches and dead letters (which carry the refused payload) can be large.
-            producer_max_request_size=MAX_MESSAGE_BYTES,
-            consumer_max_fetch_size=MAX_MESSAGE_BYTES,
+            max_request_size=MAX_MESSAGE_BYTES, linger_ms=5,
         )
-        app = self.app
-        raw: SchemaT = faust.Schema(
-            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap, group_id=self.group_id,
+            client_id=f"{self.group_id}-{time.time_ns()}",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+            # A killed worker's partitions move to its replacement after this long.
+            session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
+            # A big case, or loading every open case, may keep the loop from fetching a while.
+            max_poll_interval_ms=600_000,
         )
-        self.cases_topic = app.topic(settings.topic("cases"), schema=raw)
-        self.contacts_topic = app.topic(settings.topic("contacts"), schema=raw)
-        self.alerts_topic = app.topic(settings.topic("alerts"), schema=raw)
-        self.dead_letter_topic = app.topic(settings.topic("dead-letter"), schema=raw)
-        app.agent(self.cases_topic, name="cases")(self._cases)
-        app.agent(self.contacts_topic, name="contacts")(self._contacts)
-        app.timer(interval=5.0)(self._heartbeat)
-        app.timer(interval=3600.0)(self._close_old_cases)
+        await self.producer.start()
+        self.consumer.subscribe([self.cases_topic, self.contacts_topic],
+                                listener=_Rebalance(self))
+        await self.consumer.start()
+        timers = [asyncio.create_task(self._every(HEARTBEAT_EVERY_S, self._heartbeat)),
+                  asyncio.create_task(self._every(CLOSE_OLD_CASES_EVERY_S,
+                                                  self._close_old_cases))]
+        try:
+            await self._heartbeat()
+            while not self._stopping.is_set():
+                await self._step()
+        finally:
+            for timer in timers:
+                timer.cancel()
+            await self.consumer.stop()  # leaves the group: its partitions move at once
+            await self.producer.stop()
+            self.store.close()
 
-    # -- agents ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stopping.set()
 
-    async def _cases(self, stream: Any) -> AsyncIterator[None]:
-        async for event in stream.events():
-            await self._ensure_loaded()
+    async def _every(self, interval_s: float, job: Callable[[], Any]) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
             try:
-                message = _CASE_EVENT.validate_json(event.value)
-                case = case_of(message) if isinstance(message, CaseReported) else None
-            except (ValidationError, DomainError, ValueError) as exc:
-                await self._dead(event, f"not a case event: {exc}")
-                yield None
-                continue
-            async with self._lock:
-                if isinstance(message, CaseWithdrawn):
-                    await self._withdraw(message)
-                else:
-                    assert case is not None
-                    await self._report(case)
-            await self.app.producer.flush()
-            yield None
+                await job()
+            except Exception:  # a timer's failure is logged; the loop goes on
+                log.exception("%s failed", getattr(job, "__name__", job))
 
-    async def _contacts(self, stream: Any) -> AsyncIterator[None]:
-        # Contact changes are gathered for up to a second, so a busy stream re-traces each
-        # touched case once per second at most rather than once per message.
-        async for events in stream.take_events(2000, within=1.0):
-            await self._ensure_loaded()
-            persons: set[str] = set()
-            for event in events:
-                try:
-                    batch = ContactBatch.model_validate_json(event.value)
-                except ValidationError as exc:
-                    await self._dead(event, f"not a ContactBatch: {exc}")
+    # ------------------------------------------------------------------ the batch loop
+
+    async def _step(self) -> None:
+        assert self.consumer is not None
+        generation = self._generation
+        batch = await self._fetch()
+        async with self._lock:
+            if generation != self._generation:
+                # A rebalance came between the fetch and now: every partition was sought back
+                # to its committed offset, so this batch is fetched again.
+                return
+            assigned = self.consumer.assignment()
+            cases: list[ConsumerRecord[bytes, bytes]] = []
+            contacts: list[ConsumerRecord[bytes, bytes]] = []
+            commits: dict[TopicPartition, int] = {}
+            for tp, records in sorted(batch.items()):
+                if not records or tp not in assigned:
                     continue
-                persons.update(batch.people)
-            async with self._lock:
-                for case_id in sorted(self.engine.cases_touched_by(persons)):
-                    changes = await self._off_loop(partial(self._recompute, case_id))
-                    await self._publish(changes)
-            await self.app.producer.flush()
-            yield None
+                (cases if tp.topic == self.cases_topic else contacts).extend(records)
+                commits[tp] = records[-1].offset + 1
+            if not commits:
+                return
+            if self._reload:
+                await self._load()
+            for record in cases:
+                await self._case(record)
+            await self._contacts(contacts)
+            await self._acknowledged()
+            # Only now, with every alert and dead letter acknowledged and every row stored.
+            try:
+                await self.consumer.commit(commits)
+            except (CommitFailedError, IllegalStateError) as exc:
+                # The group moved on without this member: the partitions' next owner processes
+                # these messages again, to the same alerts.
+                log.warning("commit refused (%r); reloading the open cases", exc)
+                self._generation += 1
+                self._reload = True
 
-    # -- steps ------------------------------------------------------------------------------
+    async def _fetch(self) -> Batch:
+        """A batch; contact changes are gathered for up to ``gather_s``, so a busy stream
+        re-traces each touched case once per gathering at most, while a case goes at once."""
+        assert self.consumer is not None
+        batch: Batch = await self.consumer.getmany(timeout_ms=self._fetch_wait_ms,
+                                                   max_records=self._take)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._gather_s
+        while batch and not self._stopping.is_set():
+            count = sum(len(records) for records in batch.values())
+            left = deadline - loop.time()
+            if left <= 0 or count >= self._take or any(
+                    tp.topic == self.cases_topic and records for tp, records in batch.items()):
+                break
+            more = await self.consumer.getmany(timeout_ms=max(1, int(left * 1000)),
+                                               max_records=self._take - count)
+            for tp, records in more.items():
+                batch.setdefault(tp, []).extend(records)
+        return batch
+
+    async def _case(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            message = _CASE_EVENT.validate_json(record.value or b"")
+            case = case_of(message) if isinstance(message, CaseReported) else None
+        except (ValidationError, DomainError, ValueError) as exc:
+            await self._dead(record, f"not a case event: {exc}")
+            return
+        if isinstance(message, CaseWithdrawn):
+            await self._withdraw(message)
+        else:
+            assert case is not None
+            changes = await self._off_loop(
+                lambda: self.engine.report(case, self.store.edges_of, _now()))
+            # Alerts first (the latency that matters), the case row after: a replay after a
+            # crash re-traces the case anyway, since its offset is committed only after both.
+            await self._publish(changes)
+            await self._off_loop(
+                lambda: self.store.write_case(case, "reported", None, self._next()))
+
+    async def _contacts(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        persons: set[str] = set()
+        for record in records:
+            try:
+                batch = ContactBatch.model_validate_json(record.value or b"")
+            except ValidationError as exc:
+                await self._dead(record, f"not a ContactBatch: {exc}")
+                continue
+            persons.update(batch.people)
+        for case_id in sorted(self.engine.cases_touched_by(persons)):
+            changes = await self._off_loop(partial(self._recompute, case_id))
+            await self._publish(changes)
+
+    # ------------------------------------------------------------------ steps
 
     def _recompute(self, case_id: str) -> AlertChanges:
         return self.engine.recompute(case_id, self.store.edges_of, _now())
 
-    async def _report(self, case: Case) -> None:
-        changes = await self._off_loop(
-            lambda: self.engine.report(case, self.store.edges_of, _now())
-        )
-        # Alerts first (the latency that matters), the case row after: a replay after a crash
-        # re-traces the case anyway, since its offset is committed only after both.
-        await self._publish(changes)
-        await self._off_loop(lambda: self.store.write_case(case, "reported", None, self._next()))
-
     async def _withdraw(self, message: CaseWithdrawn) -> None:
-        open_case = self.engine.cases.get(message.case_id)
-        changes = self.engine.withdraw(message.case_id)
+        """Retract the case's live alerts, then write the case row as ``withdrawn``.
+
+        In that order: the row is what tells a restarted worker the case is no longer open, so
+        it is written only once every retraction is acknowledged and stored. A replay (after a
+        crash, or of a case withdrawn before) retracts whatever alerts of the case ClickHouse
+        still holds live, so a withdrawal is idempotent.
+        """
+        case_id = message.case_id
+        open_case = self.engine.cases.get(case_id)
         if open_case is not None:
-            withdrawn_at = int(message.withdrawn_at.timestamp())
-            await self._off_loop(
-                lambda: self.store.write_case(
-                    open_case.case, "withdrawn", withdrawn_at, self._next()
-                )
-            )
+            case = open_case.case
+            changes = self.engine.withdraw(case_id)
+        else:
+            stored = await self._off_loop(lambda: self.store.case_of(case_id))
+            if stored is None:
+                log.warning("case %s withdrawn but never reported: nothing to retract", case_id)
+                return
+            case, status = stored
+            live = await self._off_loop(lambda: self.store.live_alerts({case_id}))
+            changes = AlertChanges(case_id, retractions=tuple(live.get(case_id, [])))
         await self._publish(changes)
+        if open_case is None and status == "withdrawn":
+            return  # the row already says so, with the first withdrawal's time
+        withdrawn_at = int(message.withdrawn_at.timestamp())
+        await self._off_loop(
+            lambda: self.store.write_case(case, "withdrawn", withdrawn_at, self._next())
+        )
 
     async def _publish(self, changes: AlertChanges) -> None:
+        """Send one case's changes, wait for the broker's acknowledgement, then store them."""
         if not changes:
             return
         key = changes.case_id.encode()
         for op, items in ((Op.UPSERT, changes.upserts), (Op.RETRACT, changes.retractions)):
             for alert, created_at in items:
-                await self.alerts_topic.send(
-                    key=key, value=alert_message(alert, created_at, op), force=True
-                )
-        await self.app.producer.flush()
+                await self._send(self.alerts_topic, key, alert_message(alert, created_at, op))
+        await self._acknowledged()
         rows = [(a, c, False) for a, c in changes.upserts]
         rows += [(a, c, True) for a, c in changes.retractions]
         await self._off_loop(lambda: self.store.write_alerts(rows, self._next()))
@@ -167,39 +280,59 @@ class AlertsWorker:
             len(changes.retractions),
         )
 
-    async def _ensure_loaded(self) -> None:
-        if self._loaded:
-            return
-        async with self._lock:
-            if self._loaded:
-                return
-            since = _now() - self.settings.retention_s
-            for case, alerts in await self._off_loop(lambda: self.store.open_cases(since)):
-                self.engine.load(case, alerts)
-            log.info("recovered %d open case(s) from ClickHouse", len(self.engine.cases))
-            self._loaded = True
+    async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        assert self.producer is not None
+        self._sent.append(await self.producer.send(topic, value, key=key))
 
-    async def _dead(self, event: Any, reason: str) -> None:
-        message = event.message
+    async def _acknowledged(self) -> None:
+        """Return once the broker has acknowledged every message sent so far."""
+        sent, self._sent = self._sent, []
+        await asyncio.gather(*sent)
+
+    async def _dead(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         letter = dead_letter(
             service=SERVICE,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=event.key,
-            value=event.value,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
             reason=reason,
         )
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s",
-            message.topic,
-            message.partition,
-            message.offset,
-            reason[:200],
-        )
-        await self.dead_letter_topic.send(
-            key=event.key, value=letter.model_dump_json().encode(), force=True
-        )
+        log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition,
+                    record.offset, reason[:200])
+        await self._send(self.dead_letter_topic, record.key, letter.model_dump_json().encode())
+
+    async def _load(self) -> None:
+        since = _now() - self.settings.retention_s
+        engine = AlertEngine(self.settings.max_degree, self.settings.retention_s)
+        for case, alerts in await self._off_loop(lambda: self.store.open_cases(since)):
+            engine.load(case, alerts)
+        self.engine = engine
+        self._reload = False
+        log.info("loaded %d open case(s) from ClickHouse", len(engine.cases))
+
+    # ------------------------------------------------------------------ rebalances
+
+    async def partitions_revoked(self) -> None:
+        # A batch fetched before this is not processed (the generation moved on); one already
+        # being processed is waited for: it commits before it lets go of the lock.
+        self._generation += 1
+        async with self._lock:
+            pass
+
+    async def partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        assert self.consumer is not None
+        self._generation += 1
+        async with self._lock:
+            # Another member may have processed cases meanwhile: the open cases are read back.
+            self._reload = True
+            for tp in assigned:
+                committed = await self.consumer.committed(tp)
+                if committed is not None:
+                    self.consumer.seek(tp, committed)
+
+    # ------------------------------------------------------------------ timers
 
     async def _heartbeat(self) -> None:
         beat = Path(self.settings.state_dir) / "run" / "alerts-worker.heartbeat"
@@ -208,9 +341,7 @@ class AlertsWorker:
 
     async def _close_old_cases(self) -> None:
         async with self._lock:
-            closed = self.engine.close_reported_before(
-                _now() - self.settings.retention_s
-            )
+            closed = self.engine.close_reported_before(_now() - self.settings.retention_s)
         if closed:
             log.info("retention: stopped watching %d case(s)", len(closed))
 
@@ -228,7 +359,16 @@ def _now() -> int:
     return int(time.time())
 
 
+async def serve(worker: AlertsWorker) -> None:
+    """Run ``worker`` until SIGTERM or SIGINT, then stop it cleanly (it leaves the group)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    await worker.run()
+
+
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    logging.basicConfig(level=loglevel.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
-    worker = AlertsWorker(settings)
-    faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
+    asyncio.run(serve(AlertsWorker(settings)))

@@ -54,6 +54,11 @@ GROUP BY contact_id
 HAVING argMax(deleted, version) = 0
 """
 
+CASES = (
+    "SELECT case_id, person_id, status, toUInt32(reported_at), toUInt32(onset_at),"
+    " toUInt32(sampled_at), toUInt32(isolated_at) FROM cases FINAL"
+)
+
 
 def visited_params(persons: set[str], since: int, until: int) -> dict[str, Any]:
     """The parameters of :data:`VISITED` for ``persons`` during ``[since, until]``."""
@@ -166,34 +171,32 @@ class AlertStore:
 
     def open_cases(self, reported_since: int) -> list[tuple[Case, list[tuple[Alert, int]]]]:
         """Cases still reported (not withdrawn) since ``reported_since``, with live alerts."""
-        case_rows = self._with_retry(
-            lambda c: c.execute(
-                "SELECT case_id, person_id, status, toUInt32(reported_at),"
-                " toUInt32(onset_at), toUInt32(sampled_at), toUInt32(isolated_at) FROM cases FINAL"
-            )
-        )
-        cases: dict[str, Case] = {}
-        for case_id, person, status, reported_at, onset, sampled, isolated in case_rows:
-            if status == "reported" and reported_at >= reported_since:
-                cases[case_id] = Case(
-                    case_id=case_id,
-                    person=person,
-                    onset_at=_ts(onset),
-                    sampled_at=_ts(sampled),
-                    reported_at=int(reported_at),
-                    isolated_at=_ts(isolated),
-                )
-        if not cases:
-            return []
+        cases = {
+            case.case_id: case
+            for case, status in self._cases()
+            if status == "reported" and case.reported_at >= reported_since
+        }
+        alerts = self.live_alerts(set(cases))
+        return [(case, alerts.get(cid, [])) for cid, case in cases.items()]
+
+    def case_of(self, case_id: str) -> tuple[Case, str] | None:
+        """The stored case ``case_id`` and its status (``reported``/``withdrawn``), if any."""
+        found = self._cases(case_id)
+        return found[0] if found else None
+
+    def live_alerts(self, case_ids: set[str]) -> dict[str, list[tuple[Alert, int]]]:
+        """The live (not retracted) alerts of ``case_ids`` with their ``created_at``, by case."""
+        if not case_ids:
+            return {}
         alert_rows = self._with_retry(
             lambda c: c.execute(
                 "SELECT case_id, alert_id, person_id, degree, toUInt32(exposed_at), via_person_id,"
                 " venue_ids, exposures, toUInt32(created_at), deleted"
                 " FROM alerts FINAL WHERE case_id IN %(cases)s",
-                {"cases": tuple(cases)},
+                {"cases": tuple(sorted(case_ids))},
             )
         )
-        alerts: dict[str, list[tuple[Alert, int]]] = {cid: [] for cid in cases}
+        alerts: dict[str, list[tuple[Alert, int]]] = {}
         for (
             cid,
             aid,
@@ -218,8 +221,27 @@ class AlertStore:
                 venue_ids=tuple(venues),
                 exposures=tuple(_exposure_of(e) for e in orjson.loads(exposures)),
             )
-            alerts[cid].append((alert, int(created)))
-        return [(case, alerts[cid]) for cid, case in cases.items()]
+            alerts.setdefault(cid, []).append((alert, int(created)))
+        return alerts
+
+    def _cases(self, case_id: str | None = None) -> list[tuple[Case, str]]:
+        """Every stored case with its status, or the one ``case_id``."""
+        query = CASES if case_id is None else CASES + " WHERE case_id = %(case)s"
+        rows = self._with_retry(lambda c: c.execute(query, {"case": case_id}))
+        return [
+            (
+                Case(
+                    case_id=case_id,
+                    person=person,
+                    onset_at=_ts(onset),
+                    sampled_at=_ts(sampled),
+                    reported_at=int(reported_at),
+                    isolated_at=_ts(isolated),
+                ),
+                status,
+            )
+            for case_id, person, status, reported_at, onset, sampled, isolated in rows
+        ]
 
     def close(self) -> None:
         if self._client is not None:
