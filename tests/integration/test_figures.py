@@ -1,9 +1,10 @@
 """The dashboard's headline figures (`GET /v1/figures`) and the views behind them.
 
 Rows are written straight into an isolated ClickHouse database, as the tracer and the alerts
-worker would — replays, renamed venues, retracted and re-graded alerts, withdrawn and old cases
-included — and the API's numbers are checked exactly. The same views and queries also run on a
-current ClickHouse (chdb) when it is installed.
+worker would — replays, retracted and re-graded alerts, withdrawn and old cases included — and
+the API's numbers are checked exactly. Venue names take the production path: venue records (a
+renamed one too) on the ``registry`` topic, copied to ``venues`` by a running alerts worker.
+The same views and queries also run on a current ClickHouse (chdb) when it is installed.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.registry import Role
+from schemas.common import utc_now
+from schemas.registry import Role, VenueRecord
+from schemas.venues import VenueKind, VenuePublic
 from services.alerts.queries import ClickHouseReads, figures_window
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.registry_log import publish_records_blocking
 from tests.conftest import _drop_stores
-from tests.support.processes import running_http_service, wait_for
+from tests.support.processes import ServiceProcess, running_http_service, wait_for
 from tests.support.stack import grant, isolated_settings
 from truyvet.registry_commands import add_venue
 from truyvet.stack.migrations import MIGRATIONS_DIR, split_statements
@@ -122,12 +126,6 @@ def write_rows(settings: Settings, scans: list[Scan], now: datetime) -> None:
             client.execute(
                 "INSERT INTO scans (day, venue_id, event_id, person_id, direction, scanned_at,"
                 " gate, ingested_at, version) VALUES", [s.row() for s in batch])
-        for venue_id, name, version in (("market", "Cho cu", 1), ("market", "Chợ Bến Thành", 2),
-                                        ("cafe", "Cà phê Sữa Đá", 1)):
-            client.execute(
-                "INSERT INTO venues (venue_id, name, kind, default_dwell_s, max_dwell_s,"
-                " min_overlap_s, created_at, version) VALUES",
-                [(venue_id, name, "market", 3600, 43200, 900, now, version)])
         for row in (
             case("case-new", now - 2 * HOUR),
             case("case-quiet", now - 24 * HOUR),
@@ -157,6 +155,37 @@ def write_rows(settings: Settings, scans: list[Scan], now: datetime) -> None:
                 [row])
     finally:
         client.disconnect()
+
+
+def venue_record(venue_id: str, name: str, kind: VenueKind) -> VenueRecord:
+    return VenueRecord(
+        venue=VenuePublic(venue_id=venue_id, name=name, kind=kind, default_dwell_s=3600,
+                          max_dwell_s=43200, min_overlap_s=900, created_at=utc_now()),
+        key_sha256="0" * 64,
+    )
+
+
+def copy_venue_names(settings: Settings, state_dir: Path) -> None:
+    """Register the named venues (the market renamed) and let the alerts worker copy them."""
+    publish_records_blocking(settings, [
+        venue_record("market", "Cho cu", VenueKind.MARKET),
+        venue_record("market", "Chợ Bến Thành", VenueKind.MARKET),
+        venue_record("cafe", "Cà phê Sữa Đá", VenueKind.RESTAURANT),
+    ])
+
+    def copied() -> bool:
+        client = clickhouse_client(settings)
+        try:
+            rows = dict(client.execute("SELECT venue_id, name FROM venue_names"))
+        finally:
+            client.disconnect()
+        return rows.get("market") == "Chợ Bến Thành" and rows.get("cafe") == "Cà phê Sữa Đá"
+
+    worker = ServiceProcess("services.alerts.worker", settings, state_dir / "alerts-worker.log")
+    try:
+        wait_for(copied, 60, "the venue names copied from the registry", 0.5)
+    finally:
+        worker.stop()
 
 
 @dataclass(frozen=True)
@@ -190,6 +219,7 @@ def api(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
     tokens["venue"] = add_venue(settings, name="A venue")["api_key"]
     scans = the_scans(since + 23 * HOUR)
     write_rows(settings, scans, now)
+    copy_venue_names(settings, state_dir)
     url = f"http://{settings.alerts_host}:{settings.alerts_port}"
     try:
         with running_http_service("services.alerts", settings, url, state_dir / "alerts.log"):

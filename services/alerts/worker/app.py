@@ -10,6 +10,9 @@ repeated with the same ``alert_id``). aiokafka delivers each partition in order 
 position and commits what it is told, so a re-fetched case report is processed again, never
 passed over as already seen (faust-streaming #115, #216, #221).
 
+Beside the loop, :class:`VenueCopy` keeps ClickHouse's ``venues`` (names, kinds, rules for the
+dashboard and Grafana) a copy of the venue records of the ``registry`` topic.
+
 One worker serves the whole deployment: ``cases`` has a single partition and every open case
 must see every contact change. Its state, the open cases and their published alerts, is loaded
 from ClickHouse before the first batch and again after every change of assignment.
@@ -37,6 +40,7 @@ from schemas.derived import ContactBatch
 from services.alerts.domain import DomainError
 from services.alerts.worker.engine import AlertChanges, AlertEngine
 from services.alerts.worker.store import AlertStore
+from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of
 from services.core.config import Settings
 from services.core.deadletter import dead_letter
@@ -73,6 +77,8 @@ class AlertsWorker:
         self.settings = settings
         self.store = AlertStore(settings)
         self.engine = AlertEngine(settings.max_degree, settings.retention_s)
+        # Its own store (own connection): it runs beside the batch loop.
+        self.venues = VenueCopy(settings, AlertStore(settings))
         self._take, self._gather_s, self._fetch_wait_ms = take, gather_s, fetch_wait_ms
         self.group_id = f"{settings.topic_prefix}truyvet-alerts"
         self.cases_topic = settings.topic("cases")
@@ -114,7 +120,8 @@ class AlertsWorker:
         await self.consumer.start()
         timers = [asyncio.create_task(self._every(HEARTBEAT_EVERY_S, self._heartbeat)),
                   asyncio.create_task(self._every(CLOSE_OLD_CASES_EVERY_S,
-                                                  self._close_old_cases))]
+                                                  self._close_old_cases)),
+                  asyncio.create_task(self.venues.run(), name="venue-copy")]
         try:
             await self._heartbeat()
             while not self._stopping.is_set():
@@ -122,9 +129,11 @@ class AlertsWorker:
         finally:
             for timer in timers:
                 timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)
             await self.consumer.stop()  # leaves the group: its partitions move at once
             await self.producer.stop()
             self.store.close()
+            self.venues.close()
 
     def stop(self) -> None:
         self._stopping.set()

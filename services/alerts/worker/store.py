@@ -1,4 +1,5 @@
-"""The alerts worker's one ClickHouse adapter: contact reads, case and alert writes, recovery."""
+"""The alerts worker's one ClickHouse adapter: contact reads, case and alert writes, recovery,
+and the registry's copy of the venues."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from services.core.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A row of `venues`: venue_id, name, kind, default_dwell_s, max_dwell_s, min_overlap_s,
+# created_at, version (the record's offset in the registry topic).
+VenueRow = tuple[str, str, str, int, int, int, datetime, int]
 
 # Current contacts of some persons, in two primary-key range reads. First the venues where they
 # were during the window, each with their earliest visit start there (`visits_by_person`, person
@@ -242,6 +246,24 @@ class AlertStore:
             )
             for case_id, person, status, reported_at, onset, sampled, isolated in rows
         ]
+
+    def write_venues(self, rows: list[VenueRow]) -> None:
+        """Rows of the registry's copy (``services/alerts/worker/venues.py``)."""
+        if rows:
+            self._with_retry(
+                lambda c: c.execute(
+                    "INSERT INTO venues (venue_id, name, kind, default_dwell_s, max_dwell_s,"
+                    " min_overlap_s, created_at, version) VALUES",
+                    rows,
+                )
+            )
+
+    def venues_copied_through(self) -> int | None:
+        """The registry offset of the newest venue record copied, or None if none is."""
+        ((count, newest),) = self._with_retry(
+            lambda c: c.execute("SELECT count(), max(version) FROM venues")
+        )
+        return int(newest) if count else None
 
     def close(self) -> None:
         if self._client is not None:
