@@ -21,19 +21,27 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
 from services.core.registry_log import RegistryFollower
+from services.core.worker import (
+    MAX_MESSAGE_BYTES,
+    Rebalance,
+    acknowledged_producer,
+    configure_process,
+    every,
+    manual_commit_consumer,
+    serve,
+    write_heartbeat,
+)
 from services.tracer.domain.model import VenueRules
 from services.tracer.history import ClickHouseHistory
 from services.tracer.memory import release_free_memory
@@ -42,7 +50,6 @@ from services.tracer.sink import ClickHouseSink
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # The worker holds millions of small objects (the domain state) and allocates hundreds of
 # thousands per step (rows, ids, messages) that live until the step is written. With CPython's
 # default thresholds that garbage triggers a full collection every few steps, each one walking
@@ -53,19 +60,6 @@ GC_FULL_COLLECTION_EVERY_S = 120.0
 EVICT_EVERY_S = 60.0
 PURGE_EVERY_S = 3600.0
 HEARTBEAT_EVERY_S = 5.0
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    """Finishes the batch in flight before partitions go; restores those that come."""
-
-    def __init__(self, worker: TracerWorker) -> None:
-        self._worker = worker
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        await self._worker.partitions_revoked(list(revoked))
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        await self._worker.partitions_assigned(list(assigned))
 
 
 class TracerWorker:
@@ -109,25 +103,19 @@ class TracerWorker:
     async def run(self) -> None:
         s = self.settings
         await self.registry.start()
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap, acks="all", enable_idempotence=True,
-            max_request_size=MAX_MESSAGE_BYTES, linger_ms=5,
-        )
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap, group_id=self.group_id,
-            client_id=f"{self.group_id}-{time.time_ns()}",
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+        self.producer = acknowledged_producer(s)
+        self.consumer = manual_commit_consumer(
+            s, self.group_id,
             # A late message or a restore may keep the loop from fetching for a while.
             max_poll_interval_ms=600_000,
         )
         await self.producer.start()
-        self.consumer.subscribe([self.scans_topic], listener=_Rebalance(self))
+        self.consumer.subscribe([self.scans_topic], listener=Rebalance(self))
         await self.consumer.start()
-        timers = [asyncio.create_task(self._every(HEARTBEAT_EVERY_S, self._heartbeat)),
-                  asyncio.create_task(self._every(EVICT_EVERY_S, self._evict)),
-                  asyncio.create_task(self._every(PURGE_EVERY_S, self._purge)),
-                  asyncio.create_task(self._every(GC_FULL_COLLECTION_EVERY_S, self._collect))]
+        timers = [asyncio.create_task(every(HEARTBEAT_EVERY_S, self._heartbeat)),
+                  asyncio.create_task(every(EVICT_EVERY_S, self._evict)),
+                  asyncio.create_task(every(PURGE_EVERY_S, self._purge)),
+                  asyncio.create_task(every(GC_FULL_COLLECTION_EVERY_S, self._collect))]
         try:
             await self._heartbeat()
             while not self._stopping.is_set():
@@ -144,14 +132,6 @@ class TracerWorker:
 
     def stop(self) -> None:
         self._stopping.set()
-
-    async def _every(self, interval_s: float, job: Any) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await job()
-            except Exception:  # a timer's failure is logged; the loop goes on
-                log.exception("%s failed", job.__name__)
 
     # ------------------------------------------------------------------ the batch loop
 
@@ -351,9 +331,7 @@ class TracerWorker:
     # ------------------------------------------------------------------ timers
 
     async def _heartbeat(self) -> None:
-        beat = Path(self.settings.state_dir) / "run" / "tracer.heartbeat"
-        beat.parent.mkdir(parents=True, exist_ok=True)
-        beat.write_text(f"{time.time():.0f} {self.processed_scans}\n")
+        write_heartbeat(self.settings, "tracer", self.processed_scans)
 
     async def _evict(self) -> None:
         async with self._lock:
@@ -381,16 +359,6 @@ class TracerWorker:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    logging.basicConfig(level=loglevel.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
+    configure_process(settings, loglevel)
     gc.set_threshold(*GC_THRESHOLDS)
-
-    async def main() -> None:
-        worker = TracerWorker(settings)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop)
-        await worker.run()
-
-    asyncio.run(main())
+    asyncio.run(serve(TracerWorker(settings)))

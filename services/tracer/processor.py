@@ -235,7 +235,7 @@ class TracerCore:
             out.dead_letters.append(self._dead(message, str(exc)))
             return out
         hot = state.venue_or_new(venue_id)
-        hot.adopt(late, late.history_people(), rules)
+        hot.adopt(late, late.held_people(), rules)
         state.keep(hot)
         changes: dict[str, ContactColumns] = {}
         self._emit(message, batch, delta, out, changes)

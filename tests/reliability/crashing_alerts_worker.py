@@ -15,9 +15,10 @@ import os
 import signal
 
 from services.alerts.domain import Case
-from services.alerts.worker.app import AlertsWorker, serve
+from services.alerts.worker.app import AlertsWorker
 from services.alerts.worker.store import AlertStore
 from services.core.config import Settings
+from services.core.worker import serve
 
 
 class CrashingStore(AlertStore):

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter, ValidationError
@@ -44,29 +42,24 @@ from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of
 from services.core.config import Settings
 from services.core.deadletter import dead_letter
+from services.core.worker import (
+    Rebalance,
+    acknowledged_producer,
+    configure_process,
+    every,
+    manual_commit_consumer,
+    serve,
+    write_heartbeat,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SERVICE = "alerts"
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 HEARTBEAT_EVERY_S = 5.0
 CLOSE_OLD_CASES_EVERY_S = 3600.0
 _CASE_EVENT = TypeAdapter[CaseReported | CaseWithdrawn](CaseReported | CaseWithdrawn)
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    """Finishes the batch in flight before partitions go; reloads the state when they come."""
-
-    def __init__(self, worker: AlertsWorker) -> None:
-        self._worker = worker
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        await self._worker.partitions_revoked()
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        await self._worker.partitions_assigned(list(assigned))
 
 
 class AlertsWorker:
@@ -99,16 +92,9 @@ class AlertsWorker:
 
     async def run(self) -> None:
         s = self.settings
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap, acks="all", enable_idempotence=True,
-            # Contact batches and dead letters (which carry the refused payload) can be large.
-            max_request_size=MAX_MESSAGE_BYTES, linger_ms=5,
-        )
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap, group_id=self.group_id,
-            client_id=f"{self.group_id}-{time.time_ns()}",
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+        self.producer = acknowledged_producer(s)
+        self.consumer = manual_commit_consumer(
+            s, self.group_id,
             # A killed worker's partitions move to its replacement after this long.
             session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
             # A big case, or loading every open case, may keep the loop from fetching a while.
@@ -116,11 +102,10 @@ class AlertsWorker:
         )
         await self.producer.start()
         self.consumer.subscribe([self.cases_topic, self.contacts_topic],
-                                listener=_Rebalance(self))
+                                listener=Rebalance(self))
         await self.consumer.start()
-        timers = [asyncio.create_task(self._every(HEARTBEAT_EVERY_S, self._heartbeat)),
-                  asyncio.create_task(self._every(CLOSE_OLD_CASES_EVERY_S,
-                                                  self._close_old_cases)),
+        timers = [asyncio.create_task(every(HEARTBEAT_EVERY_S, self._heartbeat)),
+                  asyncio.create_task(every(CLOSE_OLD_CASES_EVERY_S, self._close_old_cases)),
                   asyncio.create_task(self.venues.run(), name="venue-copy")]
         try:
             await self._heartbeat()
@@ -137,14 +122,6 @@ class AlertsWorker:
 
     def stop(self) -> None:
         self._stopping.set()
-
-    async def _every(self, interval_s: float, job: Callable[[], Any]) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await job()
-            except Exception:  # a timer's failure is logged; the loop goes on
-                log.exception("%s failed", getattr(job, "__name__", job))
 
     # ------------------------------------------------------------------ the batch loop
 
@@ -323,7 +300,7 @@ class AlertsWorker:
 
     # ------------------------------------------------------------------ rebalances
 
-    async def partitions_revoked(self) -> None:
+    async def partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # A batch fetched before this is not processed (the generation moved on); one already
         # being processed is waited for: it commits before it lets go of the lock.
         self._generation += 1
@@ -344,9 +321,7 @@ class AlertsWorker:
     # ------------------------------------------------------------------ timers
 
     async def _heartbeat(self) -> None:
-        beat = Path(self.settings.state_dir) / "run" / "alerts-worker.heartbeat"
-        beat.parent.mkdir(parents=True, exist_ok=True)
-        beat.write_text(f"{time.time():.0f} {len(self.engine.cases)}\n")
+        write_heartbeat(self.settings, "alerts-worker", len(self.engine.cases))
 
     async def _close_old_cases(self) -> None:
         async with self._lock:
@@ -368,16 +343,6 @@ def _now() -> int:
     return int(time.time())
 
 
-async def serve(worker: AlertsWorker) -> None:
-    """Run ``worker`` until SIGTERM or SIGINT, then stop it cleanly (it leaves the group)."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop)
-    await worker.run()
-
-
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    logging.basicConfig(level=loglevel.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
+    configure_process(settings, loglevel)
     asyncio.run(serve(AlertsWorker(settings)))

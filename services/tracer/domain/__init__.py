@@ -8,7 +8,6 @@ from services.tracer.domain.errors import (
     DomainError,
     InvalidRulesError,
     InvalidScanError,
-    SnapshotError,
 )
 from services.tracer.domain.model import (
     Contact,
@@ -32,7 +31,6 @@ __all__ = [
     "InvalidScanError",
     "RulesLookup",
     "Scan",
-    "SnapshotError",
     "TracerState",
     "VenueRules",
     "VenueState",

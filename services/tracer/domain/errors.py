@@ -1,6 +1,6 @@
 """Errors the tracer domain raises when its input cannot give a correct answer.
 
-They are ``ValueError`` subclasses so that an edge (Kafka consumer, snapshot loader) can route any
+They are ``ValueError`` subclasses so that an edge (the Kafka consumer) can route any
 of them to ``dead-letter`` with one ``except DomainError`` and never mistake them for a bug.
 """
 
@@ -17,7 +17,3 @@ class InvalidScanError(DomainError):
 
 class InvalidRulesError(DomainError):
     """Venue parameters that cannot define visits and contacts (rules 2-3)."""
-
-
-class SnapshotError(DomainError):
-    """A persisted venue state that this code cannot restore."""

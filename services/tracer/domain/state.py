@@ -258,7 +258,8 @@ class VenueState:
         return [Contact._make(key) for key in sorted(keys)]
 
     def held_people(self) -> list[str]:
-        """The people whose scans are held here."""
+        """The people whose scans are held here (of a :meth:`for_history` state: all of their
+        scans at the venue)."""
         name = self._people.name
         return [name(number) for number, _ in self._runs()]
 
@@ -467,7 +468,7 @@ class VenueState:
         old_contacts = set(self.contacts())
         self._rules = rules
         _, expired = self._record(parsed, note=False)
-        self._rederive()
+        self.rederive()
         new_visits = set(self.visits())
         new_contacts = set(self.contacts())
         return Delta(
@@ -478,8 +479,9 @@ class VenueState:
             expired=tuple(expired),
         )
 
-    def _rederive(self, default_longest: int = 0) -> None:
-        """Pair every person's moments afresh and rebuild the index (no delta)."""
+    def rederive(self, default_longest: int = 0) -> None:
+        """Pair every person's moments afresh and rebuild the index, emitting nothing (after
+        :meth:`load`, or when every visit may have changed)."""
         visits = [(start, end, person)
                   for person, spans in self._all_spans() for start, end in spans]
         self._index = VisitIndex(self.venue_id, visits)
@@ -654,10 +656,6 @@ class VenueState:
         self._rules = rules
         self._record(self._parse(scans), note=False)
 
-    def rederive(self) -> None:
-        """Pair every held person's moments and rebuild the visit index (after :meth:`load`)."""
-        self._rederive()
-
     @classmethod
     def for_history(cls, venue_id: str, rules: VenueRules, history: Iterable[Scan],
                     neighbours: Iterable[IndexedVisit], horizon: int | None) -> VenueState:
@@ -677,14 +675,9 @@ class VenueState:
             if person not in people:
                 spans.setdefault(person, set()).add((start, end))
         state._fixed = {person: tuple(sorted(theirs)) for person, theirs in spans.items()}
-        state._rederive(default_longest=rules.max_dwell)
+        state.rederive(default_longest=rules.max_dwell)
         state._horizon = horizon
         return state
-
-    def history_people(self) -> set[str]:
-        """The people whose scans this state holds (of a :meth:`for_history` state: all of
-        their scans at the venue)."""
-        return set(self.held_people())
 
     def adopt(self, late: VenueState, people: Iterable[str], rules: VenueRules) -> None:
         """Hold ``people``'s scans as ``late`` (a :meth:`for_history` state, after its batch)
@@ -777,6 +770,17 @@ RulesLookup = Mapping[str, VenueRules] | Callable[[str], VenueRules]
 """Where to find each venue's rules: a mapping or a function of the venue id."""
 
 
+def _lookup(rules_for: RulesLookup) -> Callable[[str], VenueRules]:
+    return rules_for.__getitem__ if isinstance(rules_for, Mapping) else rules_for
+
+
+def _by_venue(scans: Iterable[Scan]) -> dict[str, list[Scan]]:
+    by_venue: dict[str, list[Scan]] = {}
+    for scan in scans:
+        by_venue.setdefault(scan.venue_id, []).append(scan)
+    return by_venue
+
+
 class TracerState:
     """The venue states of one tracer worker, for batches that may mix venues.
 
@@ -825,20 +829,14 @@ class TracerState:
 
     def needs_history(self, scans: Iterable[Scan], rules_for: RulesLookup) -> bool:
         """:meth:`VenueState.needs_history` for a batch of one or more venues."""
-        lookup = rules_for.__getitem__ if isinstance(rules_for, Mapping) else rules_for
-        by_venue: dict[str, list[Scan]] = {}
-        for scan in scans:
-            by_venue.setdefault(scan.venue_id, []).append(scan)
+        by_venue, lookup = _by_venue(scans), _lookup(rules_for)
         return any(self.venue_or_new(venue_id).needs_history(venue_scans, lookup(venue_id))
                    for venue_id, venue_scans in by_venue.items())
 
     def load(self, scans: Iterable[Scan], rules_for: RulesLookup) -> int:
         """Hold a batch of scans without deriving their changes (see :meth:`VenueState.load`);
         :meth:`rederive` once every batch is loaded. Returns how many scans were given."""
-        lookup = rules_for.__getitem__ if isinstance(rules_for, Mapping) else rules_for
-        by_venue: dict[str, list[Scan]] = {}
-        for scan in scans:
-            by_venue.setdefault(scan.venue_id, []).append(scan)
+        by_venue, lookup = _by_venue(scans), _lookup(rules_for)
         for venue_id, venue_scans in by_venue.items():
             state = self.venue_or_new(venue_id)
             state.load(venue_scans, lookup(venue_id))
@@ -894,10 +892,7 @@ class TracerState:
 
     def apply(self, scans: Iterable[Scan], rules_for: RulesLookup) -> Delta:
         """Apply a batch to each venue it touches; the whole batch is validated first."""
-        by_venue: dict[str, list[Scan]] = {}
-        for scan in scans:
-            by_venue.setdefault(scan.venue_id, []).append(scan)
-        lookup = rules_for.__getitem__ if isinstance(rules_for, Mapping) else rules_for
+        by_venue, lookup = _by_venue(scans), _lookup(rules_for)
         staged = []
         for venue_id in sorted(by_venue):
             state = self.venue_or_new(venue_id)
