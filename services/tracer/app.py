@@ -24,7 +24,6 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -34,6 +33,7 @@ from services.core.config import Settings
 from services.core.registry_log import RegistryFollower
 from services.core.worker import (
     MAX_MESSAGE_BYTES,
+    Deliveries,
     Rebalance,
     acknowledged_producer,
     configure_process,
@@ -189,7 +189,8 @@ class TracerWorker:
         thread, after the writes before it.
         """
         loop = asyncio.get_running_loop()
-        sent: list[asyncio.Future[Any]] = []
+        assert self.producer is not None
+        sent = Deliveries(self.producer, stopping=self._stopping)
         previous: tuple[StepOutput, asyncio.Future[None]] | None = None
         for part in in_parts(messages, self._part_bytes):
             pending: Sequence[SourceMessage] = part
@@ -197,38 +198,35 @@ class TracerWorker:
                 out, done = self.core.process(pending)
                 pending = pending[done:]
                 if previous is not None:
-                    sent += await self._publish(*previous)
+                    await self._publish(sent, *previous)
                 previous = out, loop.run_in_executor(self._sink_thread, self.sink.write, out.rows)
                 if pending:
                     late = await loop.run_in_executor(
                         self._sink_thread, self.core.process_late, pending[0], self.history)
                     self.late_messages += 1
-                    sent += await self._publish(*previous)
+                    await self._publish(sent, *previous)
                     previous = late, loop.run_in_executor(
                         self._sink_thread, self.sink.write, late.rows)
                     pending = pending[1:]
         if previous is not None:
-            sent += await self._publish(*previous)
-        await asyncio.gather(*sent)
+            await self._publish(sent, *previous)
+        await sent.acknowledged()
 
-    async def _publish(self, out: StepOutput,
-                       written: asyncio.Future[None]) -> list[asyncio.Future[Any]]:
+    async def _publish(self, sent: Deliveries, out: StepOutput,
+                       written: asyncio.Future[None]) -> None:
         # ClickHouse first: whoever reacts to a contacts message (the alerts worker) reads
         # ClickHouse next and must find the change there.
-        assert self.producer is not None
         await written
-        sent = []
         contacts = self.settings.topic("contacts")
         for venue_key, value in out.contacts:
-            sent.append(await self.producer.send(contacts, value, key=venue_key))
+            await sent.send(contacts, value, venue_key)
         dead_letter = self.settings.topic("dead-letter")
         for letter in out.dead_letters:
             log.warning("dead-lettered %s[%d]@%d: %s", letter.source_topic, letter.partition,
                         letter.offset, letter.reason)
-            sent.append(await self.producer.send(
-                dead_letter, letter.model_dump_json().encode(), key=(letter.key or "").encode()))
+            await sent.send(dead_letter, letter.model_dump_json().encode(),
+                            (letter.key or "").encode())
         self.processed_scans += out.scans_seen
-        return sent
 
     # ------------------------------------------------------------------ rebalances
 
