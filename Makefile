@@ -1,4 +1,4 @@
-# truyvet — every target here is named in README.md.
+# truyvet — every target here is in README.md's table of make targets (tests/unit/test_makefile.py).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -49,10 +49,12 @@ demo: setup
 
 ## test: README command two — lint, then every test against a real Kafka and ClickHouse
 test: setup lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest
+
+## test-unit: pure tests and the docstring examples of the code, nothing started
 
 test-unit: venv
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit schemas services truyvet
 
 test-integration: setup
 	$(BIN)/pytest tests/integration tests/e2e
