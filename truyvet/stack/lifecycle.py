@@ -81,13 +81,18 @@ def isolated_copy(
     stack: Settings, state_dir: Path, *, topic_prefix: str, database: str, **overrides: object
 ) -> Settings:
     """``stack``'s settings on a topic prefix and database of their own, free ports for the
-    HTTP services and fresh secrets, with the topics created and the migrations applied."""
+    HTTP services (none for the workers' metrics) and fresh secrets, with the topics created
+    and the migrations applied."""
     settings = stack.model_copy(
         update={
             "topic_prefix": topic_prefix,
             "clickhouse_database": database,
             "ingest_port": free_port(),
             "alerts_port": free_port(),
+            # Workers started on these settings serve no metrics unless asked: several of them
+            # (a scale-out test) would want the same port.
+            "tracer_metrics_port": 0,
+            "alerts_worker_metrics_port": 0,
             "state_dir": state_dir,
             "pseudonym_secret": SecretStr(secrets.token_urlsafe(32)),
             "qr_secret": SecretStr(secrets.token_urlsafe(32)),
