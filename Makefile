@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-# gcc and libssl-dev build the tracer's ids module (services/tracer/domain/_uuid5.c).
-APT_PACKAGES := clickhouse-server clickhouse-client chromium gcc libssl-dev
+# gcc and libssl-dev build the tracer's ids module (services/tracer/domain/_uuid5.c);
+# prometheus (with promtool) is the local stack's metrics store and checks its rules.
+APT_PACKAGES := clickhouse-server clickhouse-client chromium gcc libssl-dev prometheus
 
 .PHONY: setup system-deps venv up down status demo test test-unit test-integration lint schemas \
         bench-ingest bench-tracer bench-alerts soak clean

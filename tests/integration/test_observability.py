@@ -2,7 +2,8 @@
 
 One small pipeline for the module (ingest, tracer, alerts worker, alerts API on a topic prefix
 and database of their own, logs as JSON, the workers' metrics on ports of their own): a venue,
-two people who meet there and a case, pushed through the public HTTP API.
+two people who meet there and a case, pushed through the public HTTP API; then a real
+Prometheus (Debian's package) scraping all of it every second.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from schemas.registry import Role
 from services.core.config import Settings
 from tests.support.processes import ServiceProcess, free_port, running_http_service, wait_for
 from tests.support.stack import grant, isolated_settings
+from truyvet.stack import prometheus
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 SCANS = 4  # two visits of 40 minutes that overlap by 30
@@ -135,11 +137,14 @@ def test_every_service_serves_the_pipeline_figures(observed: Observed) -> None:
     assert value(worker, "truyvet_clickhouse_insert_duration_seconds_count", table="alerts") >= 1
     # The heartbeat timer (every 5 s) sets the gauges.
     group = f"{observed.settings.topic_prefix}truyvet-tracer"
-    lag = wait_for(lambda: [v for (n, labels), v in scrape(observed.metrics["tracer"]).items()
-                            if n == "truyvet_consumer_lag_messages"
-                            and ("group", group) in labels] or None,
-                   30, "the tracer's consumer lag")
-    assert lag == [0.0] * observed.settings.scans_partitions
+
+    def lags() -> list[float]:
+        return [v for (n, labels), v in scrape(observed.metrics["tracer"]).items()
+                if n == "truyvet_consumer_lag_messages" and ("group", group) in labels]
+
+    # One series per partition; each 0 once the heartbeat after the last commit has run.
+    wait_for(lambda: lags() == [0.0] * observed.settings.scans_partitions, 30,
+             "the tracer's consumer lag of every partition at 0")
     assert value(scrape(observed.metrics["tracer"]), "truyvet_tracer_held_scans") == SCANS
     wait_for(lambda: value(scrape(observed.metrics["alerts-worker"]),
                            "truyvet_alerts_open_cases") == 1, 30, "one open case")
@@ -171,3 +176,41 @@ def test_logs_are_one_json_object_a_line(observed: Observed) -> None:
         assert entries, name
         assert {e["service"] for e in entries} == {name}
         assert {"time", "level", "logger", "message"} <= set(entries[0])
+
+
+def test_prometheus_scrapes_every_part_and_answers_with_the_pipeline_figures(
+        observed: Observed, tmp_path: Path) -> None:
+    wait_for_figures(observed)
+    settings = observed.settings.model_copy(
+        update={"state_dir": tmp_path, "prometheus_port": free_port()})
+    prometheus.start(settings, scrape_interval="1s")
+    base = prometheus.address(settings)
+    try:
+        def targets() -> dict[str, str]:
+            answer = httpx.get(f"{base}/api/v1/targets", timeout=5).json()
+            return {t["labels"]["job"]: t["health"] for t in answer["data"]["activeTargets"]}
+
+        wanted = {"ingest", "alerts", "tracer", "alerts-worker", "prometheus"}
+        wait_for(lambda: targets() == dict.fromkeys(wanted, "up"), 30,
+                 "Prometheus scraping every part")
+
+        def query(promql: str) -> float | None:
+            answer = httpx.get(f"{base}/api/v1/query", params={"query": promql}, timeout=5)
+            result = answer.json()["data"]["result"]
+            return float(result[0]["value"][1]) if result else None
+
+        figures = {
+            "scans accepted": "sum(truyvet_ingest_scans_accepted_total)",
+            "scans traced": "sum(truyvet_tracer_scans_processed_total)",
+            "alerts published": 'sum(truyvet_alerts_published_total{op="upsert"})',
+            "cases": 'sum(truyvet_alerts_case_events_total{kind="reported"})',
+        }
+        got = wait_for(lambda: {k: query(q) for k, q in figures.items()} if all(
+            query(q) is not None for q in figures.values()) else None, 30, "the figures")
+        assert got == {"scans accepted": SCANS, "scans traced": SCANS, "alerts published": 1,
+                       "cases": 1}
+        p99 = query("histogram_quantile(0.99, sum by (le) "
+                    "(truyvet_case_alert_latency_seconds_bucket))")
+        assert p99 is not None and 0 < p99 <= 60
+    finally:
+        prometheus.stop(settings)
