@@ -65,7 +65,7 @@ ALERTS_PUBLISHED = Counter("truyvet_alerts_published_total",
                            ["op"])
 CASE_ALERT_LATENCY = Histogram(
     "truyvet_case_alert_latency_seconds",
-    "From a case report entering Kafka to the broker acknowledging its last alert.",
+    "From a case report entering Kafka to its alerts acknowledged by the broker and stored.",
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0))
 OPEN_CASES = Gauge("truyvet_alerts_open_cases",
                    "Cases the alerts worker watches (reported, not withdrawn, within retention).")

@@ -26,6 +26,7 @@ from tests.support.processes import ServiceProcess, free_port, running_http_serv
 from tests.support.stack import grant, isolated_settings
 from truyvet.stack import prometheus
 
+REPO = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 SCANS = 4  # two visits of 40 minutes that overlap by 30
 
@@ -69,13 +70,14 @@ def observed(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
             f"http://{settings.metrics_host}:{settings.alerts_worker_metrics_port}/metrics",
     }
     with ExitStack() as running:
+        # The workers first: they start while the HTTP services are waited for.
+        for module, name in (("services.tracer", "tracer"),
+                             ("services.alerts.worker", "alerts-worker")):
+            running.callback(ServiceProcess(module, settings, logs[name]).stop)
         running.enter_context(running_http_service("services.ingest", settings, ingest,
                                                    logs["ingest"]))
         running.enter_context(running_http_service("services.alerts", settings, alerts,
                                                    logs["alerts"]))
-        for module, name in (("services.tracer", "tracer"),
-                             ("services.alerts.worker", "alerts-worker")):
-            running.callback(ServiceProcess(module, settings, logs[name]).stop)
         admin = {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
         venue = httpx.post(f"{ingest}/v1/venues", headers=admin, timeout=30,
                            json={"venue_id": "obs-cafe", "name": "Cafe", "kind": "restaurant"})
@@ -115,7 +117,7 @@ def wait_for_figures(observed: Observed) -> dict[str, Samples]:
                     and value(worker, "truyvet_alerts_published_total", op="upsert") == 1)
         return samples if finished else None
 
-    return wait_for(done, 90, "the scans traced and the case's alert published")
+    return wait_for(done, 90, "the scans traced and the case's alert published", every_s=0.5)
 
 
 def test_every_service_serves_the_pipeline_figures(observed: Observed) -> None:
@@ -138,16 +140,17 @@ def test_every_service_serves_the_pipeline_figures(observed: Observed) -> None:
     # The heartbeat timer (every 5 s) sets the gauges.
     group = f"{observed.settings.topic_prefix}truyvet-tracer"
 
-    def lags() -> list[float]:
-        return [v for (n, labels), v in scrape(observed.metrics["tracer"]).items()
+    def settled() -> bool:
+        now = scrape(observed.metrics["tracer"])
+        lags = [v for (n, labels), v in now.items()
                 if n == "truyvet_consumer_lag_messages" and ("group", group) in labels]
+        # Set by one heartbeat after the scans were traced: one lag series per partition.
+        return (value(now, "truyvet_tracer_held_scans") == SCANS
+                and lags == [0.0] * observed.settings.scans_partitions)
 
-    # One series per partition; each 0 once the heartbeat after the last commit has run.
-    wait_for(lambda: lags() == [0.0] * observed.settings.scans_partitions, 30,
-             "the tracer's consumer lag of every partition at 0")
-    assert value(scrape(observed.metrics["tracer"]), "truyvet_tracer_held_scans") == SCANS
+    wait_for(settled, 30, "the scans held and every partition's consumer lag at 0", every_s=0.5)
     wait_for(lambda: value(scrape(observed.metrics["alerts-worker"]),
-                           "truyvet_alerts_open_cases") == 1, 30, "one open case")
+                           "truyvet_alerts_open_cases") == 1, 30, "one open case", every_s=0.5)
     assert value(samples["alerts"], "truyvet_sse_clients") == 0
 
 
@@ -192,7 +195,7 @@ def test_prometheus_scrapes_every_part_and_answers_with_the_pipeline_figures(
 
         wanted = {"ingest", "alerts", "tracer", "alerts-worker", "prometheus"}
         wait_for(lambda: targets() == dict.fromkeys(wanted, "up"), 30,
-                 "Prometheus scraping every part")
+                 "Prometheus scraping every part", every_s=0.5)
 
         def query(promql: str) -> float | None:
             answer = httpx.get(f"{base}/api/v1/query", params={"query": promql}, timeout=5)
@@ -205,12 +208,22 @@ def test_prometheus_scrapes_every_part_and_answers_with_the_pipeline_figures(
             "alerts published": 'sum(truyvet_alerts_published_total{op="upsert"})',
             "cases": 'sum(truyvet_alerts_case_events_total{kind="reported"})',
         }
-        got = wait_for(lambda: {k: query(q) for k, q in figures.items()} if all(
-            query(q) is not None for q in figures.values()) else None, 30, "the figures")
+        def answered() -> dict[str, float | None] | None:
+            got = {k: query(q) for k, q in figures.items()}
+            return got if None not in got.values() else None
+
+        got = wait_for(answered, 30, "the figures", every_s=0.5)
         assert got == {"scans accepted": SCANS, "scans traced": SCANS, "alerts published": 1,
                        "cases": 1}
         p99 = query("histogram_quantile(0.99, sum by (le) "
                     "(truyvet_case_alert_latency_seconds_bucket))")
         assert p99 is not None and 0 < p99 <= 60
+        # Every expression of the pipeline-health dashboard runs on this Prometheus.
+        board = json.loads((REPO / "deploy/grafana/dashboards/pipeline-health.json").read_text())
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                expr = target["expr"].replace("$__rate_interval", "1m")
+                answer = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=5)
+                assert answer.json()["status"] == "success", (panel["title"], answer.text)
     finally:
         prometheus.stop(settings)

@@ -207,7 +207,7 @@ class AlertsWorker:
             # Alerts first (the latency that matters), the case row after: a replay after a
             # crash re-traces the case anyway, since its offset is committed only after both.
             await self._publish(changes)
-            # From the report entering Kafka to its last alert acknowledged (the quality bar).
+            # From the report entering Kafka to its alerts acknowledged and stored (the bar).
             CASE_ALERT_LATENCY.observe(max(0.0, time.time() - record.timestamp / 1000))
             await self._off_loop(
                 lambda: self.store.write_case(case, "reported", None, self._next()))
