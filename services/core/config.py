@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     # address that the failed-authentication limit charges by sending a header.
     trusted_proxies: str = Field(default="", max_length=4096)
 
+    # Logs: text for people, or one JSON object a line (services/core/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # Where the workers serve their Prometheus metrics (the HTTP services: at /metrics on their
+    # own port). 0: a worker serves none, e.g. where several share one machine's settings.
+    metrics_host: str = "127.0.0.1"
+    tracer_metrics_port: int = Field(default=9464, ge=0, le=65_535)
+    alerts_worker_metrics_port: int = Field(default=9465, ge=0, le=65_535)
+    # Only used by the local stack: the Prometheus that `truyvet up` starts.
+    prometheus_port: int = Field(default=9090, ge=1, le=65_535)
+
     # Keys of the keyed pseudonym (rule 1) and of the signed venue QR payloads.
     pseudonym_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "pseudonym")
     qr_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "qr")

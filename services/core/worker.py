@@ -19,6 +19,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from services.core.config import Settings
+from services.core.logs import configure_logging
+from services.core.metrics import serve_worker_metrics
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +155,8 @@ async def serve(worker: StoppableWorker) -> None:
     await worker.run()
 
 
-def configure_process(settings: Settings, loglevel: str) -> None:
-    """Logging and the state directory of a worker process."""
-    logging.basicConfig(level=loglevel.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_process(settings: Settings, loglevel: str, service: str, metrics_port: int) -> None:
+    """Logging, the metrics endpoint and the state directory of a worker process."""
+    configure_logging(service, settings.log_format, loglevel)
+    serve_worker_metrics(settings.metrics_host, metrics_port)
     Path(settings.state_dir).mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from services.core.config import Settings
 from services.core.http.auth import Authenticator
 from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
 from services.core.http.errors import install_error_handlers
+from services.core.http.observe import install_observability
 from services.core.http.ratelimit import FailureLimiter
 from services.core.pseudonym import Pseudonymizer
 from services.core.registry_log import RegistryFollower
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
                 ),
                 case_log=case_log,
             )
+            app.state.readiness = {"kafka": registry.reachable, "registry": registry.following}
             yield
         finally:
             await case_log.stop()
@@ -77,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, venues, scans, cases, tokens):
         app.include_router(module.router)
     _document_raw_body_models(app)
+    install_observability(app, "ingest")
     return app
 
 

@@ -30,6 +30,15 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
+from services.core.metrics import (
+    CONTACT_CHANGES,
+    DEAD_LETTERS,
+    HELD_SCANS,
+    LATE_MESSAGES,
+    SCANS_PROCESSED,
+    VISIT_CHANGES,
+    record_lag,
+)
 from services.core.registry_log import RegistryFollower
 from services.core.worker import (
     MAX_MESSAGE_BYTES,
@@ -204,6 +213,7 @@ class TracerWorker:
                     late = await loop.run_in_executor(
                         self._sink_thread, self.core.process_late, pending[0], self.history)
                     self.late_messages += 1
+                    LATE_MESSAGES.inc()
                     await self._publish(sent, *previous)
                     previous = late, loop.run_in_executor(
                         self._sink_thread, self.sink.write, late.rows)
@@ -223,10 +233,16 @@ class TracerWorker:
         dead_letter = self.settings.topic("dead-letter")
         for letter in out.dead_letters:
             log.warning("dead-lettered %s[%d]@%d: %s", letter.source_topic, letter.partition,
-                        letter.offset, letter.reason)
+                        letter.offset, letter.reason,
+                        extra={"topic": letter.source_topic, "partition": letter.partition,
+                               "offset": letter.offset})
+            DEAD_LETTERS.labels("tracer", letter.source_topic).inc()
             await sent.send(dead_letter, letter.model_dump_json().encode(),
                             (letter.key or "").encode())
         self.processed_scans += out.scans_seen
+        SCANS_PROCESSED.inc(out.scans_seen)
+        VISIT_CHANGES.inc(len(out.rows.visits))
+        CONTACT_CHANGES.inc(len(out.rows.contacts))
 
     # ------------------------------------------------------------------ rebalances
 
@@ -330,6 +346,10 @@ class TracerWorker:
 
     async def _heartbeat(self) -> None:
         write_heartbeat(self.settings, "tracer", self.processed_scans)
+        HELD_SCANS.set(self.core.held_scans())
+        if self.consumer is not None:
+            await record_lag(self.consumer, self.group_id, {
+                TopicPartition(self.scans_topic, p): offset for p, offset in self._next.items()})
 
     async def _evict(self) -> None:
         async with self._lock:
@@ -357,6 +377,6 @@ class TracerWorker:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    configure_process(settings, loglevel)
+    configure_process(settings, loglevel, "tracer", settings.tracer_metrics_port)
     gc.set_threshold(*GC_THRESHOLDS)
     asyncio.run(serve(TracerWorker(settings)))

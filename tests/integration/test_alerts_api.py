@@ -29,7 +29,6 @@ from rich.console import Console
 from schemas.alerts import Alert, Exposure
 from schemas.common import Op
 from schemas.registry import Role
-from services.alerts.api import stream as stream_module
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
 from tests.conftest import _drop_stores
@@ -523,12 +522,6 @@ def test_a_malformed_last_event_id_is_422(api: AlertsUnderTest, bad: str) -> Non
         answer = http.get("/v1/alerts/stream", headers={"Last-Event-ID": bad.encode("latin-1")})
     assert answer.status_code == 422
     assert answer.json()["error"] == "invalid_last_event_id"
-
-
-def test_stream_module_doctests_pass() -> None:
-    import doctest
-
-    assert doctest.testmod(stream_module).failed == 0
 
 
 # --- truyvet trace -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The project's DDL and read queries on a *current* ClickHouse (chdb embeds one).
+"""The project's DDL and read queries on a *current* ClickHouse (chdb embeds one; the
+``current`` fixture of ``conftest.py``).
 
 The servers here run ClickHouse 18.16; production runs current releases. Every migration must
 apply on both, and the reads that hide retracted rows must hide them on both.
@@ -10,14 +11,10 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
-from chdb import session as chdb_session
-
 from services.alerts import queries as alert_queries
 from services.alerts.worker import store as alert_store
-from truyvet.stack.migrations import discover, split_statements
-
-DB = "truyvet"
+from tests.integration.conftest import CURRENT_DB as DB
+from tests.integration.conftest import rows
 
 
 def literal(value: Any) -> str:
@@ -36,21 +33,6 @@ def bind(query: str, params: dict[str, Any]) -> str:
     return re.sub(r"%\((\w+)\)s", lambda m: literal(params[m.group(1)]), query)
 
 
-@pytest.fixture(scope="module")
-def current() -> Any:
-    session = chdb_session.Session()
-    session.query(f"CREATE DATABASE IF NOT EXISTS {DB}")
-    session.query(f"USE {DB}")
-    for migration in discover():
-        for statement in split_statements(migration.path.read_text()):
-            session.query(statement)
-    yield session
-    session.cleanup()
-
-
-def rows(session: Any, query: str) -> list[list[str]]:
-    text = str(session.query(query, "TSV")).strip()
-    return [line.split("\t") for line in text.splitlines()] if text else []
 
 
 def test_every_migration_applies_and_makes_the_tables(current: Any) -> None:

@@ -37,6 +37,8 @@ def _row(service: str, method: str, path: str, *statuses: int) -> Endpoint:
 # service, method, path; then the status for: none bogus venue other dash auth admin
 ACCESS: tuple[Endpoint, ...] = (
     _row("ingest", "GET", "/healthz",                           200, 200, 200, 200, 200, 200, 200),
+    _row("ingest", "GET", "/readyz",                            200, 200, 200, 200, 200, 200, 200),
+    _row("ingest", "GET", "/metrics",                           200, 200, 200, 200, 200, 200, 200),
     _row("ingest", "GET", "/openapi.json",                      200, 200, 200, 200, 200, 200, 200),
     _row("ingest", "POST", "/v1/venues",                        401, 401, 403, 403, 403, 403, 201),
     _row("ingest", "GET", "/v1/venues/{venue}",                 401, 401, 200, 403, 200, 403, 200),
@@ -48,6 +50,8 @@ ACCESS: tuple[Endpoint, ...] = (
     _row("ingest", "DELETE", "/v1/cases/{case}",                401, 401, 403, 403, 403, 202, 403),
     _row("ingest", "POST", "/v1/tokens",                        401, 401, 403, 403, 403, 403, 201),
     _row("alerts", "GET", "/healthz",                           200, 200, 200, 200, 200, 200, 200),
+    _row("alerts", "GET", "/readyz",                            200, 200, 200, 200, 200, 200, 200),
+    _row("alerts", "GET", "/metrics",                           200, 200, 200, 200, 200, 200, 200),
     _row("alerts", "GET", "/",                                  200, 200, 200, 200, 200, 200, 200),
     _row("alerts", "GET", "/openapi.json",                      200, 200, 200, 200, 200, 200, 200),
     _row("alerts", "GET", "/v1/cases/{case}/alerts",            401, 401, 403, 403, 200, 200, 200),

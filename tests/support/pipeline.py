@@ -12,12 +12,12 @@ from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.common import Op, utc_now
 from schemas.registry import VenueRecord
 from schemas.venues import VenueKind, VenuePublic
-from services.alerts.domain.model import Case, ContactEdge
+from services.alerts.domain.model import Case
 from services.core.clickhouse import clickhouse_client, utc
 from services.core.config import Settings
 from services.core.registry_log import publish_records_blocking
 from services.tracer.domain.model import Contact, VenueRules
-from tests.reference.exposure import reference_alerts
+from tests.reference.exposure import ReferenceCase, ReferenceEdge, reference_alerts
 from tests.support.kafka_read import Record, read_topic
 from tests.support.stack import isolated_settings
 
@@ -69,15 +69,10 @@ def register_venues(settings: Settings, venues: dict[str, VenueRules]) -> None:
     )
 
 
-def edges_of_contacts(contacts: Iterable[Contact]) -> list[ContactEdge]:
-    return [
-        ContactEdge(c.contact_id, c.venue_id, c.person_a, c.person_b, c.start, c.end)
-        for c in contacts
-    ]
-
-
 def expected_alerts(case: Case, contacts: Iterable[Contact], max_degree: int = 2) -> set[AlertKey]:
-    found = reference_alerts(case, edges_of_contacts(contacts), max_degree)
+    """The reference's alerts of the case given these fields (it derives the window itself)."""
+    edges = [ReferenceEdge.of(c) for c in contacts]
+    found = reference_alerts(ReferenceCase.of(case), edges, max_degree)
     return {(person, a.degree, a.exposed_at, a.via) for person, a in found.items()}
 
 

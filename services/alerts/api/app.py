@@ -19,7 +19,10 @@ from services.core.config import Settings
 from services.core.http.auth import Authenticator
 from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
 from services.core.http.errors import install_error_handlers, problem
+from services.core.http.health import clickhouse_check
+from services.core.http.observe import install_observability
 from services.core.http.ratelimit import FailureLimiter
+from services.core.metrics import SSE_CLIENTS
 from services.core.registry_log import RegistryFollower
 from services.tracer.graph import InvalidGraphInputError
 
@@ -43,6 +46,9 @@ def create_app(settings: Settings) -> FastAPI:
             await streams.start()
             app.state.auth = Authenticator(registry, FailureLimiter())
             app.state.alerts = AlertsContext(settings=settings, queries=queries, streams=streams)
+            app.state.readiness = {"kafka": registry.reachable, "registry": registry.following,
+                                   "clickhouse": clickhouse_check(settings)}
+            SSE_CLIENTS.set_function(streams.open_count)
             yield
         finally:
             await streams.stop()
@@ -63,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, cases, venues, alerts, figures, dashboard):
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
+    install_observability(app, "alerts")
     return app
 
 

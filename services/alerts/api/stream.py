@@ -258,6 +258,10 @@ class AlertStreams:
         self._open.add(feed)
         return feed
 
+    def open_count(self) -> int:
+        """Streams open now (the ``truyvet_sse_clients`` gauge)."""
+        return len(self._open)
+
     def end_all(self) -> None:
         """Make every open stream end within a poll (about a second), and refuse new ones.
 

@@ -42,6 +42,15 @@ from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of
 from services.core.config import Settings
 from services.core.deadletter import dead_letter
+from services.core.metrics import (
+    ALERTS_PUBLISHED,
+    CASE_ALERT_LATENCY,
+    CASE_EVENTS,
+    CONTACT_MESSAGES,
+    DEAD_LETTERS,
+    OPEN_CASES,
+    record_lag,
+)
 from services.core.worker import (
     Rebalance,
     acknowledged_producer,
@@ -188,6 +197,7 @@ class AlertsWorker:
         except (ValidationError, DomainError, ValueError) as exc:
             await self._dead(record, f"not a case event: {exc}")
             return
+        CASE_EVENTS.labels("withdrawn" if isinstance(message, CaseWithdrawn) else "reported").inc()
         if isinstance(message, CaseWithdrawn):
             await self._withdraw(message)
         else:
@@ -197,11 +207,14 @@ class AlertsWorker:
             # Alerts first (the latency that matters), the case row after: a replay after a
             # crash re-traces the case anyway, since its offset is committed only after both.
             await self._publish(changes)
+            # From the report entering Kafka to its alerts acknowledged and stored (the bar).
+            CASE_ALERT_LATENCY.observe(max(0.0, time.time() - record.timestamp / 1000))
             await self._off_loop(
                 lambda: self.store.write_case(case, "reported", None, self._next()))
 
     async def _contacts(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         persons: set[str] = set()
+        CONTACT_MESSAGES.inc(len(records))
         for record in records:
             try:
                 batch = ContactBatch.model_validate_json(record.value or b"")
@@ -259,6 +272,8 @@ class AlertsWorker:
         rows = [(a, c, False) for a, c in changes.upserts]
         rows += [(a, c, True) for a, c in changes.retractions]
         await self._off_loop(lambda: self.store.write_alerts(rows, self._next()))
+        ALERTS_PUBLISHED.labels("upsert").inc(len(changes.upserts))
+        ALERTS_PUBLISHED.labels("retract").inc(len(changes.retractions))
         log.info(
             "case %s: %d alert(s) raised or changed, %d withdrawn",
             changes.case_id,
@@ -286,7 +301,10 @@ class AlertsWorker:
             reason=reason,
         )
         log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition,
-                    record.offset, reason[:200])
+                    record.offset, reason[:200],
+                    extra={"topic": record.topic, "partition": record.partition,
+                           "offset": record.offset})
+        DEAD_LETTERS.labels(SERVICE, record.topic).inc()
         await self._send(self.dead_letter_topic, record.key, letter.model_dump_json().encode())
 
     async def _load(self) -> None:
@@ -322,6 +340,9 @@ class AlertsWorker:
 
     async def _heartbeat(self) -> None:
         write_heartbeat(self.settings, "alerts-worker", len(self.engine.cases))
+        OPEN_CASES.set(len(self.engine.cases))
+        if self.consumer is not None:
+            await record_lag(self.consumer, self.group_id)
 
     async def _close_old_cases(self) -> None:
         async with self._lock:
@@ -344,5 +365,5 @@ def _now() -> int:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    configure_process(settings, loglevel)
+    configure_process(settings, loglevel, "alerts-worker", settings.alerts_worker_metrics_port)
     asyncio.run(serve(AlertsWorker(settings)))

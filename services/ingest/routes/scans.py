@@ -13,6 +13,7 @@ from schemas.registry import Role
 from schemas.scans import ScanBatch, ScanIn, ScanReceipt
 from services.core.http.body import read_capped_body
 from services.core.http.errors import ApiError
+from services.core.metrics import SCANS_ACCEPTED, SCANS_REFUSED
 from services.ingest.admission import BodyError, ForeignVenueError, parse_scan_items
 from services.ingest.context import IngestContext, context
 from services.ingest.publisher import PublishUnavailableError
@@ -81,6 +82,8 @@ async def post_scans(
                 "the scan log is unavailable; nothing was accepted, retry later",
                 headers={"Retry-After": "5"},
             ) from exc
+    SCANS_ACCEPTED.inc(len(outcome.accepted))
+    SCANS_REFUSED.inc(len(outcome.refused))
     receipt = ScanReceipt(
         accepted=len(outcome.accepted),
         duplicates_in_request=outcome.duplicates_in_request,
