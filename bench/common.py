@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from pydantic import SecretStr
 
 from schemas.common import Direction
 from schemas.registry import Role, VenueRecord
 from schemas.scans import ScanBatch, ScanEvent
 from schemas.venues import VenueKind, VenuePublic
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.core.registry_log import publish_records_blocking
 from services.core.tokens import issue_token
 from truyvet.stack import clickhouse as clickhouse_part
@@ -61,8 +61,6 @@ def bench_settings() -> Settings:
         clickhouse_host="127.0.0.1",
         clickhouse_port=29000,
         clickhouse_http_port=28123,
-        clickhouse_user="default",
-        clickhouse_password=SecretStr(""),
         clickhouse_database="truyvet_bench",
         ingest_port=28000,
         alerts_port=28001,
@@ -114,7 +112,7 @@ def drop_stores(settings: Settings) -> None:
     """Delete the run's topics (the workers' internal ones too), consumer groups and database."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=60_000)
+    admin = KafkaAdminClient(**kafka_options(settings), request_timeout_ms=60_000)
     try:
         topics = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
         if topics:

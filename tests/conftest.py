@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_STATE_DIR = REPO_ROOT / ".truyvet-test"
@@ -38,8 +38,6 @@ def stack_settings() -> Settings:
         clickhouse_host="127.0.0.1",
         clickhouse_port=19000 + offset,
         clickhouse_http_port=18123 + offset,
-        clickhouse_user="default",
-        clickhouse_password=SecretStr(""),
         clickhouse_database="truyvet_test",
         ingest_port=18000,
         alerts_port=18001,
@@ -102,7 +100,7 @@ def _drop_stores(settings: Settings) -> None:
         ISOLATED.remove(settings)
 
     assert settings.topic_prefix, "only a test's own prefixed topics are ever deleted"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=30_000)
+    admin = KafkaAdminClient(**kafka_options(settings), request_timeout_ms=30_000)
     try:
         topics = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
         if topics:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.venues import MAX_DWELL_LIMIT_S
 
+KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
 TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
 DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - a marker refused in production, not a secret
@@ -30,6 +31,16 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".truyvet")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # How every Kafka client (services, CLI, tests, benchmarks) authenticates: SCRAM over SASL by
+    # default, as the local stack runs it; SASL_SSL or SSL (mutual TLS with a client certificate)
+    # in production. The files are PEM; without a CA file the system's trust store is used.
+    kafka_security_protocol: KafkaProtocol = "SASL_PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str = Field(default="truyvet", max_length=256)
+    kafka_password: SecretStr = SecretStr("")
+    kafka_ca_file: Path | None = None
+    kafka_cert_file: Path | None = None
+    kafka_key_file: Path | None = None
     # Only used by the local stack (`truyvet up`, the test fixtures): the KRaft controller listener
     # of the single-node broker, its JVM heap, and where the broker jars resolved by Maven are kept.
     kafka_controller_port: int = Field(default=9093, ge=1, le=65_535)
@@ -41,8 +52,11 @@ class Settings(BaseSettings):
     clickhouse_port: int = 9000
     clickhouse_http_port: int = 8123
     clickhouse_database: str = Field(default="truyvet", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    clickhouse_user: str = "default"
+    clickhouse_user: str = "truyvet"
     clickhouse_password: SecretStr = SecretStr("")
+    # TLS to ClickHouse's secure native port (9440 by default on a server that has it).
+    clickhouse_secure: bool = False
+    clickhouse_ca_file: Path | None = None
 
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8000
@@ -132,6 +146,8 @@ class Settings(BaseSettings):
         """These settings as ``TRUYVET_*`` variables, to start another process with them."""
         env = {}
         for name, value in self.model_dump().items():
+            if value is None:
+                continue  # unset (an optional file): the other process's default is None too
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             env[f"TRUYVET_{name.upper()}"] = str(value)

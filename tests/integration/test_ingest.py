@@ -11,6 +11,7 @@ from kafka import KafkaProducer
 
 from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.scans import ScanBatch
+from services.core.kafka_connection import kafka_options
 from tests.integration.conftest import IngestUnderTest
 from tests.support.kafka_read import read_topic
 from tests.support.pseudonyms import pseudonym as keyed
@@ -49,7 +50,7 @@ def scans_of_venue(ingest: IngestUnderTest, venue_id: str, at_least: int) -> lis
     batches: list[ScanBatch] = []
 
     def collect() -> list[ScanBatch]:
-        records = read_topic(ingest.settings.kafka_bootstrap, topic)
+        records = read_topic(ingest.settings, topic)
         found = [
             ScanBatch.model_validate_json(v) for k, v, _, _ in records if k == venue_id.encode()
         ]
@@ -93,7 +94,7 @@ def test_scans_reach_the_topic_pseudonymised_exactly_once_per_event(
     for i, person in enumerate(people):
         assert by_event[f"ev-{i}"].person_id == pseudonym(ingest, person)
     raw = set(people)
-    for _, v, _, _ in read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("scans")):
+    for _, v, _, _ in read_topic(ingest.settings, ingest.settings.topic("scans")):
         assert not any(p.encode() in v for p in raw), "a raw person id reached the scans topic"
 
 
@@ -238,7 +239,7 @@ def test_cases_and_withdrawals_reach_the_cases_topic_with_the_same_pseudonym(
         assert http.post("/v1/cases", json=body).status_code == 202
         assert http.post("/v1/cases", json={**body, "onset_at": None}).status_code == 422
         assert http.delete(f"/v1/cases/{case_id}").status_code == 202
-    records = read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("cases"), 2)
+    records = read_topic(ingest.settings, ingest.settings.topic("cases"), 2)
     mine = [v for k, v, _, _ in records if k == case_id.encode()]
     reported = CaseReported.model_validate_json(mine[0])
     withdrawn = CaseWithdrawn.model_validate_json(mine[1])
@@ -326,7 +327,7 @@ def test_withdrawing_a_case_never_reported_is_404(ingest: IngestUnderTest) -> No
         answer = http.delete(f"/v1/cases/{never}")
     assert answer.status_code == 404, answer.text
     assert answer.json()["error"] == "not_found" and never in answer.json()["detail"]
-    records = read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("cases"))
+    records = read_topic(ingest.settings, ingest.settings.topic("cases"))
     assert not any(k == never.encode() for k, _, _, _ in records), "a withdrawal of nothing"
 
 
@@ -339,7 +340,7 @@ def test_a_case_reported_through_another_replica_can_be_withdrawn_and_withdrawn_
         reported_at=now(),
     )
     # Written to the topic as another ingest replica would have, not through this one.
-    producer = KafkaProducer(bootstrap_servers=ingest.settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_options(ingest.settings), acks="all")
     try:
         producer.send(ingest.settings.topic("cases"), key=case_id.encode(),
                       value=elsewhere.model_dump_json().encode()).get(timeout=30)

@@ -19,6 +19,7 @@ from kafka.errors import KafkaTimeoutError
 from pydantic import SecretStr
 
 from services.core.config import TOPIC_NAMES, Settings
+from services.core.kafka_connection import kafka_options
 from truyvet.stack import clickhouse, kafka
 from truyvet.stack.credentials import ensure_secrets, with_local_secrets
 from truyvet.stack.migrations import (
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.integration
 
 
 def admin_for(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=30_000)
+    return KafkaAdminClient(**kafka_options(settings), request_timeout_ms=30_000)
 
 
 # --- Kafka -----------------------------------------------------------------------------------
@@ -77,14 +78,14 @@ def test_a_produced_message_is_consumed_back(settings: Settings) -> None:
     topic = settings.topic("scans")
     key, value = b"venue-1", json.dumps({"hello": uuid.uuid4().hex}).encode()
     producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **kafka_options(settings), acks="all", enable_idempotence=True
     )
     try:
         sent = producer.send(topic, key=key, value=value).get(timeout=30)
     finally:
         producer.close(timeout=10)
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
     try:
         partition = TopicPartition(topic, sent.partition)
         consumer.assign([partition])
@@ -101,7 +102,7 @@ def test_a_produced_message_is_consumed_back(settings: Settings) -> None:
 
 
 def test_the_broker_does_not_create_topics_on_first_use(settings: Settings) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, max_block_ms=3000)
+    producer = KafkaProducer(**kafka_options(settings), max_block_ms=3000)
     try:
         with pytest.raises(KafkaTimeoutError):
             producer.send(f"{settings.topic_prefix}no-such-topic", b"x").get(timeout=10)

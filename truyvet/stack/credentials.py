@@ -7,16 +7,16 @@ stay stable across restarts.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from services.core.config import Settings
-from truyvet.stack.layout import StateLayout
+from truyvet.stack.layout import StateLayout, write_private
 
-SECRET_FIELDS = ("pseudonym_secret", "qr_secret")
+# The keys of ingest and the passwords of the local Kafka (SCRAM) and ClickHouse users.
+SECRET_FIELDS = ("pseudonym_secret", "qr_secret", "kafka_password", "clickhouse_password")
 
 
 def _env_name(field: str) -> str:
@@ -47,11 +47,7 @@ def ensure_secrets(settings: Settings) -> dict[str, str]:
         values.update({field: secrets.token_urlsafe(48) for field in missing})
         path.parent.mkdir(parents=True, exist_ok=True)
         body = "".join(f"{_env_name(field)}={values[field]}\n" for field in SECRET_FIELDS)
-        # Created with 0600 from the start: never readable by others, not even for a moment.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(body)
-        path.chmod(0o600)  # an existing file keeps its mode through O_CREAT
+        write_private(path, body)
     return values
 
 

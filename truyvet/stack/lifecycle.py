@@ -184,8 +184,11 @@ def urls(settings: Settings) -> dict[str, str]:
         "ingest": ingest,
         "OpenAPI": f"{ingest}/openapi.json",
         "dashboard": f"{dashboard}/",
-        "Kafka bootstrap": settings.kafka_bootstrap,
-        "ClickHouse native": f"{settings.clickhouse_host}:{settings.clickhouse_port}",
+        "Kafka bootstrap": f"{settings.kafka_bootstrap} ({settings.kafka_security_protocol} "
+                           f"{settings.kafka_sasl_mechanism}, user {settings.kafka_username})",
+        "ClickHouse native": f"{settings.clickhouse_host}:{settings.clickhouse_port} "
+                             f"(user {settings.clickhouse_user})",
         "ClickHouse HTTP": f"http://{settings.clickhouse_host}:{settings.clickhouse_http_port}",
+        "passwords": str(StateLayout.of(settings).secrets_file),
         "state dir": str(StateLayout.of(settings).root),
     }

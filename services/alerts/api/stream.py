@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from schemas.alerts import Alert
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class AlertFeed:
         # in between) raises CancelledError from a task that never ran.
         _check_start(partitions, start)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **kafka_options(settings),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",
@@ -238,7 +239,7 @@ class AlertStreams:
         self._ending = False
 
     async def start(self) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.kafka_bootstrap,
+        self._admin = AIOKafkaAdminClient(**kafka_options(self._settings),
                                           client_id="truyvet-alerts-api")
         await self._admin.start()
 
