@@ -11,7 +11,7 @@ import uvicorn
 from services.alerts.api import create_app
 from services.alerts.api.stream import AlertStreams
 from services.core.config import Settings
-from services.core.http.forwarded import uvicorn_forwarding
+from services.core.http.serving import uvicorn_options
 
 # A backstop only: open SSE streams are ended as soon as shutdown begins (below).
 GRACEFUL_SHUTDOWN_S = 10
@@ -44,7 +44,7 @@ def main() -> None:
         # by the shared error handlers.
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        **uvicorn_forwarding(settings),
+        **uvicorn_options(settings),
     )
     _Server(config, on_exit=streams.end_all).run()
 

@@ -15,11 +15,12 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.venues import MAX_DWELL_LIMIT_S
+from services.core.production import is_loopback, secret_problems
 
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
 TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
 DAY_S = 86_400
-_DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - a marker refused in production, not a secret
+_DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - public defaults, refused in production
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     ingest_port: int = 8000
     alerts_host: str = "127.0.0.1"
     alerts_port: int = 8001
+    # HTTPS for the HTTP services (PEM files), or the declaration that a reverse proxy in front
+    # terminates TLS for them. Production refuses a bind beyond loopback with neither.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_terminated_by_proxy: bool = False
     # The reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For the HTTP
     # services believe. None by default: the client is the TCP peer, so nobody can pick the
     # address that the failed-authentication limit charges by sending a header.
@@ -125,16 +131,42 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_dev_secrets_in_production(self) -> Settings:
-        if self.environment == "production":
-            for name in ("pseudonym_secret", "qr_secret"):
-                value = getattr(self, name).get_secret_value()
-                if value.startswith(_DEV_SECRET_PREFIX) or len(value) < 32:
-                    raise ValueError(
-                        f"TRUYVET_{name.upper()} must be set to a random value of at least "
-                        "32 characters in production"
-                    )
+    def _tls_files_in_pairs(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TRUYVET_TLS_CERT_FILE and TRUYVET_TLS_KEY_FILE go together")
         return self
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        problems = secret_problems({
+            f"TRUYVET_{name.upper()}": value.get_secret_value()
+            for name, value in self
+            if isinstance(value, SecretStr) and (name != "kafka_password" or self._kafka_sasl)
+        })
+        if not self.kafka_security_protocol.endswith("SSL"):
+            problems.insert(0, f"TRUYVET_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}: "
+                            "Kafka must be reached over TLS (SASL_SSL or SSL)")
+        if self.kafka_security_protocol == "SSL" and self.kafka_cert_file is None:
+            problems.insert(0, "TRUYVET_KAFKA_SECURITY_PROTOCOL=SSL needs a client certificate "
+                            "(TRUYVET_KAFKA_CERT_FILE, _KEY_FILE): brokers must know who connects")
+        if not self.clickhouse_secure and not is_loopback(self.clickhouse_host):
+            problems.insert(0, f"ClickHouse at {self.clickhouse_host} must be reached over TLS "
+                            "(TRUYVET_CLICKHOUSE_SECURE=true)")
+        for service in ("ingest", "alerts"):
+            host = getattr(self, f"{service}_host")
+            if not (is_loopback(host) or self.tls_cert_file or self.tls_terminated_by_proxy):
+                problems.insert(0, f"TRUYVET_{service.upper()}_HOST={host} serves beyond this "
+                                "machine without TLS: set TRUYVET_TLS_CERT_FILE and _KEY_FILE, "
+                                "or TRUYVET_TLS_TERMINATED_BY_PROXY=true behind a TLS proxy")
+        if problems:
+            raise ValueError("refused in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def _kafka_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
 
     def topic(self, name: str) -> str:
         """The full Kafka topic name for one of :data:`TOPIC_NAMES`."""

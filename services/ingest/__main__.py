@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from services.core.config import Settings
-from services.core.http.forwarded import uvicorn_forwarding
+from services.core.http.serving import uvicorn_options
 from services.ingest.app import create_app
 
 
@@ -21,7 +21,7 @@ def main() -> None:
         log_level="info",
         # Request lines carry no identifiers (they are in bodies), so access logs are safe.
         access_log=False,
-        **uvicorn_forwarding(settings),
+        **uvicorn_options(settings),
     )
 
 
