@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from services.core.kafka_connection import kafka_options
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +25,13 @@ TEST_STATE_DIR = REPO_ROOT / ".truyvet-test"
 _STACK_FIXTURES = {"stack", "settings"}
 
 
-def stack_settings() -> Settings:
+def stack_settings() -> IngestSettings:
     """The test stack's settings: its own state dir and ports, whatever the environment says.
 
     ``TRUYVET_TEST_PORT_OFFSET`` shifts every port, so two checkouts can test side by side.
     """
     offset = int(os.environ.get("TRUYVET_TEST_PORT_OFFSET", "0"))
-    return Settings(
+    return IngestSettings(
         state_dir=TEST_STATE_DIR,
         kafka_bootstrap=f"127.0.0.1:{19092 + offset}",
         kafka_controller_port=19093 + offset,

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from schemas.venues import VenueKind
-from services.core.config import Settings
+from services.core.config import IngestSettings
 from truyvet.registry_commands import CommandError, add_token, add_venue
 from truyvet.simulate.commands import demo_arguments, run_demo, run_simulate, simulate_arguments
 from truyvet.stack import kafka, lifecycle
@@ -45,14 +45,14 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 class Command:
     name: str
     help: str
-    run: Callable[[argparse.Namespace, Settings], int]
+    run: Callable[[argparse.Namespace, IngestSettings], int]
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
 
 
 # --- up / down / status ----------------------------------------------------------------------
 
 
-def run_up(args: argparse.Namespace, settings: Settings) -> int:
+def run_up(args: argparse.Namespace, settings: IngestSettings) -> int:
     result = lifecycle.up(settings, progress=lambda line: console.print(f"  {line}"))
     if result.admin_token:
         console.print(f"admin token: {result.admin_token} (shown once)")
@@ -63,7 +63,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def run_down(args: argparse.Namespace, settings: Settings) -> int:
+def run_down(args: argparse.Namespace, settings: IngestSettings) -> int:
     lifecycle.down(settings, progress=lambda line: console.print(f"  {line}"))
     return EXIT_OK
 
@@ -78,7 +78,7 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_status(args: argparse.Namespace, settings: Settings) -> int:
+def run_status(args: argparse.Namespace, settings: IngestSettings) -> int:
     parts = lifecycle.status(settings, args.part)
     healthy = all(part.healthy for part in parts)
     if args.json:
@@ -118,7 +118,7 @@ def _venue_arguments(parser: argparse.ArgumentParser) -> None:
                      help="shortest overlap that is a contact (default: 900)")
 
 
-def run_venue(args: argparse.Namespace, settings: Settings) -> int:
+def run_venue(args: argparse.Namespace, settings: IngestSettings) -> int:
     try:
         created = add_venue(
             settings, name=args.name, kind=args.kind, venue_id=args.venue_id,
@@ -141,7 +141,7 @@ def _token_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--label", help="who or what the token is for")
 
 
-def run_token(args: argparse.Namespace, settings: Settings) -> int:
+def run_token(args: argparse.Namespace, settings: IngestSettings) -> int:
     try:
         token = add_token(settings, role=args.role, label=args.label)
     except CommandError as exc:
@@ -151,7 +151,7 @@ def run_token(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
+def run_fetch(args: argparse.Namespace, settings: IngestSettings) -> int:
     libs = kafka.ensure_jars(settings)
     console.print(f"Kafka broker jars ready in {libs}")
     return EXIT_OK
@@ -161,7 +161,7 @@ def _trace_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("case_id", help="the case to show")
 
 
-def run_trace(args: argparse.Namespace, settings: Settings) -> int:
+def run_trace(args: argparse.Namespace, settings: IngestSettings) -> int:
     return trace(settings, args.case_id, console=console)
 
 
@@ -208,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     try:
-        settings = with_local_secrets(Settings())
+        # The operator's CLI is on ingest's side: `venue add` prints the signed QR payload.
+        settings = with_local_secrets(IngestSettings())
     except ValidationError as exc:
         errors.print(f"[red]error:[/] invalid TRUYVET_* settings:\n{escape(str(exc))}", markup=True)
         return EXIT_USAGE

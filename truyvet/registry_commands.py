@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.registry import Role, VenueRecord
 from schemas.venues import VenueCreate, VenueKind
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from services.core.registry_log import publish_records_blocking, read_registry_blocking
 from services.core.secrets import QrSigner, sha256_hex
 from services.core.tokens import issue_token
@@ -16,7 +16,7 @@ class CommandError(RuntimeError):
 
 
 def add_venue(
-    settings: Settings,
+    settings: IngestSettings,
     *,
     name: str,
     kind: str = "other",

@@ -73,10 +73,6 @@ class Settings(BaseSettings):
     # address that the failed-authentication limit charges by sending a header.
     trusted_proxies: str = Field(default="", max_length=4096)
 
-    # Keys of the keyed pseudonym (rule 1) and of the signed venue QR payloads.
-    pseudonym_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "pseudonym")
-    qr_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "qr")
-
     retention_days: int = Field(default=21, ge=1, le=366)
     max_clock_skew_s: int = Field(default=300, ge=0, le=3600)
     default_dwell_s: int = Field(default=3600, ge=60, le=86_400)
@@ -201,3 +197,27 @@ class Settings(BaseSettings):
 
 def _comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+INGEST_SECRETS = ("pseudonym_secret", "qr_secret")
+
+
+class IngestSettings(Settings):
+    """Settings of ingest (and of the operator's CLI, which prints venues' QR payloads): the
+    shared ones plus the two keys only ingest may hold.
+
+    Whoever holds the pseudonym key can reverse every pseudonym (phone numbers are a small
+    space), so the tracer, the alerts worker and the alerts API are started with
+    :meth:`shared` settings, in which these fields do not exist.
+    """
+
+    # Keys of the keyed pseudonym (rule 1) and of the signed venue QR payloads.
+    pseudonym_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "pseudonym")
+    qr_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "qr")
+
+    def shared(self) -> Settings:
+        """These settings without the ingest-only keys: what every other process gets."""
+        return Settings.model_construct(
+            _fields_set=self.model_fields_set - set(INGEST_SECRETS),
+            **{name: getattr(self, name) for name in Settings.model_fields},
+        )

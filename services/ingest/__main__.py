@@ -6,13 +6,13 @@ import logging
 
 import uvicorn
 
-from services.core.config import Settings
+from services.core.config import IngestSettings
 from services.core.http.serving import uvicorn_options
 from services.ingest.app import create_app
 
 
 def main() -> None:
-    settings = Settings()
+    settings = IngestSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         create_app(settings),

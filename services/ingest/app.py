@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from schemas.scans import ScanIn
-from services.core.config import Settings
+from services.core.config import IngestSettings
 from services.core.http.auth import Authenticator
 from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
 from services.core.http.errors import install_error_handlers
@@ -26,7 +26,7 @@ from services.ingest.publisher import KafkaPublisher
 from services.ingest.routes import cases, health, scans, tokens, venues
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: IngestSettings) -> FastAPI:
     """The ASGI app; Kafka clients are created when it starts, not when it is built."""
 
     @asynccontextmanager

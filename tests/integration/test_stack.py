@@ -18,7 +18,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaTimeoutError
 from pydantic import SecretStr
 
-from services.core.config import TOPIC_NAMES, Settings
+from services.core.config import TOPIC_NAMES, IngestSettings, Settings
 from services.core.kafka_connection import kafka_options
 from truyvet.stack import clickhouse, kafka
 from truyvet.stack.credentials import ensure_secrets, with_local_secrets
@@ -207,7 +207,7 @@ def test_status_json_says_kafka_and_clickhouse_are_healthy(stack: Settings) -> N
 
 
 def test_secrets_are_generated_once_private_and_reused(tmp_path: Path) -> None:
-    settings = Settings(state_dir=tmp_path)
+    settings = IngestSettings(state_dir=tmp_path)
     first = ensure_secrets(settings)
     secrets_file = tmp_path / "secrets.env"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
@@ -218,5 +218,5 @@ def test_secrets_are_generated_once_private_and_reused(tmp_path: Path) -> None:
     assert loaded.pseudonym_secret.get_secret_value() == first["pseudonym_secret"]
     assert loaded.qr_secret.get_secret_value() == first["qr_secret"]
 
-    explicit = Settings(state_dir=tmp_path, qr_secret=SecretStr("q" * 40))
+    explicit = IngestSettings(state_dir=tmp_path, qr_secret=SecretStr("q" * 40))
     assert with_local_secrets(explicit).qr_secret.get_secret_value() == "q" * 40

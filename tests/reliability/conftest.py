@@ -17,17 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from tests.support.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAULTS_DIR = REPO_ROOT / ".truyvet-faults"
 
 
-def faults_settings(state_dir: Path) -> Settings:
+def faults_settings(state_dir: Path) -> IngestSettings:
     from truyvet.stack.credentials import with_local_secrets
 
-    return with_local_secrets(Settings(
+    return with_local_secrets(IngestSettings(
         state_dir=state_dir,
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         kafka_controller_port=free_port(),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from services.core.http.serving import uvicorn_options
 
 
@@ -29,7 +29,7 @@ def production(**overrides: Any) -> Settings:
         "qr_secret": _secret(),
         **overrides,
     }
-    return Settings(**values)
+    return IngestSettings(**values)
 
 
 def refusal(**overrides: Any) -> str:

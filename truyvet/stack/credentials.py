@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import SecretStr
 
 from services.core.config import Settings
 from truyvet.stack.layout import StateLayout, write_private
+
+AnySettings = TypeVar("AnySettings", bound=Settings)
 
 # The keys of ingest and the passwords of the local Kafka (SCRAM) and ClickHouse users.
 SECRET_FIELDS = ("pseudonym_secret", "qr_secret", "kafka_password", "clickhouse_password")
@@ -51,7 +54,7 @@ def ensure_secrets(settings: Settings) -> dict[str, str]:
     return values
 
 
-def with_local_secrets(settings: Settings, *, create: bool = False) -> Settings:
+def with_local_secrets(settings: AnySettings, *, create: bool = False) -> AnySettings:
     """``settings`` with the state dir's secrets, unless set explicitly (TRUYVET_… env vars win).
 
     With ``create=False`` a state dir without secrets leaves ``settings`` unchanged; the CLI's
@@ -62,6 +65,6 @@ def with_local_secrets(settings: Settings, *, create: bool = False) -> Settings:
     update = {
         field: SecretStr(value)
         for field, value in values.items()
-        if field not in settings.model_fields_set and value
+        if field in type(settings).model_fields and field not in settings.model_fields_set and value
     }
     return settings.model_copy(update=update) if update else settings

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from truyvet.stack import clickhouse, kafka, services
 from truyvet.stack.credentials import with_local_secrets
 from truyvet.stack.layout import StateLayout
@@ -45,7 +45,7 @@ def _step(progress: Progress, label: str) -> Iterator[list[str]]:
 
 @dataclass
 class UpResult:
-    settings: Settings  # with the stack's secrets filled in
+    settings: IngestSettings  # with the stack's secrets filled in
     started: list[str] = field(default_factory=list)  # parts this call started
     skipped: list[str] = field(default_factory=list)  # services whose module does not exist yet
     admin_token: str | None = None
@@ -78,8 +78,9 @@ def prepare_stores(settings: Settings, progress: Progress = _quiet) -> None:
 
 
 def isolated_copy(
-    stack: Settings, state_dir: Path, *, topic_prefix: str, database: str, **overrides: object
-) -> Settings:
+    stack: IngestSettings, state_dir: Path, *, topic_prefix: str, database: str,
+    **overrides: object,
+) -> IngestSettings:
     """``stack``'s settings on a topic prefix and database of their own, free ports for the
     HTTP services and fresh secrets, with the topics created and the migrations applied."""
     settings = stack.model_copy(
@@ -98,7 +99,7 @@ def isolated_copy(
     return settings
 
 
-def up(settings: Settings, progress: Progress = _quiet) -> UpResult:
+def up(settings: IngestSettings, progress: Progress = _quiet) -> UpResult:
     """Bring the whole local stack up and return what happened."""
     settings = with_local_secrets(settings, create=True)
     result = UpResult(settings)
