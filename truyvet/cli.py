@@ -19,9 +19,19 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from schemas.common import utc_now
+from schemas.registry import TokenRecord
 from schemas.venues import VenueKind
 from services.core.config import IngestSettings
-from truyvet.registry_commands import CommandError, add_token, add_venue
+from services.core.tokens import ISSUABLE_ROLES
+from truyvet.registry_commands import (
+    CommandError,
+    add_token,
+    add_venue,
+    list_tokens,
+    revoke_token,
+    rotate_venue_key,
+)
 from truyvet.simulate.commands import demo_arguments, run_demo, run_simulate, simulate_arguments
 from truyvet.stack import kafka, lifecycle
 from truyvet.stack.credentials import with_local_secrets
@@ -116,9 +126,21 @@ def _venue_arguments(parser: argparse.ArgumentParser) -> None:
                      help="longest visit (default: 43200)")
     add.add_argument("--min-overlap", type=int, metavar="SECONDS",
                      help="shortest overlap that is a contact (default: 900)")
+    rotate = actions.add_parser("rotate-key",
+                                help="give a venue a new API key; the old one stops working")
+    rotate.add_argument("venue_id")
 
 
 def run_venue(args: argparse.Namespace, settings: IngestSettings) -> int:
+    if args.action == "rotate-key":
+        try:
+            api_key = rotate_venue_key(settings, args.venue_id)
+        except CommandError as exc:
+            errors.print(f"error: {exc}")
+            return EXIT_USAGE
+        console.print(f"new api_key of {args.venue_id} (shown once; the old key is refused "
+                      f"from now on): {api_key}")
+        return EXIT_OK
     try:
         created = add_venue(
             settings, name=args.name, kind=args.kind, venue_id=args.venue_id,
@@ -137,17 +159,50 @@ def run_venue(args: argparse.Namespace, settings: IngestSettings) -> int:
 def _token_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="issue a token; prints it as the last word")
-    add.add_argument("--role", required=True, choices=["admin", "authority", "dashboard"])
+    add.add_argument("--role", required=True, choices=[r.value for r in ISSUABLE_ROLES])
     add.add_argument("--label", help="who or what the token is for")
+    add.add_argument("--expires-in", metavar="DURATION",
+                     help="valid for this long: 90m, 12h, 30d (default: until revoked)")
+    listing = actions.add_parser("list", help="every token's id, role, label and state")
+    listing.add_argument("--json", action="store_true", help="one JSON document")
+    revoke = actions.add_parser("revoke", help="revoke a token by its id (from `token list`)")
+    revoke.add_argument("token_id")
 
 
 def run_token(args: argparse.Namespace, settings: IngestSettings) -> int:
     try:
-        token = add_token(settings, role=args.role, label=args.label)
+        if args.action == "list":
+            return _print_tokens(list_tokens(settings), as_json=args.json)
+        if args.action == "revoke":
+            revoked = revoke_token(settings, args.token_id)
+            console.print(f"revoked {revoked.role.value} token {revoked.token_id} "
+                          f"({revoked.label or 'no label'})")
+            return EXIT_OK
+        token = add_token(settings, role=args.role, label=args.label, expires_in=args.expires_in)
     except CommandError as exc:
         errors.print(f"error: {exc}")
         return EXIT_USAGE
     console.print(f"{args.role} token (shown once; only its hash is stored): {token}")
+    return EXIT_OK
+
+
+def _print_tokens(tokens: list[TokenRecord], *, as_json: bool) -> int:
+    now = utc_now()
+
+    def state(token: TokenRecord) -> str:
+        return "revoked" if token.revoked else "active" if token.valid_at(now) else "expired"
+
+    rows = [{"id": t.token_id, "role": t.role.value, "label": t.label, "state": state(t),
+             "created_at": t.created_at.isoformat(),
+             "expires_at": t.expires_at.isoformat() if t.expires_at else None} for t in tokens]
+    if as_json:
+        console.print_json(json.dumps({"tokens": rows}))
+        return EXIT_OK
+    table = Table("id", "role", "label", "state", "created", "expires")
+    for row in rows:
+        table.add_row(*(str(row[k] or "-") for k in
+                        ("id", "role", "label", "state", "created_at", "expires_at")))
+    console.print(table)
     return EXIT_OK
 
 
@@ -174,8 +229,10 @@ COMMANDS: tuple[Command, ...] = (
         run_status,
         _status_arguments,
     ),
-    Command("venue", "manage venues (venue add …)", run_venue, _venue_arguments),
-    Command("token", "issue API tokens (token add --role …)", run_token, _token_arguments),
+    Command("venue", "manage venues (venue add …, venue rotate-key ID)", run_venue,
+            _venue_arguments),
+    Command("token", "issue, list and revoke API tokens (token add --role …)", run_token,
+            _token_arguments),
     Command("fetch", "resolve the Kafka broker jars from Maven Central (once)", run_fetch),
     Command("trace", "a case's F1/F2 alerts and transmission chain", run_trace,
             _trace_arguments),

@@ -131,6 +131,8 @@ class AlertFeed:
         self._closed = False
         # Set (from a signal handler, hence a plain flag) when the server begins to shut down.
         self.ending = False
+        # Asked at every poll: a stream of a token revoked or expired meanwhile ends.
+        self.allowed: Callable[[], bool] = lambda: True
 
     @classmethod
     async def open(
@@ -180,7 +182,7 @@ class AlertFeed:
                 "ready", json.dumps({"positions": self._positions}), self.event_id
             )
             last_sent = time.monotonic()
-            while not self.ending:
+            while not self.ending and self.allowed():
                 batches = await self._consumer.getmany(timeout_ms=_POLL_MS,
                                                        max_records=_MAX_RECORDS)
                 chunk = b"".join(
