@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_terminated_by_proxy: bool = False
+    # A connection must send a complete request head this soon after it opens (or after its
+    # previous answer), and a request body must arrive whole within the body timeout.
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     # The reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For the HTTP
     # services believe. None by default: the client is the TCP peer, so nobody can pick the
     # address that the failed-authentication limit charges by sending a header.

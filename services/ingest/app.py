@@ -73,7 +73,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES,
-                       own_caps=frozenset({"/v1/scans"}))
+                       own_caps=frozenset({"/v1/scans"}), timeout_s=settings.http_body_timeout_s)
     for module in (health, venues, scans, cases, tokens):
         app.include_router(module.router)
     _document_raw_body_models(app)
