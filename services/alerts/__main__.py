@@ -10,7 +10,7 @@ import uvicorn
 from services.alerts.api import create_app
 from services.alerts.api.stream import AlertStreams
 from services.core.config import Settings
-from services.core.http.forwarded import uvicorn_forwarding
+from services.core.http.serving import uvicorn_options
 from services.core.logs import configure_logging
 
 # A backstop only: open SSE streams are ended as soon as shutdown begins (below).
@@ -45,7 +45,7 @@ def main() -> None:
         # by the shared error handlers.
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        **uvicorn_forwarding(settings),
+        **uvicorn_options(settings),
     )
     _Server(config, on_exit=streams.end_all).run()
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class TopicFollower:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **kafka_options(self._settings),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )

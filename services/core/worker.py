@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.core.logs import configure_logging
 from services.core.metrics import serve_worker_metrics
 
@@ -32,7 +33,7 @@ the refused payload) can be large."""
 def acknowledged_producer(settings: Settings) -> AIOKafkaProducer:
     """A producer whose sends are acknowledged by every in-sync replica, without duplicates."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+        **kafka_options(settings), acks="all", enable_idempotence=True,
         max_request_size=MAX_MESSAGE_BYTES, linger_ms=5,
     )
 
@@ -41,7 +42,7 @@ def manual_commit_consumer(settings: Settings, group_id: str, **options: Any) ->
     """A group consumer that commits only what it is told, from the earliest offset of a new
     group; ``options`` are further :class:`AIOKafkaConsumer` settings."""
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=group_id,
+        **kafka_options(settings), group_id=group_id,
         client_id=f"{group_id}-{time.time_ns()}",
         enable_auto_commit=False, auto_offset_reset="earliest",
         max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,

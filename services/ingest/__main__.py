@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uvicorn
 
-from services.core.config import Settings
-from services.core.http.forwarded import uvicorn_forwarding
+from services.core.config import IngestSettings
+from services.core.http.serving import uvicorn_options
 from services.core.logs import configure_logging
 from services.ingest.app import create_app
 
 
 def main() -> None:
-    settings = Settings()
+    settings = IngestSettings()
     configure_logging("ingest", settings.log_format)
     uvicorn.run(
         create_app(settings),
@@ -21,7 +21,7 @@ def main() -> None:
         log_config=None,  # uvicorn's loggers write through ours (services/core/logs.py)
         # Request lines carry no identifiers (they are in bodies), so access logs are safe.
         access_log=False,
-        **uvicorn_forwarding(settings),
+        **uvicorn_options(settings),
     )
 
 

@@ -30,6 +30,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.core.metrics import (
     CONTACT_CHANGES,
     DEAD_LETTERS,
@@ -321,7 +322,7 @@ class TracerWorker:
 
     async def _read(self, tp: TopicPartition, start: int, end: int) -> list[SourceMessage]:
         """The messages of ``tp`` at offsets ``[start, end)``, with a consumer of no group."""
-        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+        reader = AIOKafkaConsumer(**kafka_options(self.settings),
                                   enable_auto_commit=False, group_id=None,
                                   max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
                                   fetch_max_bytes=4 * MAX_MESSAGE_BYTES)

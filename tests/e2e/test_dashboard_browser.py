@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from schemas.alerts import Alert, Exposure
 from schemas.registry import Role
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from tests.conftest import _drop_stores
 from tests.support.processes import ROOT, ServiceProcess, running_http_service, wait_for
 from tests.support.stack import grant, isolated_settings
@@ -282,7 +283,7 @@ def an_alert(n: int) -> Alert:
 
 
 def publish(settings: Settings, alert: Alert) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_options(settings), acks="all")
     try:
         producer.send(settings.topic("alerts"), key=alert.case_id.encode(),
                       value=alert.model_dump_json().encode()).get(timeout=30)

@@ -19,6 +19,9 @@ from truyvet.stack.migrations import discover, split_statements
 
 CURRENT_DB = "truyvet"
 
+HEAD_TIMEOUT_S = 2.0
+BODY_TIMEOUT_S = 3.0
+
 
 @dataclass(frozen=True)
 class IngestUnderTest:
@@ -43,7 +46,9 @@ class IngestUnderTest:
 @pytest.fixture(scope="module")
 def ingest(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestUnderTest]:
     state_dir: Path = tmp_path_factory.mktemp("ingest")
-    settings = isolated_settings(stack, state_dir)
+    # Short connection deadlines, so tests/integration/test_ingest.py can show them at work.
+    settings = isolated_settings(stack, state_dir, http_header_timeout_s=HEAD_TIMEOUT_S,
+                                 http_body_timeout_s=BODY_TIMEOUT_S)
     tokens = {role: grant(settings, role) for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)}
     url = f"http://{settings.ingest_host}:{settings.ingest_port}"
     with running_http_service("services.ingest", settings, url, state_dir / "ingest.log"):

@@ -31,6 +31,7 @@ from schemas.common import Op
 from schemas.registry import Role
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from tests.conftest import _drop_stores
 from tests.support.processes import ServiceProcess, running_http_service, wait_for
 from tests.support.stack import grant, isolated_settings
@@ -404,7 +405,7 @@ def make_alert(case_id: str, name: str, op: Op = Op.UPSERT) -> Alert:
 
 
 def produce(settings: Settings, alerts: list[Alert], raw: tuple[bytes, ...] = ()) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+    producer = KafkaProducer(**kafka_options(settings), acks="all",
                              enable_idempotence=True)
     try:
         futures = [producer.send(settings.topic("alerts"), key=a.case_id.encode(),

@@ -10,6 +10,7 @@ from types import TracebackType
 from kafka import KafkaProducer
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.tracer.domain.model import Scan
 from tests.support.scan_topic import batch_of
 
@@ -73,7 +74,7 @@ class PacedProducer:
 
     def _run(self) -> None:
         producer = KafkaProducer(
-            bootstrap_servers=self._settings.kafka_bootstrap, acks="all",
+            **kafka_options(self._settings), acks="all",
             enable_idempotence=True, linger_ms=5, max_block_ms=120_000,
         )
         topic = self._settings.topic("scans")

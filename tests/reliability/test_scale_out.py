@@ -28,6 +28,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.reliability.city import recent_start, venues
 from tests.reliability.stores import (
@@ -133,7 +134,7 @@ def test_a_worker_joining_and_another_leaving_mid_stream_keep_the_reference_with
         return f"figures so far {figures}; {stores}{logs}"
 
     figures: dict[str, Any] = {"scans": distinct_scans, "messages": len(messages)}
-    with closing(KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+    with closing(KafkaAdminClient(**kafka_options(settings),
                                   request_timeout_ms=10_000)) as admin:
         try:
             start_worker(1)

@@ -15,6 +15,7 @@ from schemas.venues import VenueKind, VenuePublic
 from services.alerts.domain.model import Case
 from services.core.clickhouse import clickhouse_client, utc
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.core.registry_log import publish_records_blocking
 from services.tracer.domain.model import Contact, VenueRules
 from tests.reference.exposure import ReferenceCase, ReferenceEdge, reference_alerts
@@ -94,7 +95,7 @@ def withdraw_case(settings: Settings, case_id: str) -> None:
 
 
 def _send(settings: Settings, topic: str, key: bytes, value: bytes) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_options(settings), acks="all")
     try:
         producer.send(settings.topic(topic), key=key, value=value).get(timeout=30)
     finally:
@@ -122,7 +123,7 @@ def stored_alert_row_counts(settings: Settings) -> list[tuple[str, int]]:
 
 def alerts_from_topic(settings: Settings) -> dict[str, set[AlertKey]]:
     """Fold the alerts topic in order: upserts replace, retractions remove; by case."""
-    records = read_topic(settings.kafka_bootstrap, settings.topic("alerts"))
+    records = read_topic(settings, settings.topic("alerts"))
     return fold_alerts(sorted(records, key=lambda r: (r[2], r[3])))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from truyvet.stack import clickhouse, kafka, prometheus, services
 from truyvet.stack.credentials import with_local_secrets
 from truyvet.stack.layout import StateLayout
@@ -46,7 +46,7 @@ def _step(progress: Progress, label: str) -> Iterator[list[str]]:
 
 @dataclass
 class UpResult:
-    settings: Settings  # with the stack's secrets filled in
+    settings: IngestSettings  # with the stack's secrets filled in
     started: list[str] = field(default_factory=list)  # parts this call started
     skipped: list[str] = field(default_factory=list)  # services whose module does not exist yet
     admin_token: str | None = None
@@ -79,8 +79,9 @@ def prepare_stores(settings: Settings, progress: Progress = _quiet) -> None:
 
 
 def isolated_copy(
-    stack: Settings, state_dir: Path, *, topic_prefix: str, database: str, **overrides: object
-) -> Settings:
+    stack: IngestSettings, state_dir: Path, *, topic_prefix: str, database: str,
+    **overrides: object,
+) -> IngestSettings:
     """``stack``'s settings on a topic prefix and database of their own, free ports for the
     HTTP services (none for the workers' metrics) and fresh secrets, with the topics created
     and the migrations applied."""
@@ -104,7 +105,7 @@ def isolated_copy(
     return settings
 
 
-def up(settings: Settings, progress: Progress = _quiet) -> UpResult:
+def up(settings: IngestSettings, progress: Progress = _quiet) -> UpResult:
     """Bring the whole local stack up and return what happened."""
     settings = with_local_secrets(settings, create=True)
     result = UpResult(settings)
@@ -205,12 +206,15 @@ def urls(settings: Settings) -> dict[str, str]:
         "ingest": ingest,
         "OpenAPI": f"{ingest}/openapi.json",
         "dashboard": f"{dashboard}/",
-        "Kafka bootstrap": settings.kafka_bootstrap,
-        "ClickHouse native": f"{settings.clickhouse_host}:{settings.clickhouse_port}",
+        "Kafka bootstrap": f"{settings.kafka_bootstrap} ({settings.kafka_security_protocol} "
+                           f"{settings.kafka_sasl_mechanism}, user {settings.kafka_username})",
+        "ClickHouse native": f"{settings.clickhouse_host}:{settings.clickhouse_port} "
+                             f"(user {settings.clickhouse_user})",
         "ClickHouse HTTP": f"http://{settings.clickhouse_host}:{settings.clickhouse_http_port}",
         "Prometheus": prometheus.address(settings),
         "tracer metrics": f"http://{settings.metrics_host}:{settings.tracer_metrics_port}/metrics",
         "alerts worker metrics":
             f"http://{settings.metrics_host}:{settings.alerts_worker_metrics_port}/metrics",
+        "passwords": str(StateLayout.of(settings).secrets_file),
         "state dir": str(StateLayout.of(settings).root),
     }

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from kafka.admin import KafkaAdminClient
 
 from services.core.config import TOPIC_NAMES, Settings
+from services.core.kafka_connection import kafka_options
 from truyvet.stack.processes import StackError
 
 # Keyed by the short names of services.core.config.TOPIC_NAMES (use settings.topic(name)).
@@ -75,7 +76,7 @@ def create_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
         raise StackError(f"no partition count for topics {sorted(missing)} in TOPIC_PARTITIONS")
     timeout_ms = int(timeout_s * 1000)
     admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_options(settings),
         client_id="truyvet-topics",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from schemas.alerts import Alert
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ class AlertFeed:
         self._closed = False
         # Set (from a signal handler, hence a plain flag) when the server begins to shut down.
         self.ending = False
+        # Asked at every poll: a stream of a token revoked or expired meanwhile ends.
+        self.allowed: Callable[[], bool] = lambda: True
 
     @classmethod
     async def open(
@@ -145,7 +148,7 @@ class AlertFeed:
         # in between) raises CancelledError from a task that never ran.
         _check_start(partitions, start)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **kafka_options(settings),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",
@@ -179,7 +182,7 @@ class AlertFeed:
                 "ready", json.dumps({"positions": self._positions}), self.event_id
             )
             last_sent = time.monotonic()
-            while not self.ending:
+            while not self.ending and self.allowed():
                 batches = await self._consumer.getmany(timeout_ms=_POLL_MS,
                                                        max_records=_MAX_RECORDS)
                 chunk = b"".join(
@@ -238,7 +241,7 @@ class AlertStreams:
         self._ending = False
 
     async def start(self) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.kafka_bootstrap,
+        self._admin = AIOKafkaAdminClient(**kafka_options(self._settings),
                                           client_id="truyvet-alerts-api")
         await self._admin.start()
 

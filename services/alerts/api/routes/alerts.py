@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.alerts.api.context import READERS, AlertsContext, context
 from services.alerts.api.stream import Start, parse_event_id
-from services.core.http.auth import Principal, requires
+from services.core.http.auth import Authenticator, Principal, requires
 from services.core.http.errors import refusals
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
@@ -35,12 +36,15 @@ beginning with `?from=beginning`. A comment line is sent every 15 s while idle.
 )
 async def alerts_stream(
     ctx: Annotated[AlertsContext, Depends(context)],
-    _: Annotated[Principal, Depends(requires(*READERS))],
+    principal: Annotated[Principal, Depends(requires(*READERS))],
+    request: Request,
     start: Annotated[Literal["beginning", "end"], Query(alias="from")] = "end",
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     resume: Start = parse_event_id(last_event_id) if last_event_id else start
     feed = await ctx.streams.open(resume)
+    authenticator: Authenticator = request.app.state.auth
+    feed.allowed = partial(authenticator.still_valid, principal)
     return StreamingResponse(
         feed.events(),
         media_type="text/event-stream",
