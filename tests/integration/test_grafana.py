@@ -89,6 +89,8 @@ def on_1816(settings: Settings, sql: str) -> list[list[str]]:
     """``sql`` on the test server over HTTP (answers in TSV by default)."""
     answer = httpx.post(f"http://{settings.clickhouse_host}:{settings.clickhouse_http_port}/",
                         params={"database": settings.clickhouse_database}, content=sql,
+                        auth=(settings.clickhouse_user,
+                              settings.clickhouse_password.get_secret_value()),
                         timeout=30)
     assert answer.status_code == 200, f"ClickHouse 18.16 refused:\n{sql}\n{answer.text}"
     return [line.split("\t") for line in answer.text.strip().splitlines()]
