@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from chdb import session as chdb_session
 
-from services.alerts import queries as alert_queries
+from services.alerts.queries import sql as alert_queries
 from services.alerts.worker import store as alert_store
 from truyvet.stack.migrations import discover, split_statements
 
@@ -120,7 +120,7 @@ def test_alert_reads_hide_withdrawn_alerts(current: Any) -> None:
     current.query(insert + f"('c1', 'a1', 'p2', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
     current.query(insert + f"('c1', 'a2', 'p3', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
     current.query(insert + f"('c1', 'a2', 'p3', 1, {at}, '', ['v'], '[]', {at}, 1, 2)")
-    found = rows(current, bind(alert_queries._ALERTS, {"case_id": "c1"}))
+    found = rows(current, bind(alert_queries.ALERTS, {"case_id": "c1"}))
     assert [r[0] for r in found] == ["a1"]
 
 
@@ -136,6 +136,6 @@ def test_contact_graph_reads_hide_retracted_contacts(current: Any) -> None:
     current.query(insert + f"('2026-11-20', 'v9', {t}, {u}, 'k2', 'a', 'c', 1, 2)")
     found = rows(
         current,
-        bind(alert_queries._CONTACTS, {"venue_id": "v9", "day": date(2026, 11, 20), "limit": 10}),
+        bind(alert_queries.CONTACTS, {"venue_id": "v9", "day": date(2026, 11, 20), "limit": 10}),
     )
     assert [(r[1], r[2]) for r in found] == [("a", "b")]

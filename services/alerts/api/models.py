@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from schemas.alerts import Exposure
 from services.alerts.domain import ChainNode
-from services.alerts.queries import AlertRecord, CaseRecord
+from services.alerts.queries import AlertRecord, CaseRecord, CaseStatus
 from services.tracer.graph import GraphFigures
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -48,48 +47,17 @@ class _Public(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class AlertPublic(_Public):
-    """Rule 8's alert, as currently stored."""
-
-    alert_id: str
-    case_id: str
-    person_id: str = Field(description="Pseudonym of the exposed person.")
-    degree: int = Field(description="1 for F1, 2 for F2, …")
-    exposed_at: datetime
-    via_person_id: str | None = Field(description="The degree-1-lower person; null for F1.")
-    venue_ids: list[str]
-    exposures: list[Exposure]
-    created_at: datetime
-
-    @classmethod
-    def of(cls, record: AlertRecord) -> AlertPublic:
-        return cls(
-            alert_id=record.alert_id,
-            case_id=record.case_id,
-            person_id=record.person_id,
-            degree=record.degree,
-            exposed_at=record.exposed_at,
-            via_person_id=record.via_person_id,
-            venue_ids=list(record.venue_ids),
-            exposures=list(record.exposures),
-            created_at=record.created_at,
-        )
-
-
-CaseStatus = Literal["reported", "withdrawn"]
-
-
 class CaseAlerts(_Public):
     """A case's current alerts; a withdrawn case has none (they were retracted)."""
 
     case_id: str
     status: CaseStatus
-    alerts: list[AlertPublic]
+    alerts: list[AlertRecord]
 
     @classmethod
     def of(cls, case: CaseRecord, alerts: list[AlertRecord]) -> CaseAlerts:
         return cls(case_id=case.case_id, status=case.status,
-                   alerts=[AlertPublic.of(a) for a in alerts])
+                   alerts=alerts)
 
 
 class ChainNodePublic(_Public):

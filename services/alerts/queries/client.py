@@ -1,0 +1,186 @@
+"""The connections that run the reads: a blocking client, and a small thread pool of them for
+the asyncio service. Rows come back as records (``records``), built by ``helpers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
+
+from services.alerts.queries import sql
+from services.alerts.queries.helpers import (
+    CorruptRowError,
+    alert_of_row,
+    case_of_row,
+    every_hour,
+    figures_window,
+    utc_seconds,
+    window_params,
+)
+from services.alerts.queries.records import (
+    AlertRecord,
+    CaseRecord,
+    HeadlineFigures,
+    HourScans,
+    OpenCase,
+    OpenCases,
+    VenueScans,
+)
+from services.core.clickhouse import clickhouse_client
+from services.core.config import Settings
+from services.tracer.graph import Edge
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+
+class StoreUnavailableError(RuntimeError):
+    """ClickHouse could not answer (down, restarting, or its tables missing): retry later."""
+
+
+class TooManyContactsError(ValueError):
+    """The venue-day has more contacts than one graph is built from."""
+
+
+class ClickHouseReads:
+    """Blocking reads over one clickhouse-driver client, which must not be shared by threads."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def case(self, case_id: str) -> CaseRecord | None:
+        rows = self._execute(sql.CASE, {"case_id": case_id})
+        return case_of_row(rows[0]) if rows else None
+
+    def current_alerts(self, case_id: str) -> list[AlertRecord]:
+        """The case's alerts that are not retracted, lowest degree and earliest exposure first."""
+        return [alert_of_row(row) for row in self._execute(sql.ALERTS, {"case_id": case_id})]
+
+    def venue_contacts(
+        self, venue_id: str, day: date, limit: int = sql.MAX_GRAPH_CONTACTS
+    ) -> list[Edge]:
+        """The current contact edges of ``venue_id`` that started on ``day`` (UTC)."""
+        # One row more than the limit tells "exactly the limit" from "more than it".
+        rows = self._execute(sql.CONTACTS, {"venue_id": venue_id, "day": day, "limit": limit + 1})
+        if len(rows) > limit:
+            raise TooManyContactsError(
+                f"venue {venue_id} had more than {limit} contacts on {day.isoformat()}; "
+                "query the contacts table in ClickHouse directly for a graph this large"
+            )
+        return [Edge(v, a, b, int(start), int(end)) for v, a, b, start, end in rows]
+
+    def scans_per_hour(self, since: datetime, until: datetime) -> list[HourScans]:
+        """Distinct scans and people of each UTC hour in ``[since, until)``, zeros included."""
+        rows = self._execute(sql.SCANS_PER_HOUR, window_params(since))
+        return every_hour(since, until, [
+            HourScans(utc_seconds(hour), int(scans), int(people))
+            for hour, scans, people in rows
+            if utc_seconds(hour) < until
+        ])
+
+    def busiest_venues(self, since: datetime, limit: int = sql.BUSIEST_VENUES) -> list[VenueScans]:
+        """The ``limit`` venues with the most distinct scans since ``since``, most first."""
+        rows = self._execute(sql.BUSIEST_VENUES_SQL, {**window_params(since), "limit": limit})
+        return [VenueScans(venue_id, name, int(scans)) for venue_id, name, scans in rows]
+
+    def open_cases(self, open_since: datetime, limit: int = sql.OPEN_CASES_LISTED) -> OpenCases:
+        """Cases reported since ``open_since`` and not withdrawn: totals, and the newest."""
+        params = {"open_since": int(open_since.timestamp()), "limit": limit}
+        ((count, f1, f2, beyond),) = self._execute(sql.OPEN_CASES_TOTALS, params)
+        newest = tuple(
+            OpenCase(case_id, person_id, utc_seconds(reported), int(a), int(b), int(c))
+            for case_id, person_id, reported, a, b, c in self._execute(sql.OPEN_CASES, params)
+        )
+        return OpenCases(int(count), int(f1), int(f2), int(beyond), newest)
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    def _execute(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        # One retry: the first query after a ClickHouse restart fails on the stale connection,
+        # and the driver reconnects on the next one.
+        for attempt in (1, 2):
+            try:
+                rows: list[tuple[Any, ...]] = self._client.execute(query, params)
+            except (ClickHouseError, OSError, EOFError) as exc:
+                self._client.disconnect()
+                if attempt == 2:
+                    raise StoreUnavailableError(f"ClickHouse did not answer: {exc!r}") from exc
+                log.warning("ClickHouse query failed (%r); reconnecting once", exc)
+            else:
+                return rows
+        raise AssertionError("unreachable")
+
+
+class AlertsQueries:
+    """The same reads for an asyncio service: a few threads, each with a connection of its own.
+
+    clickhouse-driver blocks and its client is not thread-safe, so each worker thread of the
+    pool lazily opens one client and keeps it; the pool size bounds the connections.
+    """
+
+    def __init__(self, settings: Settings, workers: int = 4) -> None:
+        self._settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clickhouse")
+        self._local = threading.local()
+        self._opened: list[ClickHouseReads] = []
+        self._lock = threading.Lock()
+
+    async def case(self, case_id: str) -> CaseRecord | None:
+        return await self._run(lambda reads: reads.case(case_id))
+
+    async def current_alerts(self, case_id: str) -> list[AlertRecord]:
+        return await self._run(lambda reads: reads.current_alerts(case_id))
+
+    async def venue_contacts(self, venue_id: str, day: date) -> list[Edge]:
+        return await self._run(lambda reads: reads.venue_contacts(venue_id, day))
+
+    async def headline_figures(self, now: datetime, open_for: timedelta) -> HeadlineFigures:
+        """The dashboard's figures at ``now``; cases reported within ``open_for`` count as open.
+
+        The three reads run side by side on the pool's connections.
+        """
+        since, until = figures_window(now)
+        open_since = now.astimezone(UTC) - open_for
+        hourly, busiest, cases = await asyncio.gather(
+            self._run(lambda reads: reads.scans_per_hour(since, until)),
+            self._run(lambda reads: reads.busiest_venues(since)),
+            self._run(lambda reads: reads.open_cases(open_since)),
+        )
+        return HeadlineFigures(since, until, tuple(hourly), tuple(busiest), cases, open_since)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            for reads in self._opened:
+                reads.close()
+            self._opened.clear()
+
+    async def _run(self, read: Callable[[ClickHouseReads], R]) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(self._in_thread, read))
+
+    def _in_thread(self, read: Callable[[ClickHouseReads], R]) -> R:
+        reads: ClickHouseReads | None = getattr(self._local, "reads", None)
+        if reads is None:
+            reads = ClickHouseReads(clickhouse_client(self._settings))
+            self._local.reads = reads
+            with self._lock:
+                self._opened.append(reads)
+        return read(reads)
+
+
+
+
+__all__ = ["AlertsQueries", "ClickHouseReads", "CorruptRowError", "StoreUnavailableError",
+           "TooManyContactsError"]

@@ -1,0 +1,99 @@
+"""What the reads return: plain values, times as aware UTC datetimes.
+
+An alert has one read shape, :class:`AlertRecord`: the row as stored is what the API serves
+(after the reader's view of it, see ``services/alerts/api/views.py``), with no copy in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.alerts import Exposure
+
+CaseStatus = Literal["reported", "withdrawn"]
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """The latest stored version of a case (rule 5)."""
+
+    case_id: str
+    person_id: str
+    status: CaseStatus
+    onset_at: datetime | None
+    sampled_at: datetime | None
+    reported_at: datetime
+    isolated_at: datetime | None
+    withdrawn_at: datetime | None
+
+class AlertRecord(BaseModel):
+    """Rule 8's alert, as currently stored.
+
+    Output ids are plain ``str`` rather than the input constraints of ``schemas.common``: a
+    stored value that some older writer let through must still be readable, not turn into a
+    5xx.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    case_id: str
+    person_id: str = Field(description="Pseudonym of the exposed person.")
+    degree: int = Field(description="1 for F1, 2 for F2, …")
+    exposed_at: datetime
+    via_person_id: str | None = Field(description="The degree-1-lower person; null for F1.")
+    venue_ids: tuple[str, ...]
+    exposures: tuple[Exposure, ...]
+    created_at: datetime
+
+@dataclass(frozen=True, slots=True)
+class HourScans:
+    """Distinct scans and people in one UTC hour."""
+
+    hour: datetime
+    scans: int
+    people: int
+
+@dataclass(frozen=True, slots=True)
+class VenueScans:
+    """A venue's distinct scans over the figures' window; ``name`` is its id if none is stored."""
+
+    venue_id: str
+    name: str
+    scans: int
+
+@dataclass(frozen=True, slots=True)
+class OpenCase:
+    """A case that is reported and not withdrawn, with its current alerts by degree."""
+
+    case_id: str
+    person_id: str
+    reported_at: datetime
+    f1: int
+    f2: int
+    beyond_f2: int
+
+@dataclass(frozen=True, slots=True)
+class OpenCases:
+    """How many cases are open and how many people they alert; the newest listed one by one."""
+
+    count: int
+    f1: int
+    f2: int
+    beyond_f2: int
+    newest: tuple[OpenCase, ...]
+
+@dataclass(frozen=True, slots=True)
+class HeadlineFigures:
+    """The dashboard's headline numbers over ``[since, until)``, every hour present."""
+
+    since: datetime
+    until: datetime
+    scans_per_hour: tuple[HourScans, ...]
+    busiest_venues: tuple[VenueScans, ...]
+    open_cases: OpenCases
+    open_since: datetime
+

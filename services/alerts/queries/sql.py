@@ -1,0 +1,99 @@
+"""The SQL text of every read, and the limits it is run with.
+
+The derived tables are ReplacingMergeTree(version) with a ``deleted`` flag (see
+``deploy/clickhouse/migrations/0001_init.sql``), so every read takes the ``FINAL`` rows of its
+keys and then drops the ``deleted`` ones: a row replayed after a crash is seen once and a
+retracted one not at all, whatever ClickHouse has merged so far. Every query runs on ClickHouse
+18.16 and on current releases (``tests/integration/test_sql_current_clickhouse.py``).
+"""
+
+MAX_GRAPH_CONTACTS = 100_000
+"""Most contact edges one venue-day graph is built from: beyond it the node-link JSON would be
+tens of megabytes and the graph gigabytes in memory, which no dashboard can show anyway."""
+
+CASE = """
+SELECT case_id, person_id, status, onset_at, sampled_at, reported_at, isolated_at, withdrawn_at
+FROM cases FINAL
+WHERE case_id = %(case_id)s
+ORDER BY version DESC
+LIMIT 1
+"""
+
+# Key conditions inside FINAL, the `deleted` flag outside it: a filter on a non-key column
+# that ClickHouse moved before the merge (PREWHERE) could keep a row its retraction replaced.
+ALERTS = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
+       created_at
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+           exposures, created_at, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
+ORDER BY degree, exposed_at, person_id
+"""
+
+# `venue_id = … AND day = …` is the primary-key range read the contacts table is ordered for.
+CONTACTS = """
+SELECT venue_id, person_a, person_b, toUInt32(started_at), toUInt32(ended_at)
+FROM (
+    SELECT venue_id, person_a, person_b, started_at, ended_at, contact_id, deleted
+    FROM contacts FINAL
+    WHERE venue_id = %(venue_id)s AND day = %(day)s
+)
+WHERE deleted = 0
+ORDER BY started_at, contact_id
+LIMIT %(limit)s
+"""
+
+FIGURES_HOURS = 24
+"""The headline figures cover this many UTC hours, the current (partial) one included."""
+
+BUSIEST_VENUES = 10
+OPEN_CASES_LISTED = 100
+"""Open cases listed one by one (newest first); all of them are counted."""
+
+# The figures read the views of 0002_dashboard_views.sql, which Grafana reads too. `day` first:
+# pushed into the view (the SETTINGS clause, the default of current releases) it prunes whole
+# day partitions of `scans`, so a figure reads one or two days, not the retention horizon.
+SCANS_PER_HOUR = """
+SELECT toUInt32(hour), scans, people
+FROM scans_per_hour
+WHERE day >= %(since_day)s AND hour >= toDateTime(%(since)s)
+ORDER BY hour
+SETTINGS enable_optimize_predicate_expression = 1
+"""
+
+BUSIEST_VENUES_SQL = """
+SELECT venue_id, if(name = '', venue_id, name), scans
+FROM
+(
+    SELECT venue_id, sum(scans) AS scans
+    FROM venue_activity
+    WHERE day >= %(since_day)s AND hour >= toDateTime(%(since)s)
+    GROUP BY venue_id
+    ORDER BY scans DESC, venue_id
+    LIMIT %(limit)s
+) AS busiest
+ANY LEFT JOIN venue_names AS names USING venue_id
+ORDER BY scans DESC, venue_id
+SETTINGS enable_optimize_predicate_expression = 1
+"""
+
+# "Open": the latest version of the case is not a withdrawal, and it was reported within the
+# retention horizon — the cases the alerts worker still re-traces as late scans arrive.
+OPEN_CASES_TOTALS = """
+SELECT count(), sum(f1), sum(f2), sum(beyond_f2)
+FROM case_alert_counts
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+"""
+
+OPEN_CASES = """
+SELECT case_id, person_id, toUInt32(reported_at), f1, f2, beyond_f2
+FROM case_alert_counts
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+ORDER BY reported_at DESC, case_id
+LIMIT %(limit)s
+"""
+
