@@ -108,6 +108,21 @@ ALERT_ROWS = [
     alert_row(WITHDRAWN, "gus", 1, 5, None, "cafe-1", deleted=1, version=2),
 ]
 
+PAGED = "case-paged"
+PAGED_PEOPLE = [f"p{i}" for i in range(7)]  # p0-p3 F1, p4-p6 F2 via p0
+
+
+def paged_rows() -> list[tuple[Any, ...]]:
+    rows = []
+    for i, name in enumerate(PAGED_PEOPLE):
+        degree, via = (1, None) if i < 4 else (2, "p0")
+        row = list(alert_row(PAGED, name, degree, 10 * (i % 4), via, "cafe-1"))
+        if name == "p5":  # nine exposures, more than a page shows
+            row[7] = json.dumps([exposure("cafe-1", person("p0"), k, k + 20) for k in range(9)])
+        rows.append(tuple(row))
+    return rows
+
+
 CONTACT_ROWS = [
     contact_row(GRAPH_VENUE, "ann", "bob", 0, 30),
     contact_row(GRAPH_VENUE, "ann", "bob", 40, 55),
@@ -130,10 +145,11 @@ def write_rows(settings: Settings) -> None:
                 (CASE, person("f0"), "reported", at(-24 * 60), None, at(600), None, None, 1),
                 (WITHDRAWN, person("f9"), "reported", at(-60), None, at(600), None, None, 1),
                 (WITHDRAWN, person("f9"), "withdrawn", at(-60), None, at(600), None, at(700), 2),
+                (PAGED, person("f0"), "reported", at(-60), None, at(600), None, None, 1),
             ],
         )
         # Separate inserts, as separate worker batches would be: FINAL must merge across parts.
-        for row in ALERT_ROWS:
+        for row in ALERT_ROWS + paged_rows():
             client.execute(
                 "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
                 " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
@@ -193,8 +209,10 @@ def test_alerts_are_exactly_the_latest_non_retracted_rows_of_the_case(api: Alert
         "exposures": [{"contact_id": f"k-{person('f0')[:6]}-20", "venue_id": "office-1",
                        "other_person_id": person("f0"), "start": iso(at(20)),
                        "end": iso(at(40))}],
+        "exposure_count": 1,
         "created_at": iso(at(600)),
     }
+    assert body["next_cursor"] is None
     dan = by_person[person("dan")]
     assert dan["degree"] == 2 and dan["via_person_id"] == person("ann")
 
@@ -202,7 +220,8 @@ def test_alerts_are_exactly_the_latest_non_retracted_rows_of_the_case(api: Alert
 def test_a_withdrawn_case_is_known_and_has_no_alerts(api: AlertsUnderTest) -> None:
     with api.client() as http:
         body = http.get(f"/v1/cases/{WITHDRAWN}/alerts").json()
-    assert body == {"case_id": WITHDRAWN, "status": "withdrawn", "alerts": []}
+    assert body == {"case_id": WITHDRAWN, "status": "withdrawn", "alerts": [],
+                    "next_cursor": None}
 
 
 def test_the_chain_nests_f2_under_their_f1_with_times_and_venues(api: AlertsUnderTest) -> None:
@@ -210,7 +229,8 @@ def test_the_chain_nests_f2_under_their_f1_with_times_and_venues(api: AlertsUnde
         answer = http.get(f"/v1/cases/{CASE}/chain")
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["case_id"] == CASE and body["people"] == 5
+    assert body["case_id"] == CASE and body["people"] == 5 and body["branches"] == 2
+    assert body["next_cursor"] is None
     assert body["reported_at"] == iso(at(600))
 
     def shape(node: dict[str, Any]) -> tuple[Any, ...]:
@@ -227,6 +247,78 @@ def test_the_chain_nests_f2_under_their_f1_with_times_and_venues(api: AlertsUnde
             ]),
         ],
     )
+
+
+def pages(http: httpx.Client, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page of a paged read, following ``next_cursor``."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(50):
+        answer = http.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        found.append(body)
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return found
+    raise AssertionError("the cursor never ended")
+
+
+def test_alerts_come_a_page_at_a_time_each_once_in_order(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        whole = http.get(f"/v1/cases/{PAGED}/alerts").json()["alerts"]
+        paged = pages(http, f"/v1/cases/{PAGED}/alerts", "alerts", limit=3)
+    assert [len(p["alerts"]) for p in paged] == [3, 3, 1]
+    listed = [a["alert_id"] for p in paged for a in p["alerts"]]
+    assert listed == [a["alert_id"] for a in whole] and len(set(listed)) == 7
+    assert [a["degree"] for a in whole] == [1, 1, 1, 1, 2, 2, 2]
+    assert [a["exposed_at"] for a in whole[:4]] == [iso(at(m)) for m in (0, 10, 20, 30)]
+
+
+def test_alert_pages_filter_by_degree_and_exposure_time(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        f2 = http.get(f"/v1/cases/{PAGED}/alerts", params={"degree": 2}).json()["alerts"]
+        window = http.get(f"/v1/cases/{PAGED}/alerts", params={
+            "exposed_since": iso(at(10)), "exposed_until": iso(at(30))}).json()["alerts"]
+    assert len(f2) == 3 and {a["degree"] for a in f2} == {2}
+    assert sorted(a["exposed_at"] for a in window) == [iso(at(10)), iso(at(10)), iso(at(20)),
+                                                       iso(at(20))]
+
+
+def test_a_page_caps_exposures_and_the_alert_endpoint_has_them_all(api: AlertsUnderTest) -> None:
+    alert_id = f"alert-{PAGED}-p5"
+    with api.client("authority") as http:
+        listed = http.get(f"/v1/cases/{PAGED}/alerts", params={"degree": 2}).json()["alerts"]
+        full = http.get(f"/v1/cases/{PAGED}/alerts/{alert_id}")
+        missing = http.get(f"/v1/cases/{PAGED}/alerts/alert-nobody")
+    summary = next(a for a in listed if a["alert_id"] == alert_id)
+    assert summary["exposure_count"] == 9 and len(summary["exposures"]) == 5
+    assert full.status_code == 200, full.text
+    assert full.json()["exposure_count"] == 9 and len(full.json()["exposures"]) == 9
+    assert full.json()["exposures"][:5] == summary["exposures"]
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_the_chain_comes_a_page_of_f1_branches_at_a_time(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        paged = pages(http, f"/v1/cases/{PAGED}/chain", "chain", limit=2)
+        shallow = http.get(f"/v1/cases/{PAGED}/chain", params={"max_degree": 1}).json()
+    branches = [child for p in paged for child in p["chain"]["children"]]
+    assert [len(p["chain"]["children"]) for p in paged] == [2, 2]
+    assert [b["person"] for b in branches] == [person(n) for n in ("p0", "p1", "p2", "p3")]
+    assert len(branches[0]["children"]) == 3 and paged[0]["people"] == 8
+    assert all(b["children"] == [] for b in shallow["chain"]["children"])
+
+
+@pytest.mark.parametrize("params", [{"limit": 10, "page": 2}, {"cursor": "bm9wZQ"},
+                                    {"cursor": "not base64!"}, {"limit": 0},
+                                    {"degree": 9}, {"exposed_since": "2026-11-20T08:00:00"}])
+def test_unknown_or_bad_paging_parameters_are_422(api: AlertsUnderTest,
+                                                  params: dict[str, Any]) -> None:
+    with api.client("authority") as http:
+        answer = http.get(f"/v1/cases/{PAGED}/alerts", params=params)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] in {"unknown_parameter", "invalid_cursor", "invalid"}
 
 
 def test_an_unknown_case_is_404_with_a_json_body(api: AlertsUnderTest) -> None:

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.alerts.api.context import AlertsContext
+from services.alerts.api.context import AlertsContext, refuse_unknown_query
 from services.alerts.api.routes import alerts, cases, dashboard, figures, health, venues
 from services.alerts.api.stream import AlertStreams, BadEventIdError, TooManyStreamsError
 from services.alerts.domain import InconsistentAlertsError
@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Who must be alerted about a case and why, contact graphs of venues, and "
         "alerts live as Server-Sent Events. Persons appear only as pseudonyms.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.streams = streams
     install_error_handlers(app)

@@ -8,13 +8,14 @@ Times are aware UTC datetimes, serialised as ISO 8601 with a ``Z``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.alerts.domain import ChainNode
-from services.alerts.queries import AlertRecord, CaseRecord, CaseStatus
+from services.alerts.queries import AlertRecord, CaseRecord, CaseStatus, PageKey
 from services.tracer.graph import GraphFigures
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -48,16 +49,12 @@ class _Public(BaseModel):
 
 
 class CaseAlerts(_Public):
-    """A case's current alerts; a withdrawn case has none (they were retracted)."""
+    """A page of a case's current alerts; a withdrawn case has none (they were retracted)."""
 
     case_id: str
     status: CaseStatus
     alerts: list[AlertRecord]
-
-    @classmethod
-    def of(cls, case: CaseRecord, alerts: list[AlertRecord]) -> CaseAlerts:
-        return cls(case_id=case.case_id, status=case.status,
-                   alerts=alerts)
+    next_cursor: str | None = Field(description="The next page's cursor; null on the last.")
 
 
 class ChainNodePublic(_Public):
@@ -72,19 +69,41 @@ class ChainNodePublic(_Public):
 
 
 class CaseChain(_Public):
-    """The transmission tree F0 → F1 → F2 … of a case; ``people`` counts F0 too."""
+    """The transmission tree F0 → F1 → F2 … of a case, a page of F1 branches at a time.
+
+    ``people`` counts the whole tree, F0 included; ``branches`` its F1.
+    """
 
     case_id: str
     status: CaseStatus
     reported_at: datetime
     people: int
+    branches: int
     chain: ChainNodePublic
+    next_cursor: str | None = Field(description="The next page's cursor; null on the last.")
 
     @classmethod
-    def of(cls, case: CaseRecord, root: ChainNode) -> CaseChain:
+    def page(cls, case: CaseRecord, root: ChainNode, *, after: PageKey | None, limit: int,
+             max_degree: int, key_of: Callable[[ChainNode], PageKey],
+             cursor_of: Callable[[PageKey], str]) -> CaseChain:
+        """The chain with the F1 branches after ``after`` (in ``key_of`` order), ``limit`` of
+        them, cut below ``max_degree``."""
+        ordered = sorted(((key_of(child), child) for child in root.children),
+                         key=lambda pair: pair[0])
+        rest = [pair for pair in ordered if after is None or pair[0] > after]
+        shown, more = rest[:limit], len(rest) > limit
+        tree = dict(root.to_dict(), children=[_cut(child.to_dict(), max_degree)
+                                              for _, child in shown])
         # The domain's tree holds epoch seconds; validating its dict turns them into UTC times.
         return cls(case_id=case.case_id, status=case.status, reported_at=case.reported_at,
-                   people=root.size(), chain=ChainNodePublic.model_validate(root.to_dict()))
+                   people=root.size(), branches=len(root.children),
+                   chain=ChainNodePublic.model_validate(tree),
+                   next_cursor=cursor_of(shown[-1][0]) if more else None)
+
+
+def _cut(node: dict[str, Any], max_degree: int) -> dict[str, Any]:
+    children = node["children"] if node["degree"] < max_degree else []
+    return dict(node, children=[_cut(child, max_degree) for child in children])
 
 
 class ConnectedPublic(_Public):

@@ -10,8 +10,18 @@ from services.alerts.queries.client import (
     StoreUnavailableError,
     TooManyContactsError,
 )
-from services.alerts.queries.helpers import chain_of, every_hour, figures_window
+from services.alerts.queries.helpers import (
+    BadCursorError,
+    chain_of,
+    decode_cursor,
+    encode_cursor,
+    every_hour,
+    figures_window,
+)
 from services.alerts.queries.records import (
+    LAST_STORABLE_S,
+    AlertFilter,
+    AlertPage,
     AlertRecord,
     CaseRecord,
     CaseStatus,
@@ -19,22 +29,33 @@ from services.alerts.queries.records import (
     HourScans,
     OpenCase,
     OpenCases,
+    PageKey,
     VenueScans,
 )
 from services.alerts.queries.sql import (
     BUSIEST_VENUES,
+    EXPOSURES_SHOWN,
     FIGURES_HOURS,
     MAX_GRAPH_CONTACTS,
+    MAX_PAGE_SIZE,
     OPEN_CASES_LISTED,
+    PAGE_SIZE,
 )
 
 __all__ = [
     "BUSIEST_VENUES",
+    "EXPOSURES_SHOWN",
     "FIGURES_HOURS",
+    "LAST_STORABLE_S",
     "MAX_GRAPH_CONTACTS",
+    "MAX_PAGE_SIZE",
     "OPEN_CASES_LISTED",
+    "PAGE_SIZE",
+    "AlertFilter",
+    "AlertPage",
     "AlertRecord",
     "AlertsQueries",
+    "BadCursorError",
     "CaseRecord",
     "CaseStatus",
     "ClickHouseReads",
@@ -43,10 +64,13 @@ __all__ = [
     "HourScans",
     "OpenCase",
     "OpenCases",
+    "PageKey",
     "StoreUnavailableError",
     "TooManyContactsError",
     "VenueScans",
     "chain_of",
+    "decode_cursor",
+    "encode_cursor",
     "every_hour",
     "figures_window",
 ]

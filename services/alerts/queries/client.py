@@ -16,23 +16,29 @@ from typing import Any, TypeVar
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
+from services.alerts.domain import Alert
 from services.alerts.queries import sql
 from services.alerts.queries.helpers import (
     CorruptRowError,
     alert_of_row,
     case_of_row,
+    epoch,
     every_hour,
     figures_window,
+    light_alert_of_row,
     utc_seconds,
     window_params,
 )
 from services.alerts.queries.records import (
+    AlertFilter,
+    AlertPage,
     AlertRecord,
     CaseRecord,
     HeadlineFigures,
     HourScans,
     OpenCase,
     OpenCases,
+    PageKey,
     VenueScans,
 )
 from services.core.clickhouse import clickhouse_client
@@ -40,6 +46,7 @@ from services.core.config import Settings
 from services.tracer.graph import Edge
 
 log = logging.getLogger(__name__)
+
 
 R = TypeVar("R")
 
@@ -65,6 +72,33 @@ class ClickHouseReads:
     def current_alerts(self, case_id: str) -> list[AlertRecord]:
         """The case's alerts that are not retracted, lowest degree and earliest exposure first."""
         return [alert_of_row(row) for row in self._execute(sql.ALERTS, {"case_id": case_id})]
+
+    def alert(self, case_id: str, alert_id: str) -> AlertRecord | None:
+        """One current alert of the case, with every exposure; None if none is live."""
+        rows = self._execute(sql.ALERT, {"case_id": case_id, "alert_id": alert_id})
+        return alert_of_row(rows[0]) if rows else None
+
+    def alert_page(self, case_id: str, which: AlertFilter, after: PageKey | None,
+                   limit: int) -> AlertPage:
+        """Up to ``limit`` of the case's current alerts after ``after``, each with its first
+        :data:`~services.alerts.queries.sql.EXPOSURES_SHOWN` exposures."""
+        start = after or PageKey(0, 0, "")
+        params = {"case_id": case_id, "degree_min": which.degree_min,
+                  "degree_max": which.degree_max, "since": which.since, "until": which.until,
+                  "after_degree": start.degree, "after_at": start.exposed_at,
+                  "after_id": start.alert_id, "limit": limit + 1}
+        # One row more than the page tells "the last page" from "exactly a page left".
+        rows = self._execute(sql.ALERT_PAGE, params)
+        alerts = tuple(alert_of_row(row) for row in rows[:limit])
+        if len(rows) <= limit:
+            return AlertPage(alerts, None)
+        last = alerts[-1]
+        return AlertPage(alerts, PageKey(last.degree, epoch(last.exposed_at), last.alert_id))
+
+    def chain_alerts(self, case_id: str) -> list[Alert]:
+        """Every current alert of the case without its exposures, as the chain needs them."""
+        params = {"case_id": case_id, "limit": sql.MAX_CHAIN_ALERTS}
+        return [light_alert_of_row(row) for row in self._execute(sql.CHAIN_ALERTS, params)]
 
     def venue_contacts(
         self, venue_id: str, day: date, limit: int = sql.MAX_GRAPH_CONTACTS
@@ -141,6 +175,16 @@ class AlertsQueries:
 
     async def current_alerts(self, case_id: str) -> list[AlertRecord]:
         return await self._run(lambda reads: reads.current_alerts(case_id))
+
+    async def alert(self, case_id: str, alert_id: str) -> AlertRecord | None:
+        return await self._run(lambda reads: reads.alert(case_id, alert_id))
+
+    async def alert_page(self, case_id: str, which: AlertFilter, after: PageKey | None,
+                         limit: int) -> AlertPage:
+        return await self._run(lambda reads: reads.alert_page(case_id, which, after, limit))
+
+    async def chain_alerts(self, case_id: str) -> list[Alert]:
+        return await self._run(lambda reads: reads.chain_alerts(case_id))
 
     async def venue_contacts(self, venue_id: str, day: date) -> list[Edge]:
         return await self._run(lambda reads: reads.venue_contacts(venue_id, day))

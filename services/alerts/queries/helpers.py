@@ -4,6 +4,8 @@ hours. No I/O; the doctests run in ``tests/unit``.
 
 from __future__ import annotations
 
+import base64
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.alerts import Exposure
 from services.alerts.domain import Alert, ChainNode, transmission_chain
 from services.alerts.domain import Exposure as DomainExposure
-from services.alerts.queries.records import AlertRecord, CaseRecord, HourScans
+from services.alerts.queries.records import AlertRecord, CaseRecord, HourScans, PageKey
 from services.alerts.queries.sql import FIGURES_HOURS
 
 _EXPOSURES = TypeAdapter(list[Exposure])
@@ -84,6 +86,54 @@ def to_domain(alert: AlertRecord) -> Alert:
     )
 
 
+def light_alert_of_row(row: tuple[Any, ...]) -> Alert:
+    """The domain value of a ``CHAIN_ALERTS`` row (no exposures): enough for a chain."""
+    (alert_id, case_id, person_id, degree, exposed_at, via, venue_ids) = row
+    return Alert(alert_id=alert_id, case_id=case_id, person=person_id, degree=int(degree),
+                 exposed_at=epoch(utc(exposed_at)), via_person=via or None,
+                 venue_ids=tuple(venue_ids), exposures=())
+
+
+class BadCursorError(ValueError):
+    """A page cursor this service did not write."""
+
+
+def encode_cursor(key: PageKey) -> str:
+    """An opaque cursor for the page after ``key``.
+
+    Example:
+        >>> cursor = encode_cursor(PageKey(2, 1763625600, "5f0c"))
+        >>> decode_cursor(cursor)
+        PageKey(degree=2, exposed_at=1763625600, alert_id='5f0c')
+    """
+    text = f"{key.degree}:{key.exposed_at}:{key.alert_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> PageKey:
+    """The key a cursor of :func:`encode_cursor` holds; :class:`BadCursorError` otherwise.
+
+    Example:
+        >>> decode_cursor("bm9wZQ")
+        Traceback (most recent call last):
+        ...
+        services.alerts.queries.helpers.BadCursorError: not a cursor of this service: 'bm9wZQ'
+    """
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        found = _CURSOR.fullmatch(text)
+    except (ValueError, UnicodeDecodeError):
+        found = None
+    if found is None or len(cursor) > _MAX_CURSOR:
+        raise BadCursorError(f"not a cursor of this service: {cursor[:80]!r}")
+    return PageKey(int(found["degree"]), int(found["at"]), found["alert_id"])
+
+
+_CURSOR = re.compile(r"(?P<degree>[1-9]):(?P<at>[0-9]{1,10}):(?P<alert_id>[0-9A-Za-z._-]{1,64})",
+                     re.ASCII)
+_MAX_CURSOR = 120
+
+
 def case_of_row(row: tuple[Any, ...]) -> CaseRecord:
     (case_id, person_id, status, onset, sampled, reported, isolated, withdrawn) = row
     return CaseRecord(
@@ -99,7 +149,10 @@ def case_of_row(row: tuple[Any, ...]) -> CaseRecord:
 
 
 def alert_of_row(row: tuple[Any, ...]) -> AlertRecord:
-    (alert_id, case_id, person_id, degree, exposed_at, via, venue_ids, exposures, created_at) = row
+    """The record of a stored alert row: its exposures (all, or the page's first few) and
+    how many it has in all."""
+    (alert_id, case_id, person_id, degree, exposed_at, via, venue_ids, exposures, count,
+     created_at) = row
     try:
         parsed = _EXPOSURES.validate_json(exposures)
     except ValidationError as exc:
@@ -113,6 +166,7 @@ def alert_of_row(row: tuple[Any, ...]) -> AlertRecord:
         via_person_id=via or None,  # stored as '' for F1: the column is not Nullable
         venue_ids=tuple(venue_ids),
         exposures=tuple(parsed),
+        exposure_count=int(count),
         created_at=utc(created_at),
     )
 

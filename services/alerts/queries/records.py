@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.alerts import Exposure
 
+LAST_STORABLE_S = 2**32 - 1
+"""The last second a ClickHouse ``DateTime`` holds."""
+
 CaseStatus = Literal["reported", "withdrawn"]
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +49,40 @@ class AlertRecord(BaseModel):
     exposed_at: datetime
     via_person_id: str | None = Field(description="The degree-1-lower person; null for F1.")
     venue_ids: tuple[str, ...]
-    exposures: tuple[Exposure, ...]
+    exposures: tuple[Exposure, ...] = Field(
+        description="The contacts that make this alert, earliest first; in a page of alerts "
+        "only the first few (see exposure_count), all of them from the alert's own endpoint."
+    )
+    exposure_count: int = Field(description="How many exposures the alert has in all.")
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PageKey:
+    """Where a page of a case's alerts ends: the (degree, exposure, alert id) of its last,
+    ordered as the pages are."""
+
+    degree: int
+    exposed_at: int
+    alert_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which of a case's alerts a page lists: degrees and a half-open exposure window."""
+
+    degree_min: int = 1
+    degree_max: int = 6
+    since: int = 0
+    until: int = LAST_STORABLE_S
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPage:
+    """Some of a case's alerts, in order, and the key to the next page (None: the last)."""
+
+    alerts: tuple[AlertRecord, ...]
+    next_key: PageKey | None
 
 @dataclass(frozen=True, slots=True)
 class HourScans:

@@ -23,15 +23,71 @@ LIMIT 1
 # that ClickHouse moved before the merge (PREWHERE) could keep a row its retraction replaced.
 ALERTS = """
 SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
-       created_at
+       exposure_count, created_at
 FROM (
     SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
-           exposures, created_at, deleted
+           exposures, exposure_count, created_at, deleted
     FROM alerts FINAL
     WHERE case_id = %(case_id)s
 )
 WHERE deleted = 0
-ORDER BY degree, exposed_at, person_id
+ORDER BY degree, exposed_at, alert_id
+"""
+
+ALERT = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
+       exposure_count, created_at
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+           exposures, exposure_count, created_at, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s AND alert_id = %(alert_id)s
+)
+WHERE deleted = 0
+"""
+
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+EXPOSURES_SHOWN = 5
+"""Exposures a page's alert carries (the earliest); the alert's own endpoint has them all."""
+
+CHAIN_ALERTS = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
+LIMIT %(limit)s
+"""
+
+MAX_CHAIN_ALERTS = 1_000_000
+"""Alerts one chain is built from: far beyond any case (max_degree 6 of a dense city)."""
+
+# One page of a case's alerts in (degree, exposed_at, alert_id) order, after a cursor's key.
+# It reads `exposures_head` (the first few, 0007), never `exposures`: that is most of an
+# alert's bytes (tens of kilobytes for an F2 of a dense venue). The alert id orders ties: it is
+# per case (rule 8), so a cursor names no person. `after_degree = 0` starts at the first alert
+# (degrees begin at 1).
+ALERT_PAGE = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+       exposures_head, exposure_count, created_at
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+           exposures_head, exposure_count, created_at, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
+  AND degree >= %(degree_min)s AND degree <= %(degree_max)s
+  AND toUInt32(exposed_at) >= %(since)s AND toUInt32(exposed_at) < %(until)s
+  AND (degree > %(after_degree)s
+       OR (degree = %(after_degree)s
+           AND (toUInt32(exposed_at) > %(after_at)s
+                OR (toUInt32(exposed_at) = %(after_at)s AND alert_id > %(after_id)s))))
+ORDER BY degree, exposed_at, alert_id
+LIMIT %(limit)s
 """
 
 # `venue_id = … AND day = …` is the primary-key range read the contacts table is ordered for.
