@@ -21,6 +21,7 @@ from rich.text import Text
 
 from schemas.venues import VenueKind
 from services.core.config import Settings
+from services.core.tokens import ISSUABLE_ROLES
 from truyvet.registry_commands import CommandError, add_token, add_venue
 from truyvet.simulate.commands import demo_arguments, run_demo, run_simulate, simulate_arguments
 from truyvet.stack import kafka, lifecycle
@@ -137,7 +138,7 @@ def run_venue(args: argparse.Namespace, settings: Settings) -> int:
 def _token_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="issue a token; prints it as the last word")
-    add.add_argument("--role", required=True, choices=["admin", "authority", "dashboard"])
+    add.add_argument("--role", required=True, choices=[r.value for r in ISSUABLE_ROLES])
     add.add_argument("--label", help="who or what the token is for")
 
 

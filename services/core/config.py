@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # Keys of the keyed pseudonym (rule 1) and of the signed venue QR payloads.
     pseudonym_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "pseudonym")
     qr_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "qr")
+    # Key of the per-case pseudonyms the alerts API shows authority readers (a keyed hash of
+    # case id and pseudonym), so two cases' answers cannot be joined without the server. Only
+    # the alerts API needs it; it is not the pseudonym secret and cannot make a pseudonym.
+    read_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "read")
+    # Aggregates the dashboard role reads show a count below this as suppressed (null).
+    min_group: int = Field(default=5, ge=1, le=1000)
 
     retention_days: int = Field(default=21, ge=1, le=366)
     max_clock_skew_s: int = Field(default=300, ge=0, le=3600)
@@ -113,13 +119,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.environment == "production":
-            for name in ("pseudonym_secret", "qr_secret"):
+            for name in ("pseudonym_secret", "qr_secret", "read_secret"):
                 value = getattr(self, name).get_secret_value()
                 if value.startswith(_DEV_SECRET_PREFIX) or len(value) < 32:
                     raise ValueError(
                         f"TRUYVET_{name.upper()} must be set to a random value of at least "
                         "32 characters in production"
                     )
+            if self.read_secret.get_secret_value() == self.pseudonym_secret.get_secret_value():
+                raise ValueError("TRUYVET_READ_SECRET must differ from TRUYVET_PSEUDONYM_SECRET")
         return self
 
     def topic(self, name: str) -> str:

@@ -77,6 +77,7 @@ class World:
     venue_b: dict[str, str]
     case_id: str
     withdrawable: str  # reported too: the table's DELETE withdraws it, not the module's case
+    alert_id: str = ""  # the case's F1 alert, once the worker made it
 
     def secret(self, role: str) -> str | None:
         tokens = self.deployment.tokens
@@ -87,6 +88,7 @@ class World:
             "other-venue": self.venue_b["api_key"],
             "dashboard": tokens[Role.DASHBOARD],
             "authority": tokens[Role.AUTHORITY],
+            "notifier": tokens[Role.NOTIFIER],
             "admin": tokens[Role.ADMIN],
         }[role]
 
@@ -120,9 +122,11 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             assert answer.status_code == 202, answer.text
 
         def alerted() -> bool:
-            with deployment.http("alerts", deployment.tokens[Role.DASHBOARD]) as dashboard:
-                answer = dashboard.get(f"/v1/cases/{world.case_id}/alerts")
-            return answer.status_code == 200 and len(answer.json()["alerts"]) == 1
+            with deployment.http("alerts", deployment.tokens[Role.AUTHORITY]) as authority:
+                answer = authority.get(f"/v1/cases/{world.case_id}/alerts")
+            if answer.status_code == 200 and len(answer.json()["alerts"]) == 1:
+                world.alert_id = answer.json()["alerts"][0]["alert_id"]
+            return bool(world.alert_id)
 
         wait_while_running(alerted, 120, "the case's F1 alert", deployment.processes)
         yield world
@@ -131,7 +135,7 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[str, object]]:
     """The path and request arguments of one call: a body every role could have sent."""
     venue_id = world.venue_a["venue_id"]
-    path = endpoint.path.format(venue=venue_id, case=world.case_id)
+    path = endpoint.path.format(venue=venue_id, case=world.case_id, alert=world.alert_id)
     if endpoint.method == "DELETE":  # a case of its own: the module's case stays reported
         path = path.replace(world.case_id, world.withdrawable)
     bodies: dict[str, object] = {
@@ -147,7 +151,8 @@ def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[
     if endpoint.path in bodies:
         args["json"] = bodies[endpoint.path]
     if "graph" in endpoint.path:
-        args["params"] = {"date": now().date().isoformat()}
+        args["params"] = {"date": (now() - timedelta(minutes=90)).date().isoformat(),
+                          "case": world.case_id}
     return path, args
 
 
@@ -176,7 +181,7 @@ def test_the_table_covers_every_operation_either_service_documents(world: World)
         with world.deployment.http(service) as http:
             spec = http.get("/openapi.json").json()
         documented = {(method.upper(), path.replace("{venue_id}", "{venue}")
-                       .replace("{case_id}", "{case}"))
+                       .replace("{case_id}", "{case}").replace("{alert_id}", "{alert}"))
                       for path, operations in spec["paths"].items() for method in operations}
         tabled = {(e.method, e.path) for e in ACCESS if e.service == service}
         assert documented <= tabled, f"{service}: add these to access_table.ACCESS"

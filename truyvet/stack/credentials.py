@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from services.core.config import Settings
 from truyvet.stack.layout import StateLayout
 
-SECRET_FIELDS = ("pseudonym_secret", "qr_secret")
+SECRET_FIELDS = ("pseudonym_secret", "qr_secret", "read_secret")
 
 
 def _env_name(field: str) -> str:

@@ -11,7 +11,15 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.alerts.api.context import AlertsContext, refuse_unknown_query
-from services.alerts.api.routes import alerts, cases, dashboard, figures, health, venues
+from services.alerts.api.routes import (
+    alerts,
+    cases,
+    dashboard,
+    figures,
+    health,
+    venues,
+    whoami,
+)
 from services.alerts.api.stream import AlertStreams, BadEventIdError, TooManyStreamsError
 from services.alerts.domain import InconsistentAlertsError
 from services.alerts.queries import AlertsQueries, StoreUnavailableError, TooManyContactsError
@@ -61,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     _install_read_error_handlers(app)
-    for module in (health, cases, venues, alerts, figures, dashboard):
+    for module in (health, whoami, cases, venues, alerts, figures, dashboard):
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
     return app

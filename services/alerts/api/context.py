@@ -9,13 +9,22 @@ from fastapi.routing import APIRoute
 
 from schemas.registry import Role
 from services.alerts.api.stream import AlertStreams
+from services.alerts.api.views import CaseView
 from services.alerts.queries import AlertsQueries
 from services.core.config import Settings
 from services.core.http.errors import ApiError
 
-READERS = (Role.DASHBOARD, Role.AUTHORITY, Role.ADMIN)
-"""Who may read cases, alerts and graphs. Never venue keys: a venue must not learn who was
-exposed, not even among its own visitors."""
+AGGREGATE_READERS = (Role.DASHBOARD, Role.AUTHORITY, Role.ADMIN)
+"""Who may read aggregates (counts by hour, day, venue, venue kind, degree): no person in them.
+Never venue keys: a venue must not learn who was exposed, not even among its own visitors."""
+
+PERSON_READERS = (Role.AUTHORITY,)
+"""Who may read per-person data: a case's alerts, its chain, the venue-day graphs it touches,
+every read audited, every person shown in the ids of that case (``views.CaseView``)."""
+
+STREAM_READERS = (Role.NOTIFIER,)
+"""Who may read the live alert stream, with stable pseudonyms: the system that reaches people
+and must match its own users."""
 
 
 @dataclass(slots=True)
@@ -23,6 +32,10 @@ class AlertsContext:
     settings: Settings
     queries: AlertsQueries
     streams: AlertStreams
+
+    def view(self, case_id: str) -> CaseView:
+        """The per-case pseudonyms an authority reading ``case_id`` is shown."""
+        return CaseView(self.settings.read_secret, case_id)
 
 
 def context(request: Request) -> AlertsContext:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from services.alerts.api.views import CaseView
 from services.alerts.domain import ChainNode
 from services.alerts.queries import AlertRecord, CaseRecord, CaseStatus, PageKey
 from services.tracer.graph import GraphFigures
@@ -85,9 +86,9 @@ class CaseChain(_Public):
     @classmethod
     def page(cls, case: CaseRecord, root: ChainNode, *, after: PageKey | None, limit: int,
              max_degree: int, key_of: Callable[[ChainNode], PageKey],
-             cursor_of: Callable[[PageKey], str]) -> CaseChain:
+             cursor_of: Callable[[PageKey], str], view: CaseView) -> CaseChain:
         """The chain with the F1 branches after ``after`` (in ``key_of`` order), ``limit`` of
-        them, cut below ``max_degree``."""
+        them, cut below ``max_degree``, every person in ``view``'s ids."""
         ordered = sorted(((key_of(child), child) for child in root.children),
                          key=lambda pair: pair[0])
         rest = [pair for pair in ordered if after is None or pair[0] > after]
@@ -97,7 +98,7 @@ class CaseChain(_Public):
         # The domain's tree holds epoch seconds; validating its dict turns them into UTC times.
         return cls(case_id=case.case_id, status=case.status, reported_at=case.reported_at,
                    people=root.size(), branches=len(root.children),
-                   chain=ChainNodePublic.model_validate(tree),
+                   chain=ChainNodePublic.model_validate(view.chain(tree)),
                    next_cursor=cursor_of(shown[-1][0]) if more else None)
 
 

@@ -159,6 +159,7 @@ class AlertFeed:
             tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
             await _seek(consumer, tps, start)
+            await _not_before(consumer, tps, int(time.time() - settings.retention_s) * 1000)
             positions = {tp.partition: await consumer.position(tp) for tp in tps}
         except BaseException:
             await _stop(consumer)
@@ -298,6 +299,20 @@ def _check_start(partitions: list[int], start: Start) -> None:
             raise BadEventIdError(
                 f"Last-Event-ID names partitions {sorted(unknown)} the alerts topic does not have"
             )
+
+
+async def _not_before(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
+                      horizon_ms: int) -> None:
+    """Move every partition positioned before ``horizon_ms`` (the retention horizon) up to its
+    first alert at or after it: a stream never replays what retention has dropped elsewhere,
+    whatever it was asked to start from."""
+    found = await consumer.offsets_for_times(dict.fromkeys(tps, horizon_ms))
+    ends = await consumer.end_offsets(tps)
+    for tp in tps:
+        hit = found.get(tp)
+        floor = hit.offset if hit is not None else ends[tp]
+        if await consumer.position(tp) < floor:
+            consumer.seek(tp, floor)
 
 
 async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: Start) -> None:

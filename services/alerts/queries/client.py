@@ -34,8 +34,10 @@ from services.alerts.queries.records import (
     AlertPage,
     AlertRecord,
     CaseRecord,
+    DayCases,
     HeadlineFigures,
     HourScans,
+    KindAlerts,
     OpenCase,
     OpenCases,
     PageKey,
@@ -137,6 +139,17 @@ class ClickHouseReads:
         )
         return OpenCases(int(count), int(f1), int(f2), int(beyond), newest)
 
+    def cases_by_day(self, open_since: datetime) -> list[DayCases]:
+        """Open cases and their alerts by the UTC day they were reported, oldest first."""
+        rows = self._execute(sql.CASES_BY_DAY, {"open_since": int(open_since.timestamp())})
+        return [DayCases(day, int(n), int(a), int(b), int(c)) for day, n, a, b, c in rows]
+
+    def alerts_by_venue_kind(self, open_since: datetime) -> list[KindAlerts]:
+        """Current alerts created since ``open_since`` by venue kind and degree."""
+        rows = self._execute(sql.ALERTS_BY_VENUE_KIND,
+                             {"open_since": int(open_since.timestamp())})
+        return [KindAlerts(kind, int(degree), int(n)) for kind, degree, n in rows]
+
     def close(self) -> None:
         self._client.disconnect()
 
@@ -192,16 +205,19 @@ class AlertsQueries:
     async def headline_figures(self, now: datetime, open_for: timedelta) -> HeadlineFigures:
         """The dashboard's figures at ``now``; cases reported within ``open_for`` count as open.
 
-        The three reads run side by side on the pool's connections.
+        The reads run side by side on the pool's connections.
         """
         since, until = figures_window(now)
         open_since = now.astimezone(UTC) - open_for
-        hourly, busiest, cases = await asyncio.gather(
+        hourly, busiest, cases, by_day, by_kind = await asyncio.gather(
             self._run(lambda reads: reads.scans_per_hour(since, until)),
             self._run(lambda reads: reads.busiest_venues(since)),
             self._run(lambda reads: reads.open_cases(open_since)),
+            self._run(lambda reads: reads.cases_by_day(open_since)),
+            self._run(lambda reads: reads.alerts_by_venue_kind(open_since)),
         )
-        return HeadlineFigures(since, until, tuple(hourly), tuple(busiest), cases, open_since)
+        return HeadlineFigures(since, until, tuple(hourly), tuple(busiest), cases, open_since,
+                               tuple(by_day), tuple(by_kind))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

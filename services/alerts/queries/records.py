@@ -7,7 +7,7 @@ An alert has one read shape, :class:`AlertRecord`: the row as stored is what the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -122,6 +122,26 @@ class OpenCases:
     newest: tuple[OpenCase, ...]
 
 @dataclass(frozen=True, slots=True)
+class DayCases:
+    """Open cases reported on one UTC day, and their current alerts by degree."""
+
+    day: date
+    cases: int
+    f1: int
+    f2: int
+    beyond_f2: int
+
+
+@dataclass(frozen=True, slots=True)
+class KindAlerts:
+    """Current alerts of open cases of one degree exposed at venues of one kind."""
+
+    venue_kind: str
+    degree: int
+    alerts: int
+
+
+@dataclass(frozen=True, slots=True)
 class HeadlineFigures:
     """The dashboard's headline numbers over ``[since, until)``, every hour present."""
 
@@ -131,4 +151,6 @@ class HeadlineFigures:
     busiest_venues: tuple[VenueScans, ...]
     open_cases: OpenCases
     open_since: datetime
+    cases_by_day: tuple[DayCases, ...]
+    alerts_by_venue_kind: tuple[KindAlerts, ...]
 

@@ -153,3 +153,32 @@ ORDER BY reported_at DESC, case_id
 LIMIT %(limit)s
 """
 
+
+# Open cases and their current alerts by the UTC day the case was reported.
+CASES_BY_DAY = """
+SELECT toDate(reported_at) AS day, count(), sum(f1), sum(f2), sum(beyond_f2)
+FROM case_alert_counts
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+GROUP BY day
+ORDER BY day
+"""
+
+# Current alerts of open cases by the kind of venue they were exposed at and degree: an alert
+# counts once for each kind among its venues. Recent alerts only (the open cases' horizon).
+ALERTS_BY_VENUE_KIND = """
+SELECT if(kind = '', 'unknown', kind) AS venue_kind, degree, uniqExact(case_id, alert_id)
+FROM
+(
+    SELECT case_id, alert_id, degree, venue_id
+    FROM
+    (
+        SELECT case_id, alert_id, degree, venue_ids, created_at, deleted
+        FROM alerts FINAL
+    )
+    ARRAY JOIN venue_ids AS venue_id
+    WHERE deleted = 0 AND created_at >= toDateTime(%(open_since)s)
+) AS exposed
+ANY LEFT JOIN venue_names USING venue_id
+GROUP BY venue_kind, degree
+ORDER BY venue_kind, degree
+"""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from schemas.common import Identifier, UtcDateTime
-from services.alerts.api.context import READERS, AlertsContext, context
+from services.alerts.api.context import PERSON_READERS, AlertsContext, context
 from services.alerts.api.models import CaseAlerts, CaseChain
 from services.alerts.domain import alert_id_for, transmission_chain
 from services.alerts.queries import (
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 _REFUSALS = refusals(401, 403, 404, 422, 429, 503)
 
-Reader = Annotated[Principal, Depends(requires(*READERS))]
+Reader = Annotated[Principal, Depends(requires(*PERSON_READERS))]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Most items in one page.")]
 Cursor = Annotated[str | None, Query(
     max_length=200, description="The `next_cursor` of the previous page; omit for the first.")]
@@ -63,9 +63,11 @@ async def case_alerts(
         else LAST_STORABLE_S,
     )
     after = _page_key(cursor)
-    case = await _known_case(ctx, case_id)
+    case = await known_case(ctx, case_id)
     page = await ctx.queries.alert_page(case_id, which, after, limit)
-    return CaseAlerts(case_id=case.case_id, status=case.status, alerts=list(page.alerts),
+    view = ctx.view(case_id)
+    return CaseAlerts(case_id=case.case_id, status=case.status,
+                      alerts=[view.alert(a) for a in page.alerts],
                       next_cursor=encode_cursor(page.next_key) if page.next_key else None)
 
 
@@ -77,11 +79,11 @@ async def case_alert(
     ctx: Annotated[AlertsContext, Depends(context)],
     _: Reader,
 ) -> AlertRecord:
-    await _known_case(ctx, case_id)
+    await known_case(ctx, case_id)
     alert = await ctx.queries.alert(case_id, alert_id)
     if alert is None:
         raise ApiError(404, f"case {case_id!r} has no current alert {alert_id!r}")
-    return alert
+    return ctx.view(case_id).alert(alert)
 
 
 @router.get("/{case_id}/chain", response_model=CaseChain, responses=_REFUSALS,
@@ -100,13 +102,13 @@ async def case_chain(
     cursor: Cursor = None,
 ) -> CaseChain:
     after = _page_key(cursor)
-    case = await _known_case(ctx, case_id)
+    case = await known_case(ctx, case_id)
     root = transmission_chain(case.case_id, case.person_id,
                               await ctx.queries.chain_alerts(case_id))
     return CaseChain.page(case, root, after=after, limit=limit, max_degree=max_degree,
                           key_of=lambda node: PageKey(
                               1, node.exposed_at or 0, alert_id_for(case.case_id, node.person)),
-                          cursor_of=encode_cursor)
+                          cursor_of=encode_cursor, view=ctx.view(case_id))
 
 
 def _page_key(cursor: str | None) -> PageKey | None:
@@ -116,7 +118,7 @@ def _page_key(cursor: str | None) -> PageKey | None:
         raise ApiError(422, str(exc), error="invalid_cursor") from exc
 
 
-async def _known_case(ctx: AlertsContext, case_id: str) -> CaseRecord:
+async def known_case(ctx: AlertsContext, case_id: str) -> CaseRecord:
     case = await ctx.queries.case(case_id)
     if case is None:
         raise ApiError(404, f"no case {case_id!r} is known (yet): a case reported a moment ago "
