@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -22,6 +23,7 @@ from rich.text import Text
 from schemas.venues import VenueKind
 from services.core.config import Settings
 from services.core.tokens import ISSUABLE_ROLES
+from truyvet.audit_command import audit
 from truyvet.registry_commands import CommandError, add_token, add_venue
 from truyvet.simulate.commands import demo_arguments, run_demo, run_simulate, simulate_arguments
 from truyvet.stack import kafka, lifecycle
@@ -166,6 +168,21 @@ def run_trace(args: argparse.Namespace, settings: Settings) -> int:
     return trace(settings, args.case_id, console=console)
 
 
+def _audit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", required=True, type=_since,
+                        help="ISO date or time (UTC if no zone), e.g. 2026-12-01")
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
+
+
+def _since(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_audit(args: argparse.Namespace, settings: Settings) -> int:
+    return audit(settings, args.since, as_json=args.json, console=console)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("up", "start the local stack (Kafka, ClickHouse, services); idempotent", run_up),
     Command("down", "stop what `up` started", run_down),
@@ -180,6 +197,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("fetch", "resolve the Kafka broker jars from Maven Central (once)", run_fetch),
     Command("trace", "a case's F1/F2 alerts and transmission chain", run_trace,
             _trace_arguments),
+    Command("audit", "who reported, withdrew and read per-person data since a time",
+            run_audit, _audit_arguments),
     Command("simulate", "push a synthetic city through the ingest API", run_simulate,
             simulate_arguments),
     Command("demo", "simulate a city, report 3 cases and show their alerts", run_demo,

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.venues import MAX_DWELL_LIMIT_S
 
-TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
+TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry", "audit")
 DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - a marker refused in production, not a secret
 
@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     min_group: int = Field(default=5, ge=1, le=1000)
 
     retention_days: int = Field(default=21, ge=1, le=366)
+    # Rule 10: cases, alerts and the audit log (tables and topics) are kept this long.
+    audit_retention_days: int = Field(default=365, ge=1, le=3660)
     max_clock_skew_s: int = Field(default=300, ge=0, le=3600)
     default_dwell_s: int = Field(default=3600, ge=60, le=86_400)
     max_dwell_s: int = Field(default=12 * 3600, ge=60, le=MAX_DWELL_LIMIT_S)

@@ -268,13 +268,14 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     # The authority's figures and open chain follow: no open case, the chain withdrawn.
     expect(page.locator("#cases-empty")).to_be_visible(timeout=60_000)
     expect(page.locator("#tile-cases")).to_have_text("0")
-    expect(page.locator("#chain-summary")).to_contain_text(f"{CASE} · withdrawn",
-                                                           timeout=60_000)
-    expect(page.locator("#chain svg .node")).to_have_count(1)
+    expect(page.locator("#chain-summary")).to_contain_text("was withdrawn", timeout=60_000)
+    expect(page.locator("#chain svg .node")).to_have_count(0)
     expect(small.locator("#tile-cases")).to_have_text("0", timeout=60_000)
     page.screenshot(path=ARTIFACTS / "desktop-retracted.png", full_page=True)
     live.screenshot(path=ARTIFACTS / "notifier-retracted.png", full_page=True)
 
+    # The withdrawn case's chain is a 410, which Chromium logs; nothing else may be.
+    watch.errors = [e for e in watch.errors if "410 (Gone)" not in e]
     for checked in (watch, live_watch, small_watch):
         checked.check()
     phone.close()

@@ -29,15 +29,21 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from schemas.alerts import Alert, Exposure
+from schemas.audit import AuditEntry
 from schemas.common import Op
 from schemas.registry import Role
 from services.alerts.api import stream as stream_module
 from services.alerts.api.views import CaseView
+from services.alerts.queries import ClickHouseReads
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.http.auth import token_id
+from services.core.secrets import sha256_hex
 from tests.conftest import _drop_stores
+from tests.reliability.stores import read_records
 from tests.support.processes import ServiceProcess, running_http_service, wait_for
 from tests.support.stack import grant, isolated_settings
+from truyvet.audit_command import audit
 from truyvet.registry_commands import add_venue
 from truyvet.trace_command import trace
 
@@ -227,11 +233,87 @@ def test_alerts_are_exactly_the_latest_non_retracted_rows_of_the_case(api: Alert
     assert dan["degree"] == 2 and dan["via_person_id"] == seen("ann")
 
 
-def test_a_withdrawn_case_is_known_and_has_no_alerts(api: AlertsUnderTest) -> None:
+def test_a_withdrawn_case_is_no_longer_readable(api: AlertsUnderTest) -> None:
     with api.client() as http:
-        body = http.get(f"/v1/cases/{WITHDRAWN}/alerts").json()
-    assert body == {"case_id": WITHDRAWN, "status": "withdrawn", "alerts": [],
-                    "next_cursor": None}
+        for path in (f"/v1/cases/{WITHDRAWN}/alerts", f"/v1/cases/{WITHDRAWN}/chain",
+                     f"/v1/cases/{WITHDRAWN}/alerts/alert-{WITHDRAWN}-gus",
+                     f"/v1/venues/{GRAPH_VENUE}/graph?date=2026-11-20&case={WITHDRAWN}"):
+            answer = http.get(path)
+            assert answer.status_code == 410, (path, answer.text)
+            assert answer.json()["error"] == "withdrawn"
+
+
+def audit_rows(settings: Settings, token: str) -> list[tuple[Any, ...]]:
+    client = clickhouse_client(settings)
+    try:
+        return client.execute(
+            "SELECT what, case_id, subject, people FROM audit WHERE token_id = %(t)s ORDER BY at",
+            {"t": token_id(sha256_hex(token))})
+    finally:
+        client.disconnect()
+
+
+def test_every_per_person_read_is_audited_with_the_token_id(api: AlertsUnderTest) -> None:
+    token = grant(api.settings, Role.AUTHORITY)  # a reader of its own, to count its reads
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=30) as http:
+        assert http.get(f"/v1/cases/{CASE}/alerts").status_code == 200
+        assert http.get(f"/v1/cases/{CASE}/chain").status_code == 200
+        assert http.get(f"/v1/venues/{GRAPH_VENUE}/graph",
+                        params={"date": DAY.isoformat(), "case": CASE}).status_code == 200
+        assert http.get(f"/v1/cases/{CASE}/alerts/alert-{CASE}-ann").status_code == 200
+    # Times are to the second: several reads in one second are in no particular order.
+    assert sorted(audit_rows(api.settings, token)) == sorted([
+        ("case_alerts", CASE, "", 4), ("case_chain", CASE, "", 5),
+        ("venue_graph", CASE, f"{GRAPH_VENUE} 2026-11-20", 5),
+        ("case_alert", CASE, f"alert-{CASE}-ann", 1)])
+    on_topic = [AuditEntry.model_validate_json(v or b"") for _, v, _, _ in
+                read_records(api.settings, api.settings.topic("audit"))]
+    assert [e.what for e in on_topic if e.token_id == token_id(sha256_hex(token))] == [
+        "case_alerts", "case_chain", "venue_graph", "case_alert"]
+    out = io.StringIO()
+    console = Console(file=out, width=200, highlight=False, markup=False, color_system=None)
+    assert audit(api.settings, since, console=console) == 0
+    listed = [line for line in out.getvalue().splitlines()
+              if token_id(sha256_hex(token)) in line]
+    chain_line = next(line for line in listed if "read case_chain" in line)
+    assert len(listed) == 4 and "5 people" in chain_line and CASE in chain_line
+
+
+def test_cases_alerts_and_audit_rows_past_the_audit_period_are_purged(
+    api: AlertsUnderTest,
+) -> None:
+    old = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
+    client = clickhouse_client(api.settings)
+    try:
+        client.execute("INSERT INTO cases (case_id, person_id, status, onset_at, sampled_at,"
+                       " reported_at, isolated_at, withdrawn_at, version) VALUES",
+                       [("case-ancient", person("f8"), "reported", old, None, old, None, None, 1)])
+        client.execute("INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
+                       " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
+                       [("case-ancient", "alert-ancient", person("f7"), 1, old, "", ["v"], "[]",
+                         old, 0, 1)])
+        client.execute("INSERT INTO audit (day, at, audit_id, token_id, role, what, case_id,"
+                       " subject, people) VALUES",
+                       [(old.date(), old, "a-ancient", "t", "authority", "case_alerts",
+                         "case-ancient", "", 1)])
+        reads = ClickHouseReads(clickhouse_client(api.settings))
+        try:
+            dropped = reads.purge_audit_period(datetime.now(UTC) - timedelta(days=365),
+                                               api.settings.clickhouse_database)
+        finally:
+            reads.close()
+        assert f"audit:{old.date().isoformat()}" in dropped
+
+        def left() -> list[int]:
+            return [client.execute(f"SELECT count() FROM {table} WHERE case_id = 'case-ancient'")
+                    [0][0] for table in ("cases", "alerts", "audit")]
+
+        wait_for(lambda: left() == [0, 0, 0], 30, "the purge's mutations")
+        assert client.execute(f"SELECT count() FROM cases WHERE case_id = '{CASE}'")[0][0] == 1
+    finally:
+        client.disconnect()
 
 
 def test_the_chain_nests_f2_under_their_f1_with_times_and_venues(api: AlertsUnderTest) -> None:

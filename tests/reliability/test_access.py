@@ -25,7 +25,8 @@ from pydantic import SecretStr
 
 from schemas.registry import Role
 from services.core.config import Settings
-from services.core.secrets import QrSigner
+from services.core.http.auth import token_id
+from services.core.secrets import QrSigner, sha256_hex
 from tests.reliability.access_table import ACCESS, ROLES, Endpoint, markdown_table
 from tests.reliability.deployment import Deployment, running_deployment
 from tests.reliability.stores import (
@@ -37,6 +38,7 @@ from tests.reliability.stores import (
     table_dumps,
 )
 from tests.reliability.waits import wait_while_running
+from truyvet.audit_command import case_acts_since, reads_since
 
 pytestmark = pytest.mark.integration
 
@@ -317,6 +319,34 @@ def test_oversized_bodies_are_refused_with_413(world: World, role: str, path: st
 
         answer = http.post(path, content=chunks(), headers={"Content-Type": "application/json"})
         assert answer.status_code == 413, answer.text[:300]
+
+
+def test_tracking_a_number_through_a_fake_case_is_recorded_and_ends_at_withdrawal(
+    world: World,
+) -> None:
+    """Issue 14, finding 3: report a case for a number, read its chain, withdraw it."""
+    deployment, authority = world.deployment, world.secret("authority")
+    assert authority is not None
+    since = now() - timedelta(seconds=5)
+    case_id = f"acc-track-{uuid.uuid4().hex[:6]}"
+    with deployment.http("ingest", authority) as ingest:
+        answer = ingest.post("/v1/cases", json={
+            "case_id": case_id, "person_id": raw_person(),
+            "onset_at": (now() - timedelta(days=1)).isoformat(), "reported_at": now().isoformat()})
+        assert answer.status_code == 202, answer.text
+    with deployment.http("alerts", authority, source=fresh_source()) as alerts:
+        wait_while_running(lambda: alerts.get(f"/v1/cases/{case_id}/chain").status_code == 200,
+                           90, "the case to be traced", deployment.processes)
+        with deployment.http("ingest", authority) as ingest:
+            assert ingest.delete(f"/v1/cases/{case_id}").status_code == 202
+        wait_while_running(lambda: alerts.get(f"/v1/cases/{case_id}/chain").status_code == 410,
+                           90, "the withdrawn case to stop being readable", deployment.processes)
+    me = token_id(sha256_hex(authority))
+    acts = [(line.what, line.token_id) for line in case_acts_since(deployment.settings, since)
+            if line.case_id == case_id]
+    assert acts == [("report", me), ("withdraw", me)]
+    reads = [line for line in reads_since(deployment.settings, since) if line.case_id == case_id]
+    assert reads and {(line.what, line.token_id) for line in reads} == {("read case_chain", me)}
 
 
 def test_no_raw_person_id_reaches_any_topic_table_or_log(world: World) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.alerts.api.audit import AuditLog
 from services.alerts.api.context import AlertsContext, refuse_unknown_query
 from services.alerts.api.routes import (
     alerts,
@@ -46,14 +49,20 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = RegistryFollower(settings)
         queries = AlertsQueries(settings)
+        audit = AuditLog(settings, queries)
+        purging = asyncio.create_task(_purge_every_hour(settings, queries))
         try:
             await registry.start()
             await streams.start()
+            await audit.start()
             app.state.auth = Authenticator(registry, FailureLimiter())
-            app.state.alerts = AlertsContext(settings=settings, queries=queries, streams=streams)
+            app.state.alerts = AlertsContext(settings=settings, queries=queries, streams=streams,
+                                             audit=audit)
             yield
         finally:
+            purging.cancel()
             await streams.stop()
+            await audit.stop()
             await registry.stop()
             queries.close()
 
@@ -73,6 +82,24 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
     return app
+
+
+PURGE_EVERY_S = 3600.0
+
+
+async def _purge_every_hour(settings: Settings, queries: AlertsQueries) -> None:
+    """Rule 10's audit period: cases, alerts and audit rows older than it go, every hour (any
+    replica may; the deletes are idempotent)."""
+    while True:
+        await asyncio.sleep(PURGE_EVERY_S)
+        cutoff = datetime.now(UTC) - timedelta(days=settings.audit_retention_days)
+        try:
+            dropped = await queries.purge_audit_period(cutoff)
+        except StoreUnavailableError as exc:
+            log.warning("audit-period purge failed, retried in an hour: %r", exc)
+        else:
+            log.info("audit period: deleted cases and alerts before %s, dropped %s", cutoff,
+                     dropped)
 
 
 def _install_read_error_handlers(app: FastAPI) -> None:

@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 
 from schemas.registry import Role
+from services.alerts.api.audit import AuditLog
 from services.alerts.api.stream import AlertStreams
 from services.alerts.api.views import CaseView
 from services.alerts.queries import AlertsQueries
@@ -32,6 +33,7 @@ class AlertsContext:
     settings: Settings
     queries: AlertsQueries
     streams: AlertStreams
+    audit: AuditLog
 
     def view(self, case_id: str) -> CaseView:
         """The per-case pseudonyms an authority reading ``case_id`` is shown."""

@@ -68,6 +68,10 @@ class ChainNodePublic(_Public):
     venue_ids: list[str]
     children: list[ChainNodePublic]
 
+    def size(self) -> int:
+        """People in this subtree, itself included."""
+        return 1 + sum(child.size() for child in self.children)
+
 
 class CaseChain(_Public):
     """The transmission tree F0 → F1 → F2 … of a case, a page of F1 branches at a time.

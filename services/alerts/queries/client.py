@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
 
+from schemas.audit import AuditEntry
 from services.alerts.domain import Alert
 from services.alerts.queries import sql
 from services.alerts.queries.helpers import (
@@ -150,10 +151,32 @@ class ClickHouseReads:
                              {"open_since": int(open_since.timestamp())})
         return [KindAlerts(kind, int(degree), int(n)) for kind, degree, n in rows]
 
+    def record_audit(self, entry: AuditEntry) -> None:
+        """Append one audit entry (the table is append-only)."""
+        row = (entry.at.date(), entry.at, entry.audit_id, entry.token_id, entry.role,
+               entry.what, entry.case_id or "", entry.subject, entry.people)
+        self._execute(sql.INSERT_AUDIT, [row])
+
+    def audit_since(self, since: datetime, limit: int = 100_000) -> list[tuple[Any, ...]]:
+        """Audit entries at or after ``since``, oldest first."""
+        return self._execute(sql.AUDIT_SINCE, {"since": int(since.timestamp()), "limit": limit})
+
+    def purge_audit_period(self, cutoff: datetime, database: str) -> list[str]:
+        """Delete cases, alerts and audit days older than ``cutoff`` (rule 10); what went."""
+        seconds = {"cutoff": int(cutoff.timestamp())}
+        self._execute(sql.PURGE_CASES, seconds)
+        self._execute(sql.PURGE_ALERTS, seconds)
+        dropped = []
+        for (partition,) in self._execute(sql.AUDIT_PARTITIONS, {"db": database}):
+            if date.fromisoformat(partition) < cutoff.date():
+                self._execute(f"ALTER TABLE audit DROP PARTITION '{partition}'", {})
+                dropped.append(f"audit:{partition}")
+        return dropped
+
     def close(self) -> None:
         self._client.disconnect()
 
-    def _execute(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def _execute(self, query: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]]:
         # One retry: the first query after a ClickHouse restart fails on the stale connection,
         # and the driver reconnects on the next one.
         for attempt in (1, 2):
@@ -201,6 +224,13 @@ class AlertsQueries:
 
     async def venue_contacts(self, venue_id: str, day: date) -> list[Edge]:
         return await self._run(lambda reads: reads.venue_contacts(venue_id, day))
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        await self._run(lambda reads: reads.record_audit(entry))
+
+    async def purge_audit_period(self, cutoff: datetime) -> list[str]:
+        database = self._settings.clickhouse_database
+        return await self._run(lambda reads: reads.purge_audit_period(cutoff, database))
 
     async def headline_figures(self, now: datetime, open_for: timedelta) -> HeadlineFigures:
         """The dashboard's figures at ``now``; cases reported within ``open_for`` count as open.

@@ -182,3 +182,25 @@ ANY LEFT JOIN venue_names USING venue_id
 GROUP BY venue_kind, degree
 ORDER BY venue_kind, degree
 """
+
+INSERT_AUDIT = """
+INSERT INTO audit (day, at, audit_id, token_id, role, what, case_id, subject, people) VALUES
+"""
+
+AUDIT_SINCE = """
+SELECT at, token_id, role, what, case_id, subject, people
+FROM audit
+WHERE day >= toDate(toDateTime(%(since)s)) AND at >= toDateTime(%(since)s)
+ORDER BY at, audit_id
+LIMIT %(limit)s
+"""
+
+AUDIT_PARTITIONS = """
+SELECT DISTINCT partition FROM system.parts
+WHERE database = %(db)s AND table = 'audit' AND active
+"""
+
+# Rule 10's audit period: cases and alerts older than it go, as mutations (they are not
+# partitioned by day); the audit log's day partitions are dropped whole.
+PURGE_CASES = "ALTER TABLE cases DELETE WHERE reported_at < toDateTime(%(cutoff)s)"
+PURGE_ALERTS = "ALTER TABLE alerts DELETE WHERE created_at < toDateTime(%(cutoff)s)"

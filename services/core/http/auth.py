@@ -13,12 +13,26 @@ from schemas.venues import VenuePublic
 from services.core.http.errors import ApiError
 from services.core.http.ratelimit import FailureLimiter
 from services.core.registry_log import RegistryFollower
+from services.core.secrets import sha256_hex
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     role: Role
     venue: VenuePublic | None = None  # set for venue keys only
+    # Set for tokens: what audit records name the caller by (see token_id()).
+    token_id: str | None = None
+
+
+def token_id(token_sha256: str) -> str:
+    """A token's id in audit records: the first 16 hex characters of the SHA-256 the registry
+    stores, so an operator finds the token record and nobody learns the token.
+
+    Example:
+        >>> token_id("ab" * 32)
+        'abababababababab'
+    """
+    return token_sha256[:16]
 
 
 class Authenticator:
@@ -64,7 +78,9 @@ class Authenticator:
         if venue is not None:
             return Principal(role=Role.VENUE, venue=venue)
         role = view.role_for_token(credential)
-        return Principal(role=role) if role is not None else None
+        if role is None:
+            return None
+        return Principal(role=role, token_id=token_id(sha256_hex(credential)))
 
     async def require(self, request: Request, *roles: Role) -> Principal:
         principal = await self.principal(request)

@@ -28,7 +28,7 @@ from services.core.http.errors import ApiError, refusals
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
-_REFUSALS = refusals(401, 403, 404, 422, 429, 503)
+_REFUSALS = refusals(401, 403, 404, 410, 422, 429, 503)
 
 Reader = Annotated[Principal, Depends(requires(*PERSON_READERS))]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Most items in one page.")]
@@ -46,7 +46,7 @@ Cursor = Annotated[str | None, Query(
 async def case_alerts(
     case_id: Identifier,
     ctx: Annotated[AlertsContext, Depends(context)],
-    _: Reader,
+    who: Reader,
     degree: Annotated[int | None, Query(ge=1, le=6, description="Only this degree.")] = None,
     exposed_since: Annotated[UtcDateTime | None, Query(
         description="Only alerts exposed at or after this time.")] = None,
@@ -65,6 +65,7 @@ async def case_alerts(
     after = _page_key(cursor)
     case = await known_case(ctx, case_id)
     page = await ctx.queries.alert_page(case_id, which, after, limit)
+    await ctx.audit.record(who, "case_alerts", case_id=case_id, people=len(page.alerts))
     view = ctx.view(case_id)
     return CaseAlerts(case_id=case.case_id, status=case.status,
                       alerts=[view.alert(a) for a in page.alerts],
@@ -77,12 +78,13 @@ async def case_alert(
     case_id: Identifier,
     alert_id: Annotated[str, Path(pattern=r"^[0-9A-Za-z._-]{1,64}$")],
     ctx: Annotated[AlertsContext, Depends(context)],
-    _: Reader,
+    who: Reader,
 ) -> AlertRecord:
     await known_case(ctx, case_id)
     alert = await ctx.queries.alert(case_id, alert_id)
     if alert is None:
         raise ApiError(404, f"case {case_id!r} has no current alert {alert_id!r}")
+    await ctx.audit.record(who, "case_alert", case_id=case_id, people=1, subject=alert_id)
     return ctx.view(case_id).alert(alert)
 
 
@@ -96,7 +98,7 @@ async def case_alert(
 async def case_chain(
     case_id: Identifier,
     ctx: Annotated[AlertsContext, Depends(context)],
-    _: Reader,
+    who: Reader,
     max_degree: Annotated[int, Query(ge=1, le=6, description="The deepest degree shown.")] = 6,
     limit: Limit = PAGE_SIZE,
     cursor: Cursor = None,
@@ -105,10 +107,12 @@ async def case_chain(
     case = await known_case(ctx, case_id)
     root = transmission_chain(case.case_id, case.person_id,
                               await ctx.queries.chain_alerts(case_id))
-    return CaseChain.page(case, root, after=after, limit=limit, max_degree=max_degree,
-                          key_of=lambda node: PageKey(
-                              1, node.exposed_at or 0, alert_id_for(case.case_id, node.person)),
-                          cursor_of=encode_cursor, view=ctx.view(case_id))
+    chain = CaseChain.page(case, root, after=after, limit=limit, max_degree=max_degree,
+                           key_of=lambda node: PageKey(
+                               1, node.exposed_at or 0, alert_id_for(case.case_id, node.person)),
+                           cursor_of=encode_cursor, view=ctx.view(case_id))
+    await ctx.audit.record(who, "case_chain", case_id=case_id, people=chain.chain.size())
+    return chain
 
 
 def _page_key(cursor: str | None) -> PageKey | None:
@@ -119,8 +123,13 @@ def _page_key(cursor: str | None) -> PageKey | None:
 
 
 async def known_case(ctx: AlertsContext, case_id: str) -> CaseRecord:
+    """The case, if it is known and not withdrawn: 404 if unknown, 410 once withdrawn (its
+    alerts, chain and graphs stop being readable)."""
     case = await ctx.queries.case(case_id)
     if case is None:
         raise ApiError(404, f"no case {case_id!r} is known (yet): a case reported a moment ago "
                             "appears once the alerts worker has processed it")
+    if case.status == "withdrawn":
+        raise ApiError(410, f"case {case_id!r} was withdrawn; its alerts are retracted and no "
+                            "longer readable", error="withdrawn")
     return case

@@ -173,5 +173,8 @@ async def figures(ctx: Annotated[AlertsContext, Depends(context)],
                   who: Reader) -> FiguresPublic:
     now = datetime.now(UTC)
     found = await ctx.queries.headline_figures(now, ctx.settings.retention)
-    return FiguresPublic.of(found, ctx.settings.min_group,
-                            ctx.view if who.role in PERSON_READERS else None)
+    lists_cases = who.role in PERSON_READERS
+    if lists_cases:  # the F0 of each open case listed
+        await ctx.audit.record(who, "open_cases", case_id=None,
+                               people=len(found.open_cases.newest))
+    return FiguresPublic.of(found, ctx.settings.min_group, ctx.view if lists_cases else None)

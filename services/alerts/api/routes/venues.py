@@ -19,7 +19,7 @@ from services.tracer.graph import contact_graph, graph_figures, graphml, node_li
 
 router = APIRouter(prefix="/v1/venues", tags=["graphs"])
 
-_REFUSALS = refusals(401, 403, 404, 422, 429, 503)
+_REFUSALS = refusals(401, 403, 404, 410, 422, 429, 503)
 
 Reader = Annotated[Principal, Depends(requires(*PERSON_READERS))]
 ForCase = Annotated[Identifier, Query(
@@ -33,9 +33,9 @@ Day = Annotated[CalendarDate, Query(alias="date", description="The UTC day, YYYY
             summary="Who was in contact with whom at the venue that day, and for how long")
 async def venue_graph(
     venue_id: Identifier, day: Day, case_id: ForCase,
-    ctx: Annotated[AlertsContext, Depends(context)], _: Reader,
+    ctx: Annotated[AlertsContext, Depends(context)], who: Reader,
 ) -> VenueGraph:
-    graph = await _graph(ctx, venue_id, day, case_id)
+    graph = await _graph(ctx, venue_id, day, case_id, who)
     return VenueGraph.model_validate(
         {**node_link(graph), "figures": FiguresPublic.of(graph_figures(graph))}
     )
@@ -45,9 +45,9 @@ async def venue_graph(
             responses={**_REFUSALS, 200: {"content": {"application/graphml+xml": {}}}})
 async def venue_graphml(
     venue_id: Identifier, day: Day, case_id: ForCase,
-    ctx: Annotated[AlertsContext, Depends(context)], _: Reader,
+    ctx: Annotated[AlertsContext, Depends(context)], who: Reader,
 ) -> Response:
-    graph = await _graph(ctx, venue_id, day, case_id)
+    graph = await _graph(ctx, venue_id, day, case_id, who)
     return Response(
         "\n".join(graphml(graph)),
         media_type="application/graphml+xml",
@@ -56,11 +56,15 @@ async def venue_graphml(
     )
 
 
-async def _graph(ctx: AlertsContext, venue_id: str, day: CalendarDate, case_id: str) -> nx.Graph:
+async def _graph(ctx: AlertsContext, venue_id: str, day: CalendarDate, case_id: str,
+                 who: Principal) -> nx.Graph:
     case = await known_case(ctx, case_id)
     edges = await ctx.queries.venue_contacts(venue_id, day)
     people = {case.person_id} | {a.person for a in await ctx.queries.chain_alerts(case_id)}
     if not any(e.person_a in people or e.person_b in people for e in edges):
         raise ApiError(403, f"case {case_id!r} does not touch venue {venue_id!r} on "
                             f"{day.isoformat()}: none of its people was in contact there")
-    return ctx.view(case_id).graph(contact_graph(venue_id, day, edges))
+    graph = ctx.view(case_id).graph(contact_graph(venue_id, day, edges))
+    await ctx.audit.record(who, "venue_graph", case_id=case_id, people=graph.number_of_nodes(),
+                           subject=f"{venue_id} {day.isoformat()}")
+    return graph
