@@ -769,6 +769,30 @@ def test_a_client_leaving_closes_its_streams_kafka_connections(api: AlertsUnderT
         assert api.process.alive()
 
 
+def test_a_token_holds_a_few_streams_and_another_token_still_gets_one(
+    api: AlertsUnderTest,
+) -> None:
+    other = grant(api.settings, Role.NOTIFIER)
+    with api.client("notifier") as http, ExitStack() as streams:
+        readers = [EventReader(streams.enter_context(stream(http)))
+                   for _ in range(stream_module.MAX_STREAMS_PER_TOKEN)]
+        assert all(reader.next().event == "ready" for reader in readers)
+        refused = http.get("/v1/alerts/stream")
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"] == "too_many_requests" and refused.headers["Retry-After"]
+        with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {other}"},
+                          timeout=30) as second, stream(second) as response:
+            assert EventReader(response).next().event == "ready"
+    # All closed: the token's slots are free again.
+    with api.client("notifier") as http:
+        wait_for(lambda: _opens(http), 15, "a slot freed")
+
+
+def _opens(http: httpx.Client) -> bool:
+    with stream(http) as response:
+        return response.status_code == 200
+
+
 @pytest.mark.parametrize("bad", ["nonsense", "0:1,0:2", "0:-1", "99:0", "0:1;1:2",
                                  "²:1", "0:²", "0:9223372036854775808", "0:" + "9" * 30])
 def test_a_malformed_last_event_id_is_422(api: AlertsUnderTest, bad: str) -> None:

@@ -23,7 +23,12 @@ from services.alerts.api.routes import (
     venues,
     whoami,
 )
-from services.alerts.api.stream import AlertStreams, BadEventIdError, TooManyStreamsError
+from services.alerts.api.stream import (
+    AlertStreams,
+    BadEventIdError,
+    TokenStreamsExhaustedError,
+    TooManyStreamsError,
+)
 from services.alerts.domain import InconsistentAlertsError
 from services.alerts.queries import AlertsQueries, StoreUnavailableError, TooManyContactsError
 from services.core.config import Settings
@@ -122,6 +127,10 @@ def _install_read_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TooManyStreamsError)
     async def _busy(_: Request, exc: Exception) -> JSONResponse:
         return problem(503, str(exc), headers={"Retry-After": "30"})
+
+    @app.exception_handler(TokenStreamsExhaustedError)
+    async def _token_busy(_: Request, exc: Exception) -> JSONResponse:
+        return problem(429, str(exc), headers={"Retry-After": "30"})
 
     @app.exception_handler(BadEventIdError)
     async def _bad_event_id(_: Request, exc: Exception) -> JSONResponse:

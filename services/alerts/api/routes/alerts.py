@@ -23,7 +23,8 @@ reconnect with it as `Last-Event-ID` (browsers do this by themselves) to resume 
 repeated or skipped. Without it the stream starts at the end (new alerts only), or at the
 beginning with `?from=beginning`. Nothing older than the retention horizon
 (`TRUYVET_RETENTION_DAYS`) is replayed, whatever the start or `Last-Event-ID`. A comment line is
-sent every 15 s while idle. For the `notifier` role only: alerts carry stable pseudonyms.
+sent every 15 s while idle. A token holds at most 4 streams on one server (429 beyond). For
+the `notifier` role only: alerts carry stable pseudonyms.
 """
 
 
@@ -37,12 +38,12 @@ sent every 15 s while idle. For the `notifier` role only: alerts carry stable ps
 )
 async def alerts_stream(
     ctx: Annotated[AlertsContext, Depends(context)],
-    _: Annotated[Principal, Depends(requires(*STREAM_READERS))],
+    who: Annotated[Principal, Depends(requires(*STREAM_READERS))],
     start: Annotated[Literal["beginning", "end"], Query(alias="from")] = "end",
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     resume: Start = parse_event_id(last_event_id) if last_event_id else start
-    feed = await ctx.streams.open(resume)
+    feed = await ctx.streams.open(resume, holder=who.token_id or who.role.value)
     return StreamingResponse(
         feed.events(),
         media_type="text/event-stream",
