@@ -54,17 +54,20 @@ KEEP_STACK_ENV = "TRUYVET_BENCH_KEEP_STACK"
 
 
 def bench_settings() -> IngestSettings:
-    """The benchmark stack: its own state dir and ports, whatever the environment says."""
+    """The benchmark stack: its own state dir and ports, whatever the environment says — but
+    for ``TRUYVET_TEST_PORT_OFFSET``, which shifts every port as it does the tests', so two
+    checkouts can run benchmarks side by side."""
+    offset = int(os.environ.get("TRUYVET_TEST_PORT_OFFSET", "0"))
     return IngestSettings(
         state_dir=BENCH_STATE_DIR,
-        kafka_bootstrap="127.0.0.1:29092",
-        kafka_controller_port=29093,
+        kafka_bootstrap=f"127.0.0.1:{29092 + offset}",
+        kafka_controller_port=29093 + offset,
         clickhouse_host="127.0.0.1",
-        clickhouse_port=29000,
-        clickhouse_http_port=28123,
+        clickhouse_port=29000 + offset,
+        clickhouse_http_port=28123 + offset,
         clickhouse_database="truyvet_bench",
-        ingest_port=28000,
-        alerts_port=28001,
+        ingest_port=28000 + offset,
+        alerts_port=28001 + offset,
         topic_prefix="",
     )
 
@@ -539,6 +542,20 @@ class ServiceRun:
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_healthy(self, url: str, timeout_s: float = 60) -> None:
+        """Wait for the service at ``url`` to answer ``/healthz``; raise if it exits first."""
+        import httpx
+
+        def healthy() -> bool:
+            if not self.alive():
+                raise RuntimeError(f"{self.module} exited:\n{self.log_tail()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False  # not listening yet
+
+        wait_until(healthy, timeout_s, f"{self.module} to answer /healthz")
 
     def stop(self, timeout_s: float = 20.0) -> None:
         import signal

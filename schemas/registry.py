@@ -20,6 +20,7 @@ class Role(StrEnum):
     VENUE = "venue"
     AUTHORITY = "authority"
     DASHBOARD = "dashboard"
+    NOTIFIER = "notifier"
 
 
 class VenueRecord(WireModel):

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -24,6 +25,7 @@ from schemas.registry import TokenRecord
 from schemas.venues import VenueKind
 from services.core.config import IngestSettings
 from services.core.tokens import ISSUABLE_ROLES
+from truyvet.audit_command import audit
 from truyvet.registry_commands import (
     CommandError,
     add_token,
@@ -220,6 +222,21 @@ def run_trace(args: argparse.Namespace, settings: IngestSettings) -> int:
     return trace(settings, args.case_id, console=console)
 
 
+def _audit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", required=True, type=_since,
+                        help="ISO date or time (UTC if no zone), e.g. 2026-12-01")
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
+
+
+def _since(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_audit(args: argparse.Namespace, settings: IngestSettings) -> int:
+    return audit(settings, args.since, as_json=args.json, console=console)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("up", "start the local stack (Kafka, ClickHouse, services); idempotent", run_up),
     Command("down", "stop what `up` started", run_down),
@@ -236,6 +253,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("fetch", "resolve the Kafka broker jars from Maven Central (once)", run_fetch),
     Command("trace", "a case's F1/F2 alerts and transmission chain", run_trace,
             _trace_arguments),
+    Command("audit", "who reported, withdrew and read per-person data since a time",
+            run_audit, _audit_arguments),
     Command("simulate", "push a synthetic city through the ingest API", run_simulate,
             simulate_arguments),
     Command("demo", "simulate a city, report 3 cases and show their alerts", run_demo,

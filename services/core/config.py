@@ -18,7 +18,7 @@ from schemas.venues import MAX_DWELL_LIMIT_S
 from services.core.production import is_loopback, secret_problems
 
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
-TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
+TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry", "audit")
 DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - public defaults, refused in production
 
@@ -86,8 +86,16 @@ class Settings(BaseSettings):
     alerts_worker_metrics_port: int = Field(default=9465, ge=0, le=65_535)
     # Only used by the local stack: the Prometheus that `truyvet up` starts.
     prometheus_port: int = Field(default=9090, ge=1, le=65_535)
+    # Key of the per-case pseudonyms the alerts API shows authority readers (a keyed hash of
+    # case id and pseudonym), so two cases' answers cannot be joined without the server. Only
+    # the alerts API needs it; it is not the pseudonym secret and cannot make a pseudonym.
+    read_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "read")
+    # Aggregates the dashboard role reads show a count below this as suppressed (null).
+    min_group: int = Field(default=5, ge=1, le=1000)
 
     retention_days: int = Field(default=21, ge=1, le=366)
+    # Rule 10: cases, alerts and the audit log (tables and topics) are kept this long.
+    audit_retention_days: int = Field(default=365, ge=1, le=3660)
     max_clock_skew_s: int = Field(default=300, ge=0, le=3600)
     default_dwell_s: int = Field(default=3600, ge=60, le=86_400)
     max_dwell_s: int = Field(default=12 * 3600, ge=60, le=MAX_DWELL_LIMIT_S)

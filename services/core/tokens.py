@@ -8,7 +8,7 @@ from schemas.common import utc_now
 from schemas.registry import Role, TokenRecord
 from services.core.secrets import new_secret, sha256_hex
 
-ISSUABLE_ROLES = (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)
+ISSUABLE_ROLES = (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD, Role.NOTIFIER)
 
 
 def issue_token(

@@ -65,8 +65,9 @@ def test_topics_have_the_configured_partitions_and_policies(settings: Settings) 
     assert value("scans", "cleanup.policy") == "delete"
     assert value("scans", "retention.ms") == str(settings.retention_days * DAY_MS)
     assert value("contacts", "retention.ms") == str(settings.retention_days * DAY_MS)
-    assert value("cases", "retention.ms") == "-1"
-    assert value("alerts", "retention.ms") == "-1"
+    # Rule 10's audit period bounds cases, alerts and the audit log.
+    for name in ("cases", "alerts", "audit"):
+        assert value(name, "retention.ms") == str(settings.audit_retention_days * DAY_MS)
     assert int(value("dead-letter", "retention.ms")) > settings.retention_days * DAY_MS
 
 

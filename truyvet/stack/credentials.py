@@ -19,7 +19,8 @@ from truyvet.stack.layout import StateLayout, write_private
 AnySettings = TypeVar("AnySettings", bound=Settings)
 
 # The keys of ingest and the passwords of the local Kafka (SCRAM) and ClickHouse users.
-SECRET_FIELDS = ("pseudonym_secret", "qr_secret", "kafka_password", "clickhouse_password")
+SECRET_FIELDS = ("pseudonym_secret", "qr_secret", "read_secret", "kafka_password",
+                 "clickhouse_password")
 
 
 def _env_name(field: str) -> str:

@@ -98,6 +98,7 @@ def isolated_copy(
             "state_dir": state_dir,
             "pseudonym_secret": SecretStr(secrets.token_urlsafe(32)),
             "qr_secret": SecretStr(secrets.token_urlsafe(32)),
+            "read_secret": SecretStr(secrets.token_urlsafe(32)),
             **overrides,
         }
     )

@@ -26,6 +26,7 @@ TOPIC_PARTITIONS: Mapping[str, int] = MappingProxyType(
         "alerts": 4,
         "dead-letter": 1,
         "registry": 1,  # venues, keys and tokens: small, compacted, read whole at start-up
+        "audit": 1,  # who read which per-person data: small, in the order it happened
     }
 )
 
@@ -47,14 +48,16 @@ def partitions_of(name: str, settings: Settings) -> int:
 def topic_configs(name: str, settings: Settings) -> dict[str, str]:
     """The topic-level configs of topic ``name`` (a short name from ``TOPIC_NAMES``)."""
     horizon_ms = str(settings.retention_days * _DAY_MS)
+    audit_ms = str(settings.audit_retention_days * _DAY_MS)
     configs: dict[str, dict[str, str]] = {
         # Rule 10: scans and what is derived from them go at the retention horizon. `scans` is
         # the log of record over that horizon: a tracer restores its hot window from it.
         "scans": {"cleanup.policy": "delete", "retention.ms": horizon_ms},
         "contacts": {"cleanup.policy": "delete", "retention.ms": horizon_ms},
-        # Cases and alerts are kept for audit.
-        "cases": {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"},
-        "alerts": {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"},
+        # Cases, alerts and the audit log are kept for the audit period, then go (rule 10).
+        "cases": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
+        "alerts": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
+        "audit": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
         "dead-letter": {
             "cleanup.policy": "delete",
             "retention.ms": str(DEAD_LETTER_RETENTION_DAYS * _DAY_MS),

@@ -21,6 +21,19 @@ class Principal:
     role: Role
     venue: VenuePublic | None = None  # set for venue keys only
     credential_sha256: str = ""  # of the key or token it was found by
+    # Set for tokens: what audit records name the caller by (see token_id()).
+    token_id: str | None = None
+
+
+def token_id(token_sha256: str) -> str:
+    """A token's id in audit records: the first 16 hex characters of the SHA-256 the registry
+    stores, so an operator finds the token record and nobody learns the token.
+
+    Example:
+        >>> token_id("ab" * 32)
+        'abababababababab'
+    """
+    return token_sha256[:16]
 
 
 class Authenticator:
@@ -71,7 +84,8 @@ class Authenticator:
         role = view.role_for_token_hash(credential_sha256)
         if role is None:
             return None
-        return Principal(role=role, credential_sha256=credential_sha256)
+        return Principal(role=role, credential_sha256=credential_sha256,
+                         token_id=token_id(credential_sha256))
 
     def still_valid(self, principal: Principal) -> bool:
         """Whether the credential ``principal`` came with still holds its role: not revoked,
