@@ -21,6 +21,7 @@ from schemas.cases import CaseReported, CaseWithdrawn
 from services.alerts.queries import ClickHouseReads, StoreUnavailableError
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -72,7 +73,7 @@ def reads_since(settings: Settings, since: datetime) -> list[AuditLine]:
 
 def case_acts_since(settings: Settings, since: datetime) -> list[AuditLine]:
     """Reports and withdrawals on the ``cases`` topic since ``since`` (by record time)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+    consumer = KafkaConsumer(**kafka_options(settings), enable_auto_commit=False,
                              isolation_level="read_committed", consumer_timeout_ms=2000)
     try:
         topic = settings.topic("cases")

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from services.core.config import Settings
 from services.core.kafka_connection import kafka_options
@@ -59,11 +66,17 @@ class Deliveries:
     unsent until something restarted it. So :meth:`acknowledged` sends the whole batch again,
     in order, after a back-off, until it is through: what a worker sends is keyed facts and
     triggers that its readers take again to the same effect, so a second copy changes nothing.
+
+    A broker that restarts may forget the idempotent producer's sequence numbers
+    (``OutOfOrderSequenceNumber``, ``UnknownProducerId``): that producer can send nothing more,
+    so ``renew`` replaces it with a fresh one before the batch goes again.
     """
 
-    def __init__(self, producer: AIOKafkaProducer, *, stopping: asyncio.Event | None = None,
-                 retry_cap_s: float = 5.0) -> None:
+    def __init__(self, producer: AIOKafkaProducer, *,
+                 renew: Callable[[], Awaitable[AIOKafkaProducer]] | None = None,
+                 stopping: asyncio.Event | None = None, retry_cap_s: float = 5.0) -> None:
         self._producer = producer
+        self._renew = renew
         self._stopping = stopping
         self._records: list[tuple[str, bytes, bytes | None]] = []
         self._sent: list[asyncio.Future[Any]] = []
@@ -90,14 +103,24 @@ class Deliveries:
             if not failed:
                 break
             error = failed[0]
-            if not _retriable(error) or (self._stopping is not None and self._stopping.is_set()):
+            renew = self._renew is not None and any(
+                isinstance(e, _PRODUCER_STATE_ERRORS) for e in failed)
+            if (not (renew or _retriable(error))
+                    or (self._stopping is not None and self._stopping.is_set())):
                 raise error  # uncommitted: the partitions' next owner sends it all again
-            log.warning("%d of %d sends failed (%r); sending the batch again in %.1fs",
-                        len(failed), len(outcomes), error, delay)
+            log.warning("%d of %d sends failed (%r); sending the batch again in %.1fs%s",
+                        len(failed), len(outcomes), error, delay,
+                        " with a new producer" if renew else "")
             await asyncio.sleep(delay)
+            if renew and self._renew is not None:
+                self._producer = await self._renew()
             delay = min(self._retry_cap_s, delay * 2)
             self._sent = [await self._send(*record) for record in self._records]
         self._records, self._sent = [], []
+
+
+_PRODUCER_STATE_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch,
+                          ProducerFenced)
 
 
 def _retriable(error: BaseException) -> bool:

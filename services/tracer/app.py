@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
@@ -200,7 +200,7 @@ class TracerWorker:
         """
         loop = asyncio.get_running_loop()
         assert self.producer is not None
-        sent = Deliveries(self.producer, stopping=self._stopping)
+        sent = Deliveries(self.producer, renew=self._renew_producer, stopping=self._stopping)
         previous: tuple[StepOutput, asyncio.Future[None]] | None = None
         for part in in_parts(messages, self._part_bytes):
             pending: Sequence[SourceMessage] = part
@@ -222,6 +222,29 @@ class TracerWorker:
         if previous is not None:
             await self._publish(sent, *previous)
         await sent.acknowledged()
+
+    async def _renew_producer(self) -> AIOKafkaProducer:
+        """A fresh producer in place of one the broker no longer knows (see Deliveries)."""
+        if self.producer is not None:
+            try:
+                await self.producer.stop()
+            except KafkaError as exc:  # it is being dropped for failing anyway
+                log.warning("stopping the old producer failed: %r", exc)
+        delay = 0.5
+        while True:
+            producer = acknowledged_producer(self.settings)
+            try:
+                await producer.start()
+            except KafkaError as exc:  # the broker is not back yet
+                await producer.stop()
+                if self._stopping.is_set():
+                    raise
+                log.warning("a new producer could not start (%r); again in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+                continue
+            self.producer = producer
+            return producer
 
     async def _publish(self, sent: Deliveries, out: StepOutput,
                        written: asyncio.Future[None]) -> None:

@@ -16,6 +16,7 @@ from schemas.common import utc_now
 from services.alerts.queries import AlertsQueries
 from services.core.config import Settings
 from services.core.http.auth import Principal
+from services.core.kafka_connection import kafka_options
 
 
 class AuditLog:
@@ -25,7 +26,7 @@ class AuditLog:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self._settings.kafka_bootstrap,
+        self._producer = AIOKafkaProducer(**kafka_options(self._settings),
                                           acks="all", enable_idempotence=True,
                                           client_id="truyvet-alerts-audit")
         await self._producer.start()
