@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from services.alerts.domain import Alert, Case, ContactEdge
-from services.alerts.worker.engine import AlertChanges, AlertEngine
+from services.alerts.domain.engine import AlertChanges, AlertEngine
 
 H, DAY = 3600, 86_400
 RETENTION_S = 21 * DAY

@@ -36,7 +36,7 @@ from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.common import Op
 from schemas.derived import ContactBatch
 from services.alerts.domain import DomainError
-from services.alerts.worker.engine import AlertChanges, AlertEngine
+from services.alerts.domain.engine import AlertChanges, AlertEngine
 from services.alerts.worker.store import AlertStore
 from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of

@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from services.alerts.domain import Alert, Case, ContactEdge, EdgesOf, diff_alerts, trace_case
+from services.alerts.domain.alert_diff import diff_alerts
+from services.alerts.domain.exposure import EdgesOf, trace_case
+from services.alerts.domain.model import Alert, Case, ContactEdge
 
 DAY_S = 86_400
 
