@@ -46,6 +46,16 @@ def manual_commit_consumer(settings: Settings, group_id: str, **options: Any) ->
     )
 
 
+def unassigned_reader(settings: Settings, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of no group, for partitions the caller assigns and positions itself."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="latest",
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+        **options,
+    )
+
+
 class RebalancingWorker(Protocol):
     async def partitions_revoked(self, revoked: list[TopicPartition]) -> None: ...
 

@@ -126,6 +126,13 @@ class AlertEngine:
         self._index(open_case)
         return changes
 
+    def forget(self, case_ids: Iterable[str]) -> None:
+        """Stop holding ``case_ids`` (another worker owns them now); nothing is retracted."""
+        for case_id in case_ids:
+            open_case = self.cases.pop(case_id, None)
+            if open_case is not None:
+                self._unindex(open_case)
+
     def close_reported_before(self, cutoff: int) -> list[str]:
         """Stop watching cases reported before ``cutoff`` (their alerts stay, for audit)."""
         closed = [cid for cid, oc in self.cases.items() if oc.case.reported_at < cutoff]
