@@ -53,14 +53,17 @@ KEEP_STACK_ENV = "TRUYVET_BENCH_KEEP_STACK"
 
 
 def bench_settings() -> Settings:
-    """The benchmark stack: its own state dir and ports, whatever the environment says."""
+    """The benchmark stack: its own state dir and ports, whatever the environment says, but
+    for ``TRUYVET_TEST_PORT_OFFSET``, which shifts them as it does the test stack's (two
+    checkouts benchmarking side by side)."""
+    offset = int(os.environ.get("TRUYVET_TEST_PORT_OFFSET", "0"))
     return Settings(
         state_dir=BENCH_STATE_DIR,
-        kafka_bootstrap="127.0.0.1:29092",
-        kafka_controller_port=29093,
+        kafka_bootstrap=f"127.0.0.1:{29092 + offset}",
+        kafka_controller_port=29093 + offset,
         clickhouse_host="127.0.0.1",
-        clickhouse_port=29000,
-        clickhouse_http_port=28123,
+        clickhouse_port=29000 + offset,
+        clickhouse_http_port=28123 + offset,
         clickhouse_user="default",
         clickhouse_password=SecretStr(""),
         clickhouse_database="truyvet_bench",
