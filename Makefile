@@ -1,11 +1,12 @@
-# truyvet — every target here is named in README.md.
+# truyvet — every target here is in README.md's table of make targets (tests/unit/test_makefile.py).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-# gcc and libssl-dev build the tracer's ids module (services/tracer/domain/_uuid5.c).
-APT_PACKAGES := clickhouse-server clickhouse-client chromium gcc libssl-dev
+# gcc and libssl-dev build the tracer's ids module (services/tracer/domain/_uuid5.c);
+# prometheus (with promtool) is the local stack's metrics store and checks its rules.
+APT_PACKAGES := clickhouse-server clickhouse-client chromium gcc libssl-dev prometheus
 
 .PHONY: setup system-deps venv up down status demo test test-unit test-integration lint schemas \
         bench-ingest bench-tracer bench-alerts soak clean
@@ -49,10 +50,12 @@ demo: setup
 
 ## test: README command two — lint, then every test against a real Kafka and ClickHouse
 test: setup lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest
+
+## test-unit: pure tests and the docstring examples of the code, nothing started
 
 test-unit: venv
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit schemas services truyvet
 
 test-integration: setup
 	$(BIN)/pytest tests/integration tests/e2e

@@ -43,6 +43,7 @@ from schemas.cases import CaseReported
 from services.alerts.domain import Case, ContactEdge, trace_case
 from services.core.clickhouse import clickhouse_client, utc, utc_day
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.tracer.domain.model import Visit
 from services.tracer.domain.overlap import contacts_among
 
@@ -242,12 +243,12 @@ def main() -> None:
             "services.alerts.worker", settings, settings.state_dir / "alerts-worker.log"
         )
         consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **kafka_options(settings),
             enable_auto_commit=False,
             isolation_level="read_committed",
         )
         producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0
+            **kafka_options(settings), acks="all", linger_ms=0
         )
         try:
             topic = settings.topic("alerts")

@@ -30,18 +30,19 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from pydantic import SecretStr
 
 from schemas.common import Direction
 from schemas.registry import Role, VenueRecord
 from schemas.scans import ScanBatch, ScanEvent
 from schemas.venues import VenueKind, VenuePublic
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
+from services.core.kafka_connection import kafka_options
 from services.core.registry_log import publish_records_blocking
 from services.core.tokens import issue_token
 from truyvet.stack import clickhouse as clickhouse_part
 from truyvet.stack import kafka as kafka_part
 from truyvet.stack.lifecycle import isolated_copy
+from truyvet.stack.services import settings_for
 from truyvet.stack.sharing import shared_infrastructure
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,23 +53,21 @@ KEEP_STACK_ENV = "TRUYVET_BENCH_KEEP_STACK"
 # ---------------------------------------------------------------------------------- the stack
 
 
-def bench_settings() -> Settings:
-    """The benchmark stack: its own state dir and ports, whatever the environment says, but
-    for ``TRUYVET_TEST_PORT_OFFSET``, which shifts them as it does the test stack's (two
-    checkouts benchmarking side by side)."""
+def bench_settings() -> IngestSettings:
+    """The benchmark stack: its own state dir and ports, whatever the environment says — but
+    for ``TRUYVET_TEST_PORT_OFFSET``, which shifts every port as it does the tests', so two
+    checkouts can run benchmarks side by side."""
     offset = int(os.environ.get("TRUYVET_TEST_PORT_OFFSET", "0"))
-    return Settings(
+    return IngestSettings(
         state_dir=BENCH_STATE_DIR,
         kafka_bootstrap=f"127.0.0.1:{29092 + offset}",
         kafka_controller_port=29093 + offset,
         clickhouse_host="127.0.0.1",
         clickhouse_port=29000 + offset,
         clickhouse_http_port=28123 + offset,
-        clickhouse_user="default",
-        clickhouse_password=SecretStr(""),
         clickhouse_database="truyvet_bench",
-        ingest_port=28000,
-        alerts_port=28001,
+        ingest_port=28000 + offset,
+        alerts_port=28001 + offset,
         topic_prefix="",
     )
 
@@ -117,7 +116,7 @@ def drop_stores(settings: Settings) -> None:
     """Delete the run's topics (the workers' internal ones too), consumer groups and database."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=60_000)
+    admin = KafkaAdminClient(**kafka_options(settings), request_timeout_ms=60_000)
     try:
         topics = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
         if topics:
@@ -326,7 +325,7 @@ def city_day(scans: int, *, crowding: float = 1.0, seed: int = 1,
 class Pseudonyms:
     """Ingest's pseudonymisation of the city's phone numbers, cached (people repeat)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: IngestSettings) -> None:
         from services.core.pseudonym import Pseudonymizer
         from services.ingest.identifiers import person_id_normaliser
 
@@ -529,7 +528,8 @@ class ServiceRun:
         self._log = log_path.open("ab")
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module], cwd=REPO_ROOT, env={**os.environ, **settings.as_env()},
+            [sys.executable, "-m", module], cwd=REPO_ROOT,
+            env={**os.environ, **settings_for(module, settings).as_env()},
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -542,6 +542,20 @@ class ServiceRun:
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_healthy(self, url: str, timeout_s: float = 60) -> None:
+        """Wait for the service at ``url`` to answer ``/healthz``; raise if it exits first."""
+        import httpx
+
+        def healthy() -> bool:
+            if not self.alive():
+                raise RuntimeError(f"{self.module} exited:\n{self.log_tail()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False  # not listening yet
+
+        wait_until(healthy, timeout_s, f"{self.module} to answer /healthz")
 
     def stop(self, timeout_s: float = 20.0) -> None:
         import signal

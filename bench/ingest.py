@@ -45,7 +45,6 @@ from bench.common import (
     percentile,
     scan_batch,
     scan_request_items,
-    wait_until,
 )
 from schemas.scans import ScanBatch
 from services.core.config import Settings
@@ -202,15 +201,7 @@ def _run_http(report: Report, settings: Settings, day: Any,
     url = f"http://{settings.ingest_host}:{settings.ingest_port}"
     service = ServiceRun("services.ingest", settings, settings.state_dir / "ingest.log")
     try:
-        def healthy() -> bool:
-            if not service.alive():
-                raise RuntimeError(f"ingest exited:\n{service.log_tail()}")
-            try:
-                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False  # not listening yet
-
-        wait_until(healthy, 60, "ingest to answer /healthz")
+        service.wait_healthy(url)
         keys = register_venues(url, admin, sorted(day.scans))
         requests = [(keys[venue_id], orjson.dumps(scan_request_items(venue_id, rows)), len(rows))
                     for venue_id, rows in uploads]

@@ -52,6 +52,7 @@ from bench.common import (
 )
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.core.registry_log import publish_records_blocking
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -96,7 +97,7 @@ def encode_messages(day: CityDay, settings: Settings, low: int, high: int
 
 async def _produce(settings: Settings, messages: Sequence[tuple[bytes, bytes, int]]) -> Loaded:
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+        **kafka_options(settings), acks="all", enable_idempotence=True,
         linger_ms=5, max_request_size=MAX_MESSAGE_BYTES, max_batch_size=1024 * 1024,
     )
     await producer.start()
@@ -136,7 +137,7 @@ def preload(settings: Settings, day: CityDay, messages: Sequence[tuple[bytes, by
 
 async def _bare_pass(settings: Settings, loaded: Loaded) -> tuple[float, int, int]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+        **kafka_options(settings), enable_auto_commit=False,
         max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=64 * 1024 * 1024,
     )
     await consumer.start()
@@ -202,7 +203,7 @@ def run_workers(stack: Settings, settings: Settings, loaded: Loaded, workers: in
     topic = settings.topic("scans")
     group = f"{settings.topic_prefix}truyvet-tracer"
     end = loaded.end_offsets()
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_options(settings))
     infra = infra_pids(stack)
     infra_cpu0 = {name: cpu_seconds(pid) for name, pid in infra.items()}
     total_cpu0 = psutil.cpu_times()
@@ -310,7 +311,7 @@ def stored_counts(settings: Settings) -> dict[str, int]:
         }
     finally:
         client.disconnect()
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(**kafka_options(settings))
     try:
         for name, figure in (("contacts", "contacts_messages"), ("dead-letter", "dead_letters")):
             topic = settings.topic(name)

@@ -57,6 +57,8 @@ class CaseReported(_CaseTimes):
     kind: Literal["reported"] = "reported"
     case_id: Identifier
     person_id: Pseudonym
+    reported_by: str | None = Field(default=None, max_length=64,
+                                    description="Id of the authority token that reported it.")
 
 
 class CaseWithdrawn(WireModel):
@@ -66,6 +68,8 @@ class CaseWithdrawn(WireModel):
     case_id: Identifier
     withdrawn_at: UtcDateTime
     reason: ShortText | None = None
+    withdrawn_by: str | None = Field(default=None, max_length=64,
+                                     description="Id of the authority token that withdrew it.")
 
 
 class CaseAccepted(WireModel):

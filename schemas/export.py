@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.alerts import Alert
+from schemas.audit import AuditEntry
 from schemas.cases import CaseIn, CaseReported, CaseWithdrawn
 from schemas.derived import ContactBatch, VisitChange
 from schemas.errors import DeadLetter, Problem
@@ -41,6 +42,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     VisitChange,
     ContactBatch,
     Alert,
+    AuditEntry,
     DeadLetter,
     Problem,
 )
@@ -55,6 +57,8 @@ TOPICS: dict[str, tuple[str, tuple[type[BaseModel], ...], str]] = {
         "Contact edges derived by the tracer, with retractions.",
     ),
     "alerts": ("person_id", (Alert,), "F1/F2 alerts and their retractions (op=retract)."),
+    "audit": ("case_id", (AuditEntry,), "Every read of per-person data: who, what, when, how "
+              "many people."),
     "dead-letter": (
         "source key",
         (DeadLetter,),

@@ -8,10 +8,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.common import ShortText, WireModel
+from schemas.common import ShortText, UtcDateTime, WireModel
 from schemas.venues import VenuePublic
 
 Sha256Hex = str
+TOKEN_ID_CHARS = 12
 
 
 class Role(StrEnum):
@@ -19,6 +20,7 @@ class Role(StrEnum):
     VENUE = "venue"
     AUTHORITY = "authority"
     DASHBOARD = "dashboard"
+    NOTIFIER = "notifier"
 
 
 class VenueRecord(WireModel):
@@ -30,7 +32,11 @@ class VenueRecord(WireModel):
 
 
 class TokenRecord(WireModel):
-    """Key ``token:<token_sha256>``. The token itself is never stored."""
+    """Key ``token:<token_sha256>``. The token itself is never stored.
+
+    A later record of the same key replaces the earlier one: revoking a token is writing its
+    record again with ``revoked`` set. From ``expires_at`` on the token is refused.
+    """
 
     type: Literal["token"] = "token"
     token_sha256: Sha256Hex = Field(pattern=r"^[0-9a-f]{64}$")
@@ -38,6 +44,16 @@ class TokenRecord(WireModel):
     label: ShortText | None = None
     created_at: datetime
     revoked: bool = False
+    expires_at: UtcDateTime | None = None
+
+    @property
+    def token_id(self) -> str:
+        """How operators name the token (``truyvet token list``, ``revoke``): the start of its
+        hash, which says nothing about the token itself."""
+        return self.token_sha256[:TOKEN_ID_CHARS]
+
+    def valid_at(self, now: datetime) -> bool:
+        return not self.revoked and (self.expires_at is None or now < self.expires_at)
 
 
 RegistryRecord = VenueRecord | TokenRecord

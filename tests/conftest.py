@@ -16,30 +16,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
+from services.core.kafka_connection import kafka_options
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_STATE_DIR = REPO_ROOT / ".truyvet-test"
 _STACK_FIXTURES = {"stack", "settings"}
 
 
-def stack_settings() -> Settings:
+def stack_settings() -> IngestSettings:
     """The test stack's settings: its own state dir and ports, whatever the environment says.
 
     ``TRUYVET_TEST_PORT_OFFSET`` shifts every port, so two checkouts can test side by side.
     """
     offset = int(os.environ.get("TRUYVET_TEST_PORT_OFFSET", "0"))
-    return Settings(
+    return IngestSettings(
         state_dir=TEST_STATE_DIR,
         kafka_bootstrap=f"127.0.0.1:{19092 + offset}",
         kafka_controller_port=19093 + offset,
         clickhouse_host="127.0.0.1",
         clickhouse_port=19000 + offset,
         clickhouse_http_port=18123 + offset,
-        clickhouse_user="default",
-        clickhouse_password=SecretStr(""),
         clickhouse_database="truyvet_test",
         ingest_port=18000,
         alerts_port=18001,
@@ -102,7 +100,7 @@ def _drop_stores(settings: Settings) -> None:
         ISOLATED.remove(settings)
 
     assert settings.topic_prefix, "only a test's own prefixed topics are ever deleted"
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=30_000)
+    admin = KafkaAdminClient(**kafka_options(settings), request_timeout_ms=30_000)
     try:
         topics = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
         if topics:

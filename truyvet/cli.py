@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -19,9 +20,20 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from schemas.common import utc_now
+from schemas.registry import TokenRecord
 from schemas.venues import VenueKind
-from services.core.config import Settings
-from truyvet.registry_commands import CommandError, add_token, add_venue
+from services.core.config import IngestSettings
+from services.core.tokens import ISSUABLE_ROLES
+from truyvet.audit_command import audit
+from truyvet.registry_commands import (
+    CommandError,
+    add_token,
+    add_venue,
+    list_tokens,
+    revoke_token,
+    rotate_venue_key,
+)
 from truyvet.simulate.commands import demo_arguments, run_demo, run_simulate, simulate_arguments
 from truyvet.stack import kafka, lifecycle
 from truyvet.stack.credentials import with_local_secrets
@@ -45,14 +57,14 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 class Command:
     name: str
     help: str
-    run: Callable[[argparse.Namespace, Settings], int]
+    run: Callable[[argparse.Namespace, IngestSettings], int]
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
 
 
 # --- up / down / status ----------------------------------------------------------------------
 
 
-def run_up(args: argparse.Namespace, settings: Settings) -> int:
+def run_up(args: argparse.Namespace, settings: IngestSettings) -> int:
     result = lifecycle.up(settings, progress=lambda line: console.print(f"  {line}"))
     if result.admin_token:
         console.print(f"admin token: {result.admin_token} (shown once)")
@@ -63,7 +75,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def run_down(args: argparse.Namespace, settings: Settings) -> int:
+def run_down(args: argparse.Namespace, settings: IngestSettings) -> int:
     lifecycle.down(settings, progress=lambda line: console.print(f"  {line}"))
     return EXIT_OK
 
@@ -78,7 +90,7 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_status(args: argparse.Namespace, settings: Settings) -> int:
+def run_status(args: argparse.Namespace, settings: IngestSettings) -> int:
     parts = lifecycle.status(settings, args.part)
     healthy = all(part.healthy for part in parts)
     if args.json:
@@ -116,9 +128,21 @@ def _venue_arguments(parser: argparse.ArgumentParser) -> None:
                      help="longest visit (default: 43200)")
     add.add_argument("--min-overlap", type=int, metavar="SECONDS",
                      help="shortest overlap that is a contact (default: 900)")
+    rotate = actions.add_parser("rotate-key",
+                                help="give a venue a new API key; the old one stops working")
+    rotate.add_argument("venue_id")
 
 
-def run_venue(args: argparse.Namespace, settings: Settings) -> int:
+def run_venue(args: argparse.Namespace, settings: IngestSettings) -> int:
+    if args.action == "rotate-key":
+        try:
+            api_key = rotate_venue_key(settings, args.venue_id)
+        except CommandError as exc:
+            errors.print(f"error: {exc}")
+            return EXIT_USAGE
+        console.print(f"new api_key of {args.venue_id} (shown once; the old key is refused "
+                      f"from now on): {api_key}")
+        return EXIT_OK
     try:
         created = add_venue(
             settings, name=args.name, kind=args.kind, venue_id=args.venue_id,
@@ -137,13 +161,26 @@ def run_venue(args: argparse.Namespace, settings: Settings) -> int:
 def _token_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="issue a token; prints it as the last word")
-    add.add_argument("--role", required=True, choices=["admin", "authority", "dashboard"])
+    add.add_argument("--role", required=True, choices=[r.value for r in ISSUABLE_ROLES])
     add.add_argument("--label", help="who or what the token is for")
+    add.add_argument("--expires-in", metavar="DURATION",
+                     help="valid for this long: 90m, 12h, 30d (default: until revoked)")
+    listing = actions.add_parser("list", help="every token's id, role, label and state")
+    listing.add_argument("--json", action="store_true", help="one JSON document")
+    revoke = actions.add_parser("revoke", help="revoke a token by its id (from `token list`)")
+    revoke.add_argument("token_id")
 
 
-def run_token(args: argparse.Namespace, settings: Settings) -> int:
+def run_token(args: argparse.Namespace, settings: IngestSettings) -> int:
     try:
-        token = add_token(settings, role=args.role, label=args.label)
+        if args.action == "list":
+            return _print_tokens(list_tokens(settings), as_json=args.json)
+        if args.action == "revoke":
+            revoked = revoke_token(settings, args.token_id)
+            console.print(f"revoked {revoked.role.value} token {revoked.token_id} "
+                          f"({revoked.label or 'no label'})")
+            return EXIT_OK
+        token = add_token(settings, role=args.role, label=args.label, expires_in=args.expires_in)
     except CommandError as exc:
         errors.print(f"error: {exc}")
         return EXIT_USAGE
@@ -151,7 +188,27 @@ def run_token(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
+def _print_tokens(tokens: list[TokenRecord], *, as_json: bool) -> int:
+    now = utc_now()
+
+    def state(token: TokenRecord) -> str:
+        return "revoked" if token.revoked else "active" if token.valid_at(now) else "expired"
+
+    rows = [{"id": t.token_id, "role": t.role.value, "label": t.label, "state": state(t),
+             "created_at": t.created_at.isoformat(),
+             "expires_at": t.expires_at.isoformat() if t.expires_at else None} for t in tokens]
+    if as_json:
+        console.print_json(json.dumps({"tokens": rows}))
+        return EXIT_OK
+    table = Table("id", "role", "label", "state", "created", "expires")
+    for row in rows:
+        table.add_row(*(str(row[k] or "-") for k in
+                        ("id", "role", "label", "state", "created_at", "expires_at")))
+    console.print(table)
+    return EXIT_OK
+
+
+def run_fetch(args: argparse.Namespace, settings: IngestSettings) -> int:
     libs = kafka.ensure_jars(settings)
     console.print(f"Kafka broker jars ready in {libs}")
     return EXIT_OK
@@ -161,8 +218,23 @@ def _trace_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("case_id", help="the case to show")
 
 
-def run_trace(args: argparse.Namespace, settings: Settings) -> int:
+def run_trace(args: argparse.Namespace, settings: IngestSettings) -> int:
     return trace(settings, args.case_id, console=console)
+
+
+def _audit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", required=True, type=_since,
+                        help="ISO date or time (UTC if no zone), e.g. 2026-12-01")
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
+
+
+def _since(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_audit(args: argparse.Namespace, settings: IngestSettings) -> int:
+    return audit(settings, args.since, as_json=args.json, console=console)
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -174,11 +246,15 @@ COMMANDS: tuple[Command, ...] = (
         run_status,
         _status_arguments,
     ),
-    Command("venue", "manage venues (venue add …)", run_venue, _venue_arguments),
-    Command("token", "issue API tokens (token add --role …)", run_token, _token_arguments),
+    Command("venue", "manage venues (venue add …, venue rotate-key ID)", run_venue,
+            _venue_arguments),
+    Command("token", "issue, list and revoke API tokens (token add --role …)", run_token,
+            _token_arguments),
     Command("fetch", "resolve the Kafka broker jars from Maven Central (once)", run_fetch),
     Command("trace", "a case's F1/F2 alerts and transmission chain", run_trace,
             _trace_arguments),
+    Command("audit", "who reported, withdrew and read per-person data since a time",
+            run_audit, _audit_arguments),
     Command("simulate", "push a synthetic city through the ingest API", run_simulate,
             simulate_arguments),
     Command("demo", "simulate a city, report 3 cases and show their alerts", run_demo,
@@ -208,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     try:
-        settings = with_local_secrets(Settings())
+        # The operator's CLI is on ingest's side: `venue add` prints the signed QR payload.
+        settings = with_local_secrets(IngestSettings())
     except ValidationError as exc:
         errors.print(f"[red]error:[/] invalid TRUYVET_* settings:\n{escape(str(exc))}", markup=True)
         return EXIT_USAGE

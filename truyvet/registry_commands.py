@@ -1,12 +1,19 @@
-"""``truyvet venue add`` and ``truyvet token add``: write to the registry topic directly."""
+"""``truyvet venue …`` and ``truyvet token …``: read and write the registry topic directly.
+
+Every service follows that topic, so what these write (a new venue, a revoked token, a rotated
+key) holds on every replica within about a second, with nothing to restart.
+"""
 
 from __future__ import annotations
 
-from schemas.registry import Role, VenueRecord
+import re
+from datetime import timedelta
+
+from schemas.registry import Role, TokenRecord, VenueRecord
 from schemas.venues import VenueCreate, VenueKind
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from services.core.registry_log import publish_records_blocking, read_registry_blocking
-from services.core.secrets import QrSigner, sha256_hex
+from services.core.secrets import QrSigner, new_secret, sha256_hex
 from services.core.tokens import issue_token
 from services.ingest.routes.venues import new_venue
 
@@ -16,7 +23,7 @@ class CommandError(RuntimeError):
 
 
 def add_venue(
-    settings: Settings,
+    settings: IngestSettings,
     *,
     name: str,
     kind: str = "other",
@@ -50,11 +57,59 @@ def add_venue(
     }
 
 
-def add_token(settings: Settings, *, role: str, label: str | None = None) -> str:
-    """Issue a token for ``role``; only its hash is written."""
+def rotate_venue_key(settings: Settings, venue_id: str) -> str:
+    """Give a venue a new API key (returned, shown once); the old key stops working."""
+    record = read_registry_blocking(settings).venue_record(venue_id)
+    if record is None:
+        raise CommandError(f"no venue {venue_id!r}")
+    api_key = new_secret("tvk")
+    rotated = record.model_copy(update={"key_sha256": sha256_hex(api_key)})
+    publish_records_blocking(settings, [rotated])
+    return api_key
+
+
+def add_token(
+    settings: Settings, *, role: str, label: str | None = None, expires_in: str | None = None
+) -> str:
+    """Issue a token for ``role``, valid for ``expires_in`` (``90m``, ``12h``, ``30d``) or
+    until revoked; only its hash is written."""
     try:
-        token, record = issue_token(Role(role), label)
+        lifetime = parse_duration(expires_in) if expires_in is not None else None
+        token, record = issue_token(Role(role), label, lifetime)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     publish_records_blocking(settings, [record])
     return token
+
+
+def list_tokens(settings: Settings) -> list[TokenRecord]:
+    return read_registry_blocking(settings).tokens()
+
+
+def revoke_token(settings: Settings, token_id: str) -> TokenRecord:
+    """Revoke the token whose id (``truyvet token list``) starts with ``token_id``."""
+    if len(token_id) < 6:
+        raise CommandError("name the token by at least 6 characters of its id")
+    matches = [t for t in list_tokens(settings) if t.token_sha256.startswith(token_id.lower())]
+    if len(matches) != 1:
+        raise CommandError(f"{len(matches)} tokens have an id starting with {token_id!r}")
+    revoked = matches[0].model_copy(update={"revoked": True})
+    publish_records_blocking(settings, [revoked])
+    return revoked
+
+
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
+_UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90m``, ``12h`` or ``30d`` as a :class:`timedelta`.
+
+    Example:
+        >>> parse_duration("30d")
+        datetime.timedelta(days=30)
+    """
+    found = _DURATION.match(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration like 90m, 12h or 30d")
+    return int(found[1]) * _UNIT[found[2]]

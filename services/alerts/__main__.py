@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from types import FrameType
 
@@ -11,7 +10,8 @@ import uvicorn
 from services.alerts.api import create_app
 from services.alerts.api.stream import AlertStreams
 from services.core.config import Settings
-from services.core.http.forwarded import uvicorn_forwarding
+from services.core.http.serving import uvicorn_options
+from services.core.logs import configure_logging
 
 # A backstop only: open SSE streams are ended as soon as shutdown begins (below).
 GRACEFUL_SHUTDOWN_S = 10
@@ -32,7 +32,7 @@ class _Server(uvicorn.Server):
 
 def main() -> None:
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("alerts", settings.log_format)
     app = create_app(settings)
     streams: AlertStreams = app.state.streams
     config = uvicorn.Config(
@@ -40,11 +40,12 @@ def main() -> None:
         host=settings.alerts_host,
         port=settings.alerts_port,
         log_level="info",
+        log_config=None,  # uvicorn's loggers write through ours (services/core/logs.py)
         # As in ingest: no access log (a dashboard's polling would drown it); errors are logged
         # by the shared error handlers.
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        **uvicorn_forwarding(settings),
+        **uvicorn_options(settings),
     )
     _Server(config, on_exit=streams.end_all).run()
 

@@ -27,14 +27,26 @@ class _DateOrDayNumber(DateColumn):
         return super().prepare_items(items)
 
 
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """Where ClickHouse is and how to log in (user, password, TLS): for every client."""
+    options: dict[str, Any] = {
+        "host": settings.clickhouse_host,
+        "port": settings.clickhouse_port,
+        "user": settings.clickhouse_user,
+        "password": settings.clickhouse_password.get_secret_value(),
+    }
+    if settings.clickhouse_secure:
+        options.update(secure=True, verify=True)
+        if settings.clickhouse_ca_file is not None:
+            options["ca_certs"] = str(settings.clickhouse_ca_file)
+    return options
+
+
 def clickhouse_client(settings: Settings, *, database: bool = True) -> Client:
     # The driver picks a column's class from this registry by the column's type name.
     _column_types.column_by_type[DateColumn.ch_type] = _DateOrDayNumber
     return Client(
-        host=settings.clickhouse_host,
-        port=settings.clickhouse_port,
-        user=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(),
+        **connection_options(settings),
         database=settings.clickhouse_database if database else "default",
         connect_timeout=5,
         send_receive_timeout=60,

@@ -15,10 +15,12 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.venues import MAX_DWELL_LIMIT_S
+from services.core.production import is_loopback, secret_problems
 
-TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry")
+KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
+TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry", "audit")
 DAY_S = 86_400
-_DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - a marker refused in production, not a secret
+_DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - public defaults, refused in production
 
 
 class Settings(BaseSettings):
@@ -30,6 +32,16 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".truyvet")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # How every Kafka client (services, CLI, tests, benchmarks) authenticates: SCRAM over SASL by
+    # default, as the local stack runs it; SASL_SSL or SSL (mutual TLS with a client certificate)
+    # in production. The files are PEM; without a CA file the system's trust store is used.
+    kafka_security_protocol: KafkaProtocol = "SASL_PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str = Field(default="truyvet", max_length=256)
+    kafka_password: SecretStr = SecretStr("")
+    kafka_ca_file: Path | None = None
+    kafka_cert_file: Path | None = None
+    kafka_key_file: Path | None = None
     # Only used by the local stack (`truyvet up`, the test fixtures): the KRaft controller listener
     # of the single-node broker, its JVM heap, and where the broker jars resolved by Maven are kept.
     kafka_controller_port: int = Field(default=9093, ge=1, le=65_535)
@@ -41,23 +53,49 @@ class Settings(BaseSettings):
     clickhouse_port: int = 9000
     clickhouse_http_port: int = 8123
     clickhouse_database: str = Field(default="truyvet", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    clickhouse_user: str = "default"
+    clickhouse_user: str = "truyvet"
     clickhouse_password: SecretStr = SecretStr("")
+    # TLS to ClickHouse's secure native port (9440 by default on a server that has it).
+    clickhouse_secure: bool = False
+    clickhouse_ca_file: Path | None = None
 
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8000
     alerts_host: str = "127.0.0.1"
     alerts_port: int = 8001
+    # HTTPS for the HTTP services (PEM files), or the declaration that a reverse proxy in front
+    # terminates TLS for them. Production refuses a bind beyond loopback with neither.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_terminated_by_proxy: bool = False
+    # A connection must send a complete request head this soon after it opens (or after its
+    # previous answer), and a request body must arrive whole within the body timeout.
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     # The reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For the HTTP
     # services believe. None by default: the client is the TCP peer, so nobody can pick the
     # address that the failed-authentication limit charges by sending a header.
     trusted_proxies: str = Field(default="", max_length=4096)
 
-    # Keys of the keyed pseudonym (rule 1) and of the signed venue QR payloads.
-    pseudonym_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "pseudonym")
-    qr_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "qr")
+    # Logs: text for people, or one JSON object a line (services/core/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # Where the workers serve their Prometheus metrics (the HTTP services: at /metrics on their
+    # own port). 0: a worker serves none, e.g. where several share one machine's settings.
+    metrics_host: str = "127.0.0.1"
+    tracer_metrics_port: int = Field(default=9464, ge=0, le=65_535)
+    alerts_worker_metrics_port: int = Field(default=9465, ge=0, le=65_535)
+    # Only used by the local stack: the Prometheus that `truyvet up` starts.
+    prometheus_port: int = Field(default=9090, ge=1, le=65_535)
+    # Key of the per-case pseudonyms the alerts API shows authority readers (a keyed hash of
+    # case id and pseudonym), so two cases' answers cannot be joined without the server. Only
+    # the alerts API needs it; it is not the pseudonym secret and cannot make a pseudonym.
+    read_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "read")
+    # Aggregates the dashboard role reads show a count below this as suppressed (null).
+    min_group: int = Field(default=5, ge=1, le=1000)
 
     retention_days: int = Field(default=21, ge=1, le=366)
+    # Rule 10: cases, alerts and the audit log (tables and topics) are kept this long.
+    audit_retention_days: int = Field(default=365, ge=1, le=3660)
     max_clock_skew_s: int = Field(default=300, ge=0, le=3600)
     default_dwell_s: int = Field(default=3600, ge=60, le=86_400)
     max_dwell_s: int = Field(default=12 * 3600, ge=60, le=MAX_DWELL_LIMIT_S)
@@ -114,16 +152,42 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_dev_secrets_in_production(self) -> Settings:
-        if self.environment == "production":
-            for name in ("pseudonym_secret", "qr_secret"):
-                value = getattr(self, name).get_secret_value()
-                if value.startswith(_DEV_SECRET_PREFIX) or len(value) < 32:
-                    raise ValueError(
-                        f"TRUYVET_{name.upper()} must be set to a random value of at least "
-                        "32 characters in production"
-                    )
+    def _tls_files_in_pairs(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TRUYVET_TLS_CERT_FILE and TRUYVET_TLS_KEY_FILE go together")
         return self
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        problems = secret_problems({
+            f"TRUYVET_{name.upper()}": value.get_secret_value()
+            for name, value in self
+            if isinstance(value, SecretStr) and (name != "kafka_password" or self._kafka_sasl)
+        })
+        if not self.kafka_security_protocol.endswith("SSL"):
+            problems.insert(0, f"TRUYVET_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}: "
+                            "Kafka must be reached over TLS (SASL_SSL or SSL)")
+        if self.kafka_security_protocol == "SSL" and self.kafka_cert_file is None:
+            problems.insert(0, "TRUYVET_KAFKA_SECURITY_PROTOCOL=SSL needs a client certificate "
+                            "(TRUYVET_KAFKA_CERT_FILE, _KEY_FILE): brokers must know who connects")
+        if not self.clickhouse_secure and not is_loopback(self.clickhouse_host):
+            problems.insert(0, f"ClickHouse at {self.clickhouse_host} must be reached over TLS "
+                            "(TRUYVET_CLICKHOUSE_SECURE=true)")
+        for service in ("ingest", "alerts"):
+            host = getattr(self, f"{service}_host")
+            if not (is_loopback(host) or self.tls_cert_file or self.tls_terminated_by_proxy):
+                problems.insert(0, f"TRUYVET_{service.upper()}_HOST={host} serves beyond this "
+                                "machine without TLS: set TRUYVET_TLS_CERT_FILE and _KEY_FILE, "
+                                "or TRUYVET_TLS_TERMINATED_BY_PROXY=true behind a TLS proxy")
+        if problems:
+            raise ValueError("refused in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def _kafka_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
 
     def topic(self, name: str) -> str:
         """The full Kafka topic name for one of :data:`TOPIC_NAMES`."""
@@ -135,6 +199,8 @@ class Settings(BaseSettings):
         """These settings as ``TRUYVET_*`` variables, to start another process with them."""
         env = {}
         for name, value in self.model_dump().items():
+            if value is None:
+                continue  # unset (an optional file): the other process's default is None too
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             env[f"TRUYVET_{name.upper()}"] = str(value)
@@ -156,3 +222,27 @@ class Settings(BaseSettings):
 
 def _comma_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+INGEST_SECRETS = ("pseudonym_secret", "qr_secret")
+
+
+class IngestSettings(Settings):
+    """Settings of ingest (and of the operator's CLI, which prints venues' QR payloads): the
+    shared ones plus the two keys only ingest may hold.
+
+    Whoever holds the pseudonym key can reverse every pseudonym (phone numbers are a small
+    space), so the tracer, the alerts worker and the alerts API are started with
+    :meth:`shared` settings, in which these fields do not exist.
+    """
+
+    # Keys of the keyed pseudonym (rule 1) and of the signed venue QR payloads.
+    pseudonym_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "pseudonym")
+    qr_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "qr")
+
+    def shared(self) -> Settings:
+        """These settings without the ingest-only keys: what every other process gets."""
+        return Settings.model_construct(
+            _fields_set=self.model_fields_set - set(INGEST_SECRETS),
+            **{name: getattr(self, name) for name in Settings.model_fields},
+        )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class TopicFollower:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **kafka_options(self._settings),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
@@ -67,6 +68,17 @@ class TopicFollower:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+
+    async def reachable(self) -> None:
+        """Return once the brokers answered a metadata request; raise if they cannot."""
+        if self._consumer is None:
+            raise RuntimeError(f"the follower of {self._topic} is not started")
+        await self._consumer.topics()
+
+    async def following(self) -> None:
+        """Return if the topic was read to its end at start and is followed still; else raise."""
+        if self._task is None or self._task.done():
+            raise RuntimeError(f"{self._topic} is not being followed")
 
     async def refresh(self, timeout_s: float = 2.0) -> None:
         # One refresh at a time: a burst of unknown keys (or a brute-force attempt) costs one

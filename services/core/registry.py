@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter, ValidationError
 
+from schemas.common import utc_now
 from schemas.registry import RegistryRecord, Role, TokenRecord, VenueRecord
 from schemas.venues import VenuePublic
 from services.core.secrets import sha256_hex
@@ -79,14 +80,29 @@ class RegistryView:
         return [record.venue for record in self._venues.values()]
 
     def venue_for_api_key(self, api_key: str) -> VenuePublic | None:
-        venue_id = self._venue_by_key_hash.get(sha256_hex(api_key))
+        return self.venue_for_key_hash(sha256_hex(api_key))
+
+    def venue_record(self, venue_id: str) -> VenueRecord | None:
+        return self._venues.get(venue_id)
+
+    def venue_for_key_hash(self, key_sha256: str) -> VenuePublic | None:
+        venue_id = self._venue_by_key_hash.get(key_sha256)
         return self.venue(venue_id) if venue_id else None
 
     def role_for_token(self, token: str) -> Role | None:
-        record = self._tokens.get(sha256_hex(token))
-        if record is None or record.revoked:
+        return self.role_for_token_hash(sha256_hex(token))
+
+    def role_for_token_hash(self, token_sha256: str) -> Role | None:
+        """The role of a valid token (not revoked, not expired), else ``None``."""
+        record = self._tokens.get(token_sha256)
+        if record is None or not record.valid_at(utc_now()):
             return None
         return record.role
 
+    def tokens(self) -> list[TokenRecord]:
+        """Every token record, the revoked and expired ones too, oldest first."""
+        return sorted(self._tokens.values(), key=lambda t: (t.created_at, t.token_sha256))
+
     def has_role(self, role: Role) -> bool:
-        return any(t.role == role and not t.revoked for t in self._tokens.values())
+        now = utc_now()
+        return any(t.role == role and t.valid_at(now) for t in self._tokens.values())

@@ -11,6 +11,7 @@ from kafka import TopicPartition as SyncTopicPartition
 from schemas.registry import TokenRecord, VenueRecord
 from services.core.config import Settings
 from services.core.follower import TopicFollower
+from services.core.kafka_connection import kafka_options
 from services.core.registry import RegistryView, record_key
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 def publish_records_blocking(settings: Settings, records: list[VenueRecord | TokenRecord]) -> None:
     """Write records and return once the broker has acknowledged every one (acks=all)."""
     producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **kafka_options(settings), acks="all", enable_idempotence=True
     )
     try:
         futures = [
@@ -40,7 +41,7 @@ def publish_records_blocking(settings: Settings, records: list[VenueRecord | Tok
 def read_registry_blocking(settings: Settings, timeout_s: float = 30.0) -> RegistryView:
     """Fold the whole registry topic, up to its current end, into a view."""
     view = RegistryView()
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
     try:
         partitions = consumer.partitions_for_topic(settings.topic("registry"))
         if not partitions:

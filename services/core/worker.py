@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
+from services.core.logs import configure_logging
+from services.core.metrics import serve_worker_metrics
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +33,7 @@ the refused payload) can be large."""
 def acknowledged_producer(settings: Settings) -> AIOKafkaProducer:
     """A producer whose sends are acknowledged by every in-sync replica, without duplicates."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+        **kafka_options(settings), acks="all", enable_idempotence=True,
         max_request_size=MAX_MESSAGE_BYTES, linger_ms=5,
     )
 
@@ -38,7 +42,7 @@ def manual_commit_consumer(settings: Settings, group_id: str, **options: Any) ->
     """A group consumer that commits only what it is told, from the earliest offset of a new
     group; ``options`` are further :class:`AIOKafkaConsumer` settings."""
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=group_id,
+        **kafka_options(settings), group_id=group_id,
         client_id=f"{group_id}-{time.time_ns()}",
         enable_auto_commit=False, auto_offset_reset="earliest",
         max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
@@ -49,11 +53,64 @@ def manual_commit_consumer(settings: Settings, group_id: str, **options: Any) ->
 def unassigned_reader(settings: Settings, **options: Any) -> AIOKafkaConsumer:
     """A consumer of no group, for partitions the caller assigns and positions itself."""
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+        **kafka_options(settings), group_id=None, enable_auto_commit=False,
         auto_offset_reset="latest",
         max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
         **options,
     )
+class Deliveries:
+    """A batch's sends, waited for until the broker has acknowledged every one of them.
+
+    While the broker is unreachable or a leader is moving, a send fails once the producer's own
+    retries run out (``LeaderNotAvailableError``, ``KafkaTimeoutError``, ...). The batch is not
+    committed then, so nothing is lost, but a worker that gave up would leave its messages
+    unsent until something restarted it. So :meth:`acknowledged` sends the whole batch again,
+    in order, after a back-off, until it is through: what a worker sends is keyed facts and
+    triggers that its readers take again to the same effect, so a second copy changes nothing.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer, *, stopping: asyncio.Event | None = None,
+                 retry_cap_s: float = 5.0) -> None:
+        self._producer = producer
+        self._stopping = stopping
+        self._records: list[tuple[str, bytes, bytes | None]] = []
+        self._sent: list[asyncio.Future[Any]] = []
+        self._retry_cap_s = retry_cap_s
+
+    async def send(self, topic: str, value: bytes, key: bytes | None) -> None:
+        self._records.append((topic, value, key))
+        self._sent.append(await self._send(topic, value, key))
+
+    async def _send(self, topic: str, value: bytes, key: bytes | None) -> asyncio.Future[Any]:
+        try:
+            return await self._producer.send(topic, value, key=key)
+        except KafkaError as exc:  # no metadata for the topic in time: judged with the rest
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
+
+    async def acknowledged(self) -> None:
+        """Return once every record sent so far is acknowledged; then start afresh."""
+        delay = 0.2
+        while True:
+            outcomes = await asyncio.gather(*self._sent, return_exceptions=True)
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if not failed:
+                break
+            error = failed[0]
+            if not _retriable(error) or (self._stopping is not None and self._stopping.is_set()):
+                raise error  # uncommitted: the partitions' next owner sends it all again
+            log.warning("%d of %d sends failed (%r); sending the batch again in %.1fs",
+                        len(failed), len(outcomes), error, delay)
+            await asyncio.sleep(delay)
+            delay = min(self._retry_cap_s, delay * 2)
+            self._sent = [await self._send(*record) for record in self._records]
+        self._records, self._sent = [], []
+
+
+def _retriable(error: BaseException) -> bool:
+    return isinstance(error, KafkaTimeoutError) or (
+        isinstance(error, KafkaError) and bool(error.retriable))
 
 
 class RebalancingWorker(Protocol):
@@ -107,8 +164,8 @@ async def serve(worker: StoppableWorker) -> None:
     await worker.run()
 
 
-def configure_process(settings: Settings, loglevel: str) -> None:
-    """Logging and the state directory of a worker process."""
-    logging.basicConfig(level=loglevel.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_process(settings: Settings, loglevel: str, service: str, metrics_port: int) -> None:
+    """Logging, the metrics endpoint and the state directory of a worker process."""
+    configure_logging(service, settings.log_format, loglevel)
+    serve_worker_metrics(settings.metrics_host, metrics_port)
     Path(settings.state_dir).mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ for every scan that will not be, by index.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.scans import MAX_SCANS_PER_MESSAGE, ScanEvent, ScanIn, ScanRefusal
+from services.core.http.strict_json import DuplicateKeyError, loads_strict, unique_pairs
 from services.core.pseudonym import Pseudonymizer
 from services.core.secrets import QrSigner
 
@@ -35,38 +37,125 @@ def parse_scan_items(body: bytes, content_type: str) -> list[object]:
         >>> parse_scan_items(b'{"a": 1}\\n{"a": 2}\\n', "application/x-ndjson")
         [{'a': 1}, {'a': 2}]
     """
-    if not body.strip():
-        raise BodyError("the request body is empty")
-    if "ndjson" in content_type or "jsonl" in content_type:
-        items = _parse_ndjson(body)
-    else:
+    reader = ScanItemReader(content_type)
+    reader.feed(body)
+    return reader.finish()
+
+
+class ScanItemReader:
+    """Reads a scan body as it arrives, refusing it as soon as it holds too many scans.
+
+    NDJSON is parsed line by line while the body is still coming in, so a body of 16 MB of
+    ``{}`` lines is refused at its 10,001st line, never held as millions of objects. A JSON
+    body is one document and is parsed once complete; one with more objects than the cap
+    could hold is read element by element and refused at the first one over the cap.
+    Duplicate keys are refused in every format.
+    """
+
+    __slots__ = ("_items", "_line", "_ndjson", "_pending")
+
+    def __init__(self, content_type: str) -> None:
+        self._ndjson = "ndjson" in content_type or "jsonl" in content_type
+        self._items: list[object] = []
+        self._pending = bytearray()
+        self._line = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        if not self._ndjson:
+            return
+        end = self._pending.rfind(b"\n")
+        if end >= 0:
+            complete = bytes(self._pending[: end + 1])
+            del self._pending[: end + 1]
+            self._parse_lines(complete)
+
+    def finish(self) -> list[object]:
+        rest, self._pending = bytes(self._pending), bytearray()
+        if self._ndjson:
+            self._parse_lines(rest)
+        elif not rest.strip():
+            raise BodyError("the request body is empty")
+        else:
+            self._parse_document(rest)
+        if not self._items:
+            raise BodyError("the request body is empty" if self._ndjson else
+                            "the request holds no scans")
+        return self._items
+
+    def _parse_lines(self, text: bytes) -> None:
+        for line in text.splitlines():
+            self._line += 1
+            if not line.strip():
+                continue
+            try:
+                self._add(loads_strict(line))
+            except DuplicateKeyError as exc:
+                raise BodyError(f"line {self._line}: {exc}") from exc
+            except orjson.JSONDecodeError as exc:
+                raise BodyError(f"line {self._line} is not JSON: {exc}") from exc
+
+    def _parse_document(self, body: bytes) -> None:
+        if body.count(b"{") > 4 * MAX_SCANS_PER_MESSAGE:
+            # More objects than the cap could hold, or braces in strings: find out without
+            # building them all.
+            self._parse_array_elements(body)
+            return
         try:
-            parsed = orjson.loads(body)
+            parsed = loads_strict(body)
+        except DuplicateKeyError as exc:
+            raise BodyError(str(exc)) from exc
         except orjson.JSONDecodeError:
             # Scanners that forget the content type still send NDJSON; try it before refusing.
-            items = _parse_ndjson(body)
-        else:
-            items = parsed if isinstance(parsed, list) else [parsed]
-    if not items:
-        raise BodyError("the request holds no scans")
-    if len(items) > MAX_SCANS_PER_MESSAGE:
-        raise BodyError(
-            f"a request holds at most {MAX_SCANS_PER_MESSAGE} scans; got {len(items)} "
-            "(split the batch)"
-        )
-    return items
+            self._parse_lines(body)
+            return
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            self._add(item)
 
-
-def _parse_ndjson(body: bytes) -> list[object]:
-    items: list[object] = []
-    for number, line in enumerate(body.splitlines(), start=1):
-        if not line.strip():
-            continue
+    def _parse_array_elements(self, body: bytes) -> None:
         try:
-            items.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            raise BodyError(f"line {number} is not JSON: {exc}") from exc
-    return items
+            text = body.decode()
+        except UnicodeDecodeError as exc:
+            raise BodyError(f"the body is not UTF-8: {exc}") from exc
+        position = _skip_space(text, 0)
+        if not text.startswith("[", position):
+            self._parse_lines(body)  # one object per line, or not JSON at all
+            return
+        position = _skip_space(text, position + 1)
+        try:
+            while not text.startswith("]", position):
+                item, position = _ELEMENTS.raw_decode(text, position)
+                self._add(item)
+                position = _skip_space(text, position)
+                if text.startswith(",", position):
+                    position = _skip_space(text, position + 1)
+                    if text.startswith("]", position):
+                        raise BodyError(f"the JSON array has a trailing comma at {position}")
+                elif not text.startswith("]", position):
+                    raise BodyError(f"the JSON array is broken at character {position}")
+        except DuplicateKeyError as exc:
+            raise BodyError(str(exc)) from exc
+        except json.JSONDecodeError as exc:
+            raise BodyError(f"the body is not JSON: {exc}") from exc
+        if text[position + 1 :].strip():
+            raise BodyError("the body has more after its JSON array")
+
+    def _add(self, item: object) -> None:
+        self._items.append(item)
+        if len(self._items) > MAX_SCANS_PER_MESSAGE:
+            raise BodyError(
+                f"a request holds at most {MAX_SCANS_PER_MESSAGE} scans; got more "
+                "(split the batch)"
+            )
+
+
+_ELEMENTS = json.JSONDecoder(object_pairs_hook=unique_pairs)
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
 
 
 @dataclass(slots=True)

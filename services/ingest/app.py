@@ -10,10 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from schemas.scans import ScanIn
-from services.core.config import Settings
+from services.core.config import IngestSettings
 from services.core.http.auth import Authenticator
 from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
 from services.core.http.errors import install_error_handlers
+from services.core.http.observe import install_observability
 from services.core.http.ratelimit import FailureLimiter
 from services.core.pseudonym import Pseudonymizer
 from services.core.registry_log import RegistryFollower
@@ -26,7 +27,7 @@ from services.ingest.publisher import KafkaPublisher
 from services.ingest.routes import cases, health, scans, tokens, venues
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: IngestSettings) -> FastAPI:
     """The ASGI app; Kafka clients are created when it starts, not when it is built."""
 
     @asynccontextmanager
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
                 ),
                 case_log=case_log,
             )
+            app.state.readiness = {"kafka": registry.reachable, "registry": registry.following}
             yield
         finally:
             await case_log.stop()
@@ -73,10 +75,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES,
-                       own_caps=frozenset({"/v1/scans"}))
+                       own_caps=frozenset({"/v1/scans"}), timeout_s=settings.http_body_timeout_s)
     for module in (health, venues, scans, cases, tokens):
         app.include_router(module.router)
     _document_raw_body_models(app)
+    install_observability(app, "ingest")
     return app
 
 

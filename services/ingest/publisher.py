@@ -12,6 +12,7 @@ from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.registry import TokenRecord, VenueRecord
 from schemas.scans import ScanBatch
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.core.registry import record_key
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class KafkaPublisher:
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
-            bootstrap_servers=self._settings.kafka_bootstrap,
+            **kafka_options(self._settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=2,

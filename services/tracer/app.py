@@ -24,16 +24,26 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
+from services.core.metrics import (
+    CONTACT_CHANGES,
+    DEAD_LETTERS,
+    HELD_SCANS,
+    LATE_MESSAGES,
+    SCANS_PROCESSED,
+    VISIT_CHANGES,
+    record_lag,
+)
 from services.core.registry_log import RegistryFollower
 from services.core.worker import (
     MAX_MESSAGE_BYTES,
+    Deliveries,
     Rebalance,
     acknowledged_producer,
     configure_process,
@@ -189,7 +199,8 @@ class TracerWorker:
         thread, after the writes before it.
         """
         loop = asyncio.get_running_loop()
-        sent: list[asyncio.Future[Any]] = []
+        assert self.producer is not None
+        sent = Deliveries(self.producer, stopping=self._stopping)
         previous: tuple[StepOutput, asyncio.Future[None]] | None = None
         for part in in_parts(messages, self._part_bytes):
             pending: Sequence[SourceMessage] = part
@@ -197,38 +208,42 @@ class TracerWorker:
                 out, done = self.core.process(pending)
                 pending = pending[done:]
                 if previous is not None:
-                    sent += await self._publish(*previous)
+                    await self._publish(sent, *previous)
                 previous = out, loop.run_in_executor(self._sink_thread, self.sink.write, out.rows)
                 if pending:
                     late = await loop.run_in_executor(
                         self._sink_thread, self.core.process_late, pending[0], self.history)
                     self.late_messages += 1
-                    sent += await self._publish(*previous)
+                    LATE_MESSAGES.inc()
+                    await self._publish(sent, *previous)
                     previous = late, loop.run_in_executor(
                         self._sink_thread, self.sink.write, late.rows)
                     pending = pending[1:]
         if previous is not None:
-            sent += await self._publish(*previous)
-        await asyncio.gather(*sent)
+            await self._publish(sent, *previous)
+        await sent.acknowledged()
 
-    async def _publish(self, out: StepOutput,
-                       written: asyncio.Future[None]) -> list[asyncio.Future[Any]]:
+    async def _publish(self, sent: Deliveries, out: StepOutput,
+                       written: asyncio.Future[None]) -> None:
         # ClickHouse first: whoever reacts to a contacts message (the alerts worker) reads
         # ClickHouse next and must find the change there.
-        assert self.producer is not None
         await written
-        sent = []
         contacts = self.settings.topic("contacts")
         for venue_key, value in out.contacts:
-            sent.append(await self.producer.send(contacts, value, key=venue_key))
+            await sent.send(contacts, value, venue_key)
         dead_letter = self.settings.topic("dead-letter")
         for letter in out.dead_letters:
             log.warning("dead-lettered %s[%d]@%d: %s", letter.source_topic, letter.partition,
-                        letter.offset, letter.reason)
-            sent.append(await self.producer.send(
-                dead_letter, letter.model_dump_json().encode(), key=(letter.key or "").encode()))
+                        letter.offset, letter.reason,
+                        extra={"topic": letter.source_topic, "partition": letter.partition,
+                               "offset": letter.offset})
+            DEAD_LETTERS.labels("tracer", letter.source_topic).inc()
+            await sent.send(dead_letter, letter.model_dump_json().encode(),
+                            (letter.key or "").encode())
         self.processed_scans += out.scans_seen
-        return sent
+        SCANS_PROCESSED.inc(out.scans_seen)
+        VISIT_CHANGES.inc(len(out.rows.visits))
+        CONTACT_CHANGES.inc(len(out.rows.contacts))
 
     # ------------------------------------------------------------------ rebalances
 
@@ -307,7 +322,7 @@ class TracerWorker:
 
     async def _read(self, tp: TopicPartition, start: int, end: int) -> list[SourceMessage]:
         """The messages of ``tp`` at offsets ``[start, end)``, with a consumer of no group."""
-        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+        reader = AIOKafkaConsumer(**kafka_options(self.settings),
                                   enable_auto_commit=False, group_id=None,
                                   max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
                                   fetch_max_bytes=4 * MAX_MESSAGE_BYTES)
@@ -332,6 +347,10 @@ class TracerWorker:
 
     async def _heartbeat(self) -> None:
         write_heartbeat(self.settings, "tracer", self.processed_scans)
+        HELD_SCANS.set(self.core.held_scans())
+        if self.consumer is not None:
+            await record_lag(self.consumer, self.group_id, {
+                TopicPartition(self.scans_topic, p): offset for p, offset in self._next.items()})
 
     async def _evict(self) -> None:
         async with self._lock:
@@ -359,6 +378,6 @@ class TracerWorker:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    configure_process(settings, loglevel)
+    configure_process(settings, loglevel, "tracer", settings.tracer_metrics_port)
     gc.set_threshold(*GC_THRESHOLDS)
     asyncio.run(serve(TracerWorker(settings)))

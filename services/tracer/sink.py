@@ -15,6 +15,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.metrics import observed_insert
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ class ClickHouseSink:
                 # Copies, because the driver converts the values in place and a retry needs
                 # them as they were.
                 columns = [list(column) for column in rows.columns]
-                self._connected(table).execute(_INSERTS[table], columns, columnar=True)
+                observed_insert(self._connected(table), table, _INSERTS[table], columns,
+                                columnar=True)
                 return
             except (ClickHouseError, OSError, EOFError) as exc:
                 log.warning("ClickHouse insert into %s failed (%r); retrying in %.1fs", table, exc,

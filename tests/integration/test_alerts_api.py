@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,20 +25,30 @@ import networkx as nx
 import psutil
 import pytest
 from kafka import KafkaProducer
+from pydantic import SecretStr
 from rich.console import Console
 
 from schemas.alerts import Alert, Exposure
+from schemas.audit import AuditEntry
 from schemas.common import Op
 from schemas.registry import Role
 from services.alerts.api import stream as stream_module
+from services.alerts.api.views import CaseView
+from services.alerts.queries import ClickHouseReads
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.http.auth import token_id
+from services.core.kafka_connection import kafka_options
+from services.core.secrets import sha256_hex
 from tests.conftest import _drop_stores
+from tests.reliability.stores import read_records
 from tests.support.processes import ServiceProcess, running_http_service, wait_for
 from tests.support.stack import grant, isolated_settings
+from truyvet.audit_command import audit
 from truyvet.registry_commands import add_venue
 from truyvet.trace_command import trace
 
+READ_SECRET = "read-secret-of-the-alerts-api-test-module"
 DAY = date(2026, 11, 20)
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 CASE = "case-alpha"
@@ -48,6 +59,11 @@ GRAPH_VENUE = "cafe-graph"
 def person(name: str) -> str:
     """A pseudonym-shaped id (64 hex) for a readable name."""
     return hashlib.sha256(name.encode()).hexdigest()
+
+
+def seen(name: str, case_id: str = CASE) -> str:
+    """The id an authority reading ``case_id`` is shown for the person ``name``."""
+    return CaseView(SecretStr(READ_SECRET), case_id).person(person(name))
 
 
 def iso(moment: datetime) -> str:
@@ -65,7 +81,7 @@ class AlertsUnderTest:
     tokens: dict[str, str]
     process: ServiceProcess
 
-    def client(self, who: str | None = "dashboard", **headers: str) -> httpx.Client:
+    def client(self, who: str | None = "authority", **headers: str) -> httpx.Client:
         token = self.tokens.get(who) if who else None
         auth = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers={**auth, **headers}, timeout=30)
@@ -108,6 +124,21 @@ ALERT_ROWS = [
     alert_row(WITHDRAWN, "gus", 1, 5, None, "cafe-1", deleted=1, version=2),
 ]
 
+PAGED = "case-paged"
+PAGED_PEOPLE = [f"p{i}" for i in range(7)]  # p0-p3 F1, p4-p6 F2 via p0
+
+
+def paged_rows() -> list[tuple[Any, ...]]:
+    rows = []
+    for i, name in enumerate(PAGED_PEOPLE):
+        degree, via = (1, None) if i < 4 else (2, "p0")
+        row = list(alert_row(PAGED, name, degree, 10 * (i % 4), via, "cafe-1"))
+        if name == "p5":  # nine exposures, more than a page shows
+            row[7] = json.dumps([exposure("cafe-1", person("p0"), k, k + 20) for k in range(9)])
+        rows.append(tuple(row))
+    return rows
+
+
 CONTACT_ROWS = [
     contact_row(GRAPH_VENUE, "ann", "bob", 0, 30),
     contact_row(GRAPH_VENUE, "ann", "bob", 40, 55),
@@ -130,10 +161,11 @@ def write_rows(settings: Settings) -> None:
                 (CASE, person("f0"), "reported", at(-24 * 60), None, at(600), None, None, 1),
                 (WITHDRAWN, person("f9"), "reported", at(-60), None, at(600), None, None, 1),
                 (WITHDRAWN, person("f9"), "withdrawn", at(-60), None, at(600), None, at(700), 2),
+                (PAGED, person("f0"), "reported", at(-60), None, at(600), None, None, 1),
             ],
         )
         # Separate inserts, as separate worker batches would be: FINAL must merge across parts.
-        for row in ALERT_ROWS:
+        for row in ALERT_ROWS + paged_rows():
             client.execute(
                 "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
                 " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
@@ -152,9 +184,10 @@ def write_rows(settings: Settings) -> None:
 @pytest.fixture(scope="module")
 def api(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertsUnderTest]:
     state_dir: Path = tmp_path_factory.mktemp("alerts-api")
-    settings = isolated_settings(stack, state_dir)
+    settings = isolated_settings(stack, state_dir).model_copy(
+        update={"read_secret": SecretStr(READ_SECRET)})
     tokens = {role.value: grant(settings, role)
-              for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)}
+              for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD, Role.NOTIFIER)}
     tokens["venue"] = add_venue(settings, name="A venue")["api_key"]
     tokens["bogus"] = "tvt_not-a-token"
     write_rows(settings)
@@ -177,32 +210,111 @@ def test_alerts_are_exactly_the_latest_non_retracted_rows_of_the_case(api: Alert
     body = answer.json()
     assert body["case_id"] == CASE and body["status"] == "reported"
     by_person = {a["person_id"]: a for a in body["alerts"]}
-    assert set(by_person) == {person(n) for n in ("ann", "bob", "dan", "eve")}
+    assert set(by_person) == {seen(n) for n in ("ann", "bob", "dan", "eve")}
     # F1 first, earliest exposure first.
     assert [a["person_id"] for a in body["alerts"]] == [
-        person("ann"), person("bob"), person("eve"), person("dan")]
-    bob = by_person[person("bob")]
+        seen("ann"), seen("bob"), seen("eve"), seen("dan")]
+    bob = by_person[seen("bob")]
     assert bob == {
         "alert_id": f"alert-{CASE}-bob",
         "case_id": CASE,
-        "person_id": person("bob"),
+        "person_id": seen("bob"),
         "degree": 1,
         "exposed_at": iso(at(20)),  # from the replacing row (version 2)
         "via_person_id": None,
         "venue_ids": ["office-1"],
         "exposures": [{"contact_id": f"k-{person('f0')[:6]}-20", "venue_id": "office-1",
-                       "other_person_id": person("f0"), "start": iso(at(20)),
+                       "other_person_id": seen("f0"), "start": iso(at(20)),
                        "end": iso(at(40))}],
+        "exposure_count": 1,
         "created_at": iso(at(600)),
     }
-    dan = by_person[person("dan")]
-    assert dan["degree"] == 2 and dan["via_person_id"] == person("ann")
+    assert body["next_cursor"] is None
+    dan = by_person[seen("dan")]
+    assert dan["degree"] == 2 and dan["via_person_id"] == seen("ann")
 
 
-def test_a_withdrawn_case_is_known_and_has_no_alerts(api: AlertsUnderTest) -> None:
+def test_a_withdrawn_case_is_no_longer_readable(api: AlertsUnderTest) -> None:
     with api.client() as http:
-        body = http.get(f"/v1/cases/{WITHDRAWN}/alerts").json()
-    assert body == {"case_id": WITHDRAWN, "status": "withdrawn", "alerts": []}
+        for path in (f"/v1/cases/{WITHDRAWN}/alerts", f"/v1/cases/{WITHDRAWN}/chain",
+                     f"/v1/cases/{WITHDRAWN}/alerts/alert-{WITHDRAWN}-gus",
+                     f"/v1/venues/{GRAPH_VENUE}/graph?date=2026-11-20&case={WITHDRAWN}"):
+            answer = http.get(path)
+            assert answer.status_code == 410, (path, answer.text)
+            assert answer.json()["error"] == "withdrawn"
+
+
+def audit_rows(settings: Settings, token: str) -> list[tuple[Any, ...]]:
+    client = clickhouse_client(settings)
+    try:
+        return client.execute(
+            "SELECT what, case_id, subject, people FROM audit WHERE token_id = %(t)s ORDER BY at",
+            {"t": token_id(sha256_hex(token))})
+    finally:
+        client.disconnect()
+
+
+def test_every_per_person_read_is_audited_with_the_token_id(api: AlertsUnderTest) -> None:
+    token = grant(api.settings, Role.AUTHORITY)  # a reader of its own, to count its reads
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=30) as http:
+        assert http.get(f"/v1/cases/{CASE}/alerts").status_code == 200
+        assert http.get(f"/v1/cases/{CASE}/chain").status_code == 200
+        assert http.get(f"/v1/venues/{GRAPH_VENUE}/graph",
+                        params={"date": DAY.isoformat(), "case": CASE}).status_code == 200
+        assert http.get(f"/v1/cases/{CASE}/alerts/alert-{CASE}-ann").status_code == 200
+    # Times are to the second: several reads in one second are in no particular order.
+    assert sorted(audit_rows(api.settings, token)) == sorted([
+        ("case_alerts", CASE, "", 4), ("case_chain", CASE, "", 5),
+        ("venue_graph", CASE, f"{GRAPH_VENUE} 2026-11-20", 5),
+        ("case_alert", CASE, f"alert-{CASE}-ann", 1)])
+    on_topic = [AuditEntry.model_validate_json(v or b"") for _, v, _, _ in
+                read_records(api.settings, api.settings.topic("audit"))]
+    assert [e.what for e in on_topic if e.token_id == token_id(sha256_hex(token))] == [
+        "case_alerts", "case_chain", "venue_graph", "case_alert"]
+    out = io.StringIO()
+    console = Console(file=out, width=200, highlight=False, markup=False, color_system=None)
+    assert audit(api.settings, since, console=console) == 0
+    listed = [line for line in out.getvalue().splitlines()
+              if token_id(sha256_hex(token)) in line]
+    chain_line = next(line for line in listed if "read case_chain" in line)
+    assert len(listed) == 4 and "5 people" in chain_line and CASE in chain_line
+
+
+def test_cases_alerts_and_audit_rows_past_the_audit_period_are_purged(
+    api: AlertsUnderTest,
+) -> None:
+    old = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
+    client = clickhouse_client(api.settings)
+    try:
+        client.execute("INSERT INTO cases (case_id, person_id, status, onset_at, sampled_at,"
+                       " reported_at, isolated_at, withdrawn_at, version) VALUES",
+                       [("case-ancient", person("f8"), "reported", old, None, old, None, None, 1)])
+        client.execute("INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
+                       " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
+                       [("case-ancient", "alert-ancient", person("f7"), 1, old, "", ["v"], "[]",
+                         old, 0, 1)])
+        client.execute("INSERT INTO audit (day, at, audit_id, token_id, role, what, case_id,"
+                       " subject, people) VALUES",
+                       [(old.date(), old, "a-ancient", "t", "authority", "case_alerts",
+                         "case-ancient", "", 1)])
+        reads = ClickHouseReads(clickhouse_client(api.settings))
+        try:
+            dropped = reads.purge_audit_period(datetime.now(UTC) - timedelta(days=365),
+                                               api.settings.clickhouse_database)
+        finally:
+            reads.close()
+        assert f"audit:{old.date().isoformat()}" in dropped
+
+        def left() -> list[int]:
+            return [client.execute(f"SELECT count() FROM {table} WHERE case_id = 'case-ancient'")
+                    [0][0] for table in ("cases", "alerts", "audit")]
+
+        wait_for(lambda: left() == [0, 0, 0], 30, "the purge's mutations")
+        assert client.execute(f"SELECT count() FROM cases WHERE case_id = '{CASE}'")[0][0] == 1
+    finally:
+        client.disconnect()
 
 
 def test_the_chain_nests_f2_under_their_f1_with_times_and_venues(api: AlertsUnderTest) -> None:
@@ -210,7 +322,8 @@ def test_the_chain_nests_f2_under_their_f1_with_times_and_venues(api: AlertsUnde
         answer = http.get(f"/v1/cases/{CASE}/chain")
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["case_id"] == CASE and body["people"] == 5
+    assert body["case_id"] == CASE and body["people"] == 5 and body["branches"] == 2
+    assert body["next_cursor"] is None
     assert body["reported_at"] == iso(at(600))
 
     def shape(node: dict[str, Any]) -> tuple[Any, ...]:
@@ -218,15 +331,87 @@ def test_the_chain_nests_f2_under_their_f1_with_times_and_venues(api: AlertsUnde
                 node["venue_ids"], [shape(c) for c in node["children"]])
 
     assert shape(body["chain"]) == (
-        person("f0"), 0, None, None, [], [
-            (person("ann"), 1, iso(at(10)), None, ["cafe-1"], [
-                (person("dan"), 2, iso(at(40)), person("ann"), ["shop-1"], []),
+        seen("f0"), 0, None, None, [], [
+            (seen("ann"), 1, iso(at(10)), None, ["cafe-1"], [
+                (seen("dan"), 2, iso(at(40)), seen("ann"), ["shop-1"], []),
             ]),
-            (person("bob"), 1, iso(at(20)), None, ["office-1"], [
-                (person("eve"), 2, iso(at(35)), person("bob"), ["office-1"], []),
+            (seen("bob"), 1, iso(at(20)), None, ["office-1"], [
+                (seen("eve"), 2, iso(at(35)), seen("bob"), ["office-1"], []),
             ]),
         ],
     )
+
+
+def pages(http: httpx.Client, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page of a paged read, following ``next_cursor``."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(50):
+        answer = http.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        found.append(body)
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return found
+    raise AssertionError("the cursor never ended")
+
+
+def test_alerts_come_a_page_at_a_time_each_once_in_order(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        whole = http.get(f"/v1/cases/{PAGED}/alerts").json()["alerts"]
+        paged = pages(http, f"/v1/cases/{PAGED}/alerts", "alerts", limit=3)
+    assert [len(p["alerts"]) for p in paged] == [3, 3, 1]
+    listed = [a["alert_id"] for p in paged for a in p["alerts"]]
+    assert listed == [a["alert_id"] for a in whole] and len(set(listed)) == 7
+    assert [a["degree"] for a in whole] == [1, 1, 1, 1, 2, 2, 2]
+    assert [a["exposed_at"] for a in whole[:4]] == [iso(at(m)) for m in (0, 10, 20, 30)]
+
+
+def test_alert_pages_filter_by_degree_and_exposure_time(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        f2 = http.get(f"/v1/cases/{PAGED}/alerts", params={"degree": 2}).json()["alerts"]
+        window = http.get(f"/v1/cases/{PAGED}/alerts", params={
+            "exposed_since": iso(at(10)), "exposed_until": iso(at(30))}).json()["alerts"]
+    assert len(f2) == 3 and {a["degree"] for a in f2} == {2}
+    assert sorted(a["exposed_at"] for a in window) == [iso(at(10)), iso(at(10)), iso(at(20)),
+                                                       iso(at(20))]
+
+
+def test_a_page_caps_exposures_and_the_alert_endpoint_has_them_all(api: AlertsUnderTest) -> None:
+    alert_id = f"alert-{PAGED}-p5"
+    with api.client("authority") as http:
+        listed = http.get(f"/v1/cases/{PAGED}/alerts", params={"degree": 2}).json()["alerts"]
+        full = http.get(f"/v1/cases/{PAGED}/alerts/{alert_id}")
+        missing = http.get(f"/v1/cases/{PAGED}/alerts/alert-nobody")
+    summary = next(a for a in listed if a["alert_id"] == alert_id)
+    assert summary["exposure_count"] == 9 and len(summary["exposures"]) == 5
+    assert full.status_code == 200, full.text
+    assert full.json()["exposure_count"] == 9 and len(full.json()["exposures"]) == 9
+    assert full.json()["exposures"][:5] == summary["exposures"]
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_the_chain_comes_a_page_of_f1_branches_at_a_time(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        paged = pages(http, f"/v1/cases/{PAGED}/chain", "chain", limit=2)
+        shallow = http.get(f"/v1/cases/{PAGED}/chain", params={"max_degree": 1}).json()
+    branches = [child for p in paged for child in p["chain"]["children"]]
+    assert [len(p["chain"]["children"]) for p in paged] == [2, 2]
+    assert [b["person"] for b in branches] == [seen(n, PAGED) for n in ("p0", "p1", "p2", "p3")]
+    assert len(branches[0]["children"]) == 3 and paged[0]["people"] == 8
+    assert all(b["children"] == [] for b in shallow["chain"]["children"])
+
+
+@pytest.mark.parametrize("params", [{"limit": 10, "page": 2}, {"cursor": "bm9wZQ"},
+                                    {"cursor": "not base64!"}, {"limit": 0},
+                                    {"degree": 9}, {"exposed_since": "2026-11-20T08:00:00"}])
+def test_unknown_or_bad_paging_parameters_are_422(api: AlertsUnderTest,
+                                                  params: dict[str, Any]) -> None:
+    with api.client("authority") as http:
+        answer = http.get(f"/v1/cases/{PAGED}/alerts", params=params)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] in {"unknown_parameter", "invalid_cursor", "invalid"}
 
 
 def test_an_unknown_case_is_404_with_a_json_body(api: AlertsUnderTest) -> None:
@@ -245,11 +430,12 @@ def test_an_unknown_case_is_404_with_a_json_body(api: AlertsUnderTest) -> None:
 
 def test_the_venue_graph_has_the_figures_of_its_current_contacts(api: AlertsUnderTest) -> None:
     with api.client() as http:
-        answer = http.get(f"/v1/venues/{GRAPH_VENUE}/graph", params={"date": DAY.isoformat()})
+        answer = http.get(f"/v1/venues/{GRAPH_VENUE}/graph",
+                          params={"date": DAY.isoformat(), "case": CASE})
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["graph"] == {"venue_id": GRAPH_VENUE, "day": "2026-11-20"}
-    assert {n["id"] for n in body["nodes"]} == {person(n) for n in ("ann", "bob", "cy", "dan",
+    assert {n["id"] for n in body["nodes"]} == {seen(n) for n in ("ann", "bob", "cy", "dan",
                                                                    "eve")}
     assert body["figures"] == {
         "people": 5,
@@ -259,15 +445,15 @@ def test_the_venue_graph_has_the_figures_of_its_current_contacts(api: AlertsUnde
         "largest_cluster": 3,
         "total_exposure_s": (30 + 15 + 20 + 15) * 60,
         "most_connected": [
-            {"person": person("bob"), "contacts": 2, "exposure_s": 65 * 60},
-            {"person": person("ann"), "contacts": 1, "exposure_s": 45 * 60},
-            {"person": person("cy"), "contacts": 1, "exposure_s": 20 * 60},
-            *sorted(({"person": person(n), "contacts": 1, "exposure_s": 15 * 60}
+            {"person": seen("bob"), "contacts": 2, "exposure_s": 65 * 60},
+            {"person": seen("ann"), "contacts": 1, "exposure_s": 45 * 60},
+            {"person": seen("cy"), "contacts": 1, "exposure_s": 20 * 60},
+            *sorted(({"person": seen(n), "contacts": 1, "exposure_s": 15 * 60}
                      for n in ("dan", "eve")), key=lambda p: str(p["person"])),
         ],
     }
     pair = next(x for x in body["links"] if {x["source"], x["target"]} ==
-                {person("ann"), person("bob")})
+                {seen("ann"), seen("bob")})
     assert pair["weight"] == 45 * 60 and pair["contacts"] == 2
     assert pair["intervals"][0] == {"start": iso(at(0)), "end": iso(at(30))}
     back = nx.node_link_graph(body, edges="links")
@@ -277,26 +463,33 @@ def test_the_venue_graph_has_the_figures_of_its_current_contacts(api: AlertsUnde
 def test_the_venue_graph_as_graphml_parses_with_networkx(api: AlertsUnderTest) -> None:
     with api.client() as http:
         answer = http.get(f"/v1/venues/{GRAPH_VENUE}/graph.graphml",
-                          params={"date": DAY.isoformat()})
+                          params={"date": DAY.isoformat(), "case": CASE})
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("application/graphml+xml")
     graph = nx.parse_graphml(answer.text)
     assert graph.number_of_nodes() == 5 and graph.number_of_edges() == 3
-    data = graph.edges[person("ann"), person("bob")]
+    data = graph.edges[seen("ann"), seen("bob")]
     assert data["weight"] == 45 * 60
     assert data["intervals"] == f"{iso(at(0))}/{iso(at(30))} {iso(at(40))}/{iso(at(55))}"
 
 
-def test_a_day_without_contacts_is_an_empty_graph(api: AlertsUnderTest) -> None:
+def test_a_venue_day_the_case_does_not_touch_is_refused(api: AlertsUnderTest) -> None:
     with api.client() as http:
-        body = http.get(f"/v1/venues/{GRAPH_VENUE}/graph", params={"date": "2026-01-01"}).json()
-    assert body["nodes"] == [] and body["links"] == [] and body["figures"]["people"] == 0
+        empty = http.get(f"/v1/venues/{GRAPH_VENUE}/graph",
+                         params={"date": "2026-01-01", "case": CASE})
+        # case-other's only person (fay) met nobody there that day: her contact was retracted.
+        elsewhere = http.get(f"/v1/venues/{GRAPH_VENUE}/graph",
+                             params={"date": DAY.isoformat(), "case": "case-other"})
+        no_case = http.get(f"/v1/venues/{GRAPH_VENUE}/graph", params={"date": DAY.isoformat()})
+    assert empty.status_code == 403 and "does not touch" in empty.json()["detail"]
+    assert elsewhere.status_code in (403, 404), elsewhere.text
+    assert no_case.status_code == 422
 
 
 @pytest.mark.parametrize("bad", ["2026-13-01", "2026-02-30", "yesterday", "1763596800",
                                  "2026-1-5", "", None])
 def test_bad_dates_are_422_json(api: AlertsUnderTest, bad: str | None) -> None:
-    params = {} if bad is None else {"date": bad}
+    params = {"case": CASE} if bad is None else {"date": bad, "case": CASE}
     with api.client() as http:
         for suffix in ("graph", "graph.graphml"):
             answer = http.get(f"/v1/venues/{GRAPH_VENUE}/{suffix}", params=params)
@@ -307,29 +500,88 @@ def test_bad_dates_are_422_json(api: AlertsUnderTest, bad: str | None) -> None:
 
 # --- roles ---------------------------------------------------------------------------------
 
-READ_PATHS = [
+PERSON_PATHS = [
     f"/v1/cases/{CASE}/alerts",
+    f"/v1/cases/{CASE}/alerts/alert-{CASE}-ann",
     f"/v1/cases/{CASE}/chain",
-    f"/v1/venues/{GRAPH_VENUE}/graph?date=2026-11-20",
-    f"/v1/venues/{GRAPH_VENUE}/graph.graphml?date=2026-11-20",
-    "/v1/alerts/stream",
+    f"/v1/venues/{GRAPH_VENUE}/graph?date=2026-11-20&case={CASE}",
+    f"/v1/venues/{GRAPH_VENUE}/graph.graphml?date=2026-11-20&case={CASE}",
 ]
+ROLE_STATUS = [(None, 401), ("bogus", 401), ("venue", 403), ("dashboard", 403),
+               ("notifier", 403), ("admin", 403), ("authority", 200)]
 
 
-@pytest.mark.parametrize("path", READ_PATHS)
-@pytest.mark.parametrize(("who", "status"), [(None, 401), ("bogus", 401), ("venue", 403),
-                                             ("dashboard", 200), ("authority", 200),
-                                             ("admin", 200)])
-def test_each_read_admits_dashboard_authority_and_admin_only(
-    api: AlertsUnderTest, path: str, who: str | None, status: int
-) -> None:
+def status_of(api: AlertsUnderTest, who: str | None, path: str) -> int:
     with api.client(who) as http, http.stream("GET", path) as answer:
-        assert answer.status_code == status
-        if status != 200:
+        if answer.status_code != 200:
             answer.read()
             problem = answer.json()
-            assert problem["error"] == {401: "unauthorized", 403: "forbidden"}[status]
+            assert problem["error"] == {401: "unauthorized", 403: "forbidden"}[answer.status_code]
             assert problem["detail"]
+        return answer.status_code
+
+
+@pytest.mark.parametrize("path", PERSON_PATHS)
+def test_per_person_reads_admit_authority_only(api: AlertsUnderTest, path: str) -> None:
+    assert {who: status_of(api, who, path) for who, _ in ROLE_STATUS} == dict(ROLE_STATUS)
+
+
+def test_the_live_stream_with_stable_pseudonyms_is_for_the_notifier_only(
+    api: AlertsUnderTest,
+) -> None:
+    wanted = {who: 403 for who in ("venue", "dashboard", "authority", "admin")}
+    found = {who: status_of(api, who, "/v1/alerts/stream?from=end") for who in wanted}
+    assert found == wanted and status_of(api, "notifier", "/v1/alerts/stream") == 200
+
+
+def test_the_dashboard_reads_aggregates_with_no_pseudonym_and_small_counts_suppressed(
+    api: AlertsUnderTest,
+) -> None:
+    with api.client("dashboard") as http:
+        answer = http.get("/v1/figures")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["open_cases"]["cases"] is None
+    assert re.search(r"[0-9a-f]{64}", answer.text) is None, "a pseudonym reached the dashboard"
+    # Two open cases (CASE, PAGED): fewer than 5, suppressed; their 6 F1 alerts are shown.
+    assert body["open_cases"]["count"] is None and body["open_cases"]["f1"] == 6
+    assert all(k["alerts"] is None or k["alerts"] >= 5 for k in body["alerts_by_venue_kind"])
+    with api.client("authority") as http:
+        listed = http.get("/v1/figures").json()["open_cases"]["cases"]
+    assert person("f0") not in {c["person_id"] for c in listed}
+
+
+def test_one_person_in_two_cases_has_two_unrelated_ids(api: AlertsUnderTest) -> None:
+    """F0 of both CASE and PAGED is the other side of their F1 exposures: never the same id."""
+    with api.client("authority") as http:
+        one = http.get(f"/v1/cases/{CASE}/alerts", params={"degree": 1}).json()["alerts"]
+        two = http.get(f"/v1/cases/{PAGED}/alerts", params={"degree": 1}).json()["alerts"]
+        chains = [http.get(f"/v1/cases/{c}/chain").json()["chain"]["person"]
+                  for c in (CASE, PAGED)]
+    ids_one = {e["other_person_id"] for a in one for e in a["exposures"]}
+    ids_two = {e["other_person_id"] for a in two for e in a["exposures"]}
+    assert len(ids_one) == len(ids_two) == 1 and ids_one.isdisjoint(ids_two)
+    assert ids_one == {chains[0]} and ids_two == {chains[1]} and person("f0") not in chains
+
+
+def test_the_stream_replays_nothing_older_than_the_retention_horizon(
+    api: AlertsUnderTest,
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    old, new = make_alert(f"old-{run}", "ann"), make_alert(f"new-{run}", "ann")
+    month_ago_ms = int((time.time() - 30 * 86_400) * 1000)
+    produce(api.settings, [old], timestamp_ms=month_ago_ms)
+    produce(api.settings, [new])
+    with api.client("notifier") as http, stream(http, params={"from": "beginning"}) as response:
+        events = EventReader(response)
+        seen_ids: set[str] = set()
+        deadline = time.monotonic() + 30
+        while new.alert_id not in seen_ids:
+            assert time.monotonic() < deadline, "the replay did not reach the new alert"
+            event = events.next()
+            if event.event == "alert":
+                seen_ids.add(Alert.model_validate_json(event.data).alert_id)
+    assert old.alert_id not in seen_ids
 
 
 def test_health_openapi_and_dashboard_page_need_no_token(api: AlertsUnderTest) -> None:
@@ -390,6 +642,7 @@ class EventReader:
 
 
 def stream(http: httpx.Client, **kwargs: Any) -> Any:
+    """The alert stream, for the client of ``api.client("notifier")``."""
     # The read timeout only has to outlast the 15 s heartbeat; every wait also has a deadline.
     return http.stream("GET", "/v1/alerts/stream", timeout=httpx.Timeout(30, read=20), **kwargs)
 
@@ -404,12 +657,14 @@ def make_alert(case_id: str, name: str, op: Op = Op.UPSERT) -> Alert:
     )
 
 
-def produce(settings: Settings, alerts: list[Alert], raw: tuple[bytes, ...] = ()) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+def produce(settings: Settings, alerts: list[Alert], raw: tuple[bytes, ...] = (),
+            timestamp_ms: int | None = None) -> None:
+    producer = KafkaProducer(**kafka_options(settings), acks="all",
                              enable_idempotence=True)
     try:
         futures = [producer.send(settings.topic("alerts"), key=a.case_id.encode(),
-                                 value=a.model_dump_json().encode()) for a in alerts]
+                                 value=a.model_dump_json().encode(), timestamp_ms=timestamp_ms)
+                   for a in alerts]
         futures += [producer.send(settings.topic("alerts"), key=b"junk", value=v) for v in raw]
         producer.flush(timeout=30)
         for future in futures:
@@ -425,7 +680,7 @@ def test_the_stream_delivers_new_alerts_and_resumes_exactly_from_last_event_id(
     # Many cases, so the keys spread over all four partitions of the alerts topic.
     first = [make_alert(f"live-{run}-{i}", "ann") for i in range(12)]
     second = [make_alert(f"live-{run}-{i}", "bob") for i in range(12, 20)]
-    with api.client() as http:
+    with api.client("notifier") as http:
         with stream(http) as response:
             events = EventReader(response)
             ready = events.next()
@@ -454,7 +709,7 @@ def test_a_stream_resumed_from_its_ready_event_misses_nothing_sent_while_away(
 ) -> None:
     run = uuid.uuid4().hex[:6]
     away = [make_alert(f"away-{run}-{i}", "cy") for i in range(6)]
-    with api.client() as http:
+    with api.client("notifier") as http:
         with stream(http) as response:
             ready = EventReader(response).next()
         produce(api.settings, away)
@@ -472,7 +727,7 @@ def test_from_beginning_replays_the_topic_including_retractions_and_junk(
     upsert = make_alert(f"replay-{run}", "dan")
     retract = make_alert(f"replay-{run}", "dan", Op.RETRACT)
     produce(api.settings, [upsert, retract], raw=(b"{not an alert",))
-    with api.client() as http, stream(http, params={"from": "beginning"}) as response:
+    with api.client("notifier") as http, stream(http, params={"from": "beginning"}) as response:
         events = EventReader(response)
         assert events.next().event == "ready"
         mine: list[Alert] = []
@@ -499,7 +754,7 @@ def test_a_client_leaving_closes_its_streams_kafka_connections(api: AlertsUnderT
         return sum(1 for c in connections
                    if c.raddr and c.raddr.port == kafka_port and c.status == "ESTABLISHED")
 
-    with api.client() as http:
+    with api.client("notifier") as http:
         with stream(http) as response:  # warm-up: the service's own clients are connected
             assert EventReader(response).next().event == "ready"
         wait_for(lambda: kafka_connections() > 0, 10, "the service's Kafka clients")
@@ -515,20 +770,38 @@ def test_a_client_leaving_closes_its_streams_kafka_connections(api: AlertsUnderT
         assert api.process.alive()
 
 
+def test_a_token_holds_a_few_streams_and_another_token_still_gets_one(
+    api: AlertsUnderTest,
+) -> None:
+    other = grant(api.settings, Role.NOTIFIER)
+    with api.client("notifier") as http, ExitStack() as streams:
+        readers = [EventReader(streams.enter_context(stream(http)))
+                   for _ in range(stream_module.MAX_STREAMS_PER_TOKEN)]
+        assert all(reader.next().event == "ready" for reader in readers)
+        refused = http.get("/v1/alerts/stream")
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"] == "too_many_requests" and refused.headers["Retry-After"]
+        with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {other}"},
+                          timeout=30) as second, stream(second) as response:
+            assert EventReader(response).next().event == "ready"
+    # All closed: the token's slots are free again.
+    with api.client("notifier") as http:
+        wait_for(lambda: _opens(http), 15, "a slot freed")
+
+
+def _opens(http: httpx.Client) -> bool:
+    with stream(http) as response:
+        return response.status_code == 200
+
+
 @pytest.mark.parametrize("bad", ["nonsense", "0:1,0:2", "0:-1", "99:0", "0:1;1:2",
                                  "²:1", "0:²", "0:9223372036854775808", "0:" + "9" * 30])
 def test_a_malformed_last_event_id_is_422(api: AlertsUnderTest, bad: str) -> None:
     # Header bytes are read as Latin-1: b"\xb2" arrives as "²", a digit to str.isdigit().
-    with api.client() as http:
+    with api.client("notifier") as http:
         answer = http.get("/v1/alerts/stream", headers={"Last-Event-ID": bad.encode("latin-1")})
     assert answer.status_code == 422
     assert answer.json()["error"] == "invalid_last_event_id"
-
-
-def test_stream_module_doctests_pass() -> None:
-    import doctest
-
-    assert doctest.testmod(stream_module).failed == 0
 
 
 # --- truyvet trace -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pytest
 from schemas.common import utc_now
 from schemas.registry import Role, VenueRecord
 from schemas.venues import VenueKind, VenuePublic
+from services.alerts.api.views import CaseView
 from services.alerts.queries import ClickHouseReads, figures_window
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
@@ -213,7 +214,8 @@ def api(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[F
     now = datetime.now(UTC).replace(microsecond=0)
     since, _ = figures_window(now)
     state_dir: Path = tmp_path_factory.mktemp("figures")
-    settings = isolated_settings(stack, state_dir)
+    # Every count shown as it is (suppression is tested in test_alerts_api).
+    settings = isolated_settings(stack, state_dir).model_copy(update={"min_group": 1})
     tokens = {role.value: grant(settings, role)
               for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)}
     tokens["venue"] = add_venue(settings, name="A venue")["api_key"]
@@ -268,17 +270,26 @@ def test_busiest_venues_are_the_top_ten_with_their_latest_names(api: FiguresUnde
 
 
 def test_open_cases_count_current_alerts_by_degree(api: FiguresUnderTest) -> None:
-    body = api.get("/v1/figures").json()["open_cases"]
+    assert api.get("/v1/figures").json()["open_cases"]["cases"] is None  # dashboard: counts
+    body = api.get("/v1/figures", "authority").json()["open_cases"]
     assert body["count"] == 2
     assert (body["f1"], body["f2"], body["beyond_f2"]) == (2, 2, 1)
+
+    def shown(case_id: str) -> str:  # the F0 in the case's own ids, as its alerts show
+        return CaseView(api.settings.read_secret, case_id).person(person(f"f0-{case_id}"))
+
     assert body["cases"] == [
-        {"case_id": "case-new", "person_id": person("f0-case-new"),
+        {"case_id": "case-new", "person_id": shown("case-new"),
          "reported_at": iso(api.now - 2 * HOUR), "f1": 2, "f2": 2, "beyond_f2": 1},
-        {"case_id": "case-quiet", "person_id": person("f0-case-quiet"),
+        {"case_id": "case-quiet", "person_id": shown("case-quiet"),
          "reported_at": iso(api.now - 24 * HOUR), "f1": 0, "f2": 0, "beyond_f2": 0},
     ]
     horizon = api.now - timedelta(days=api.settings.retention_days)
     assert timedelta(0) <= datetime.fromisoformat(body["since"]) - horizon < timedelta(minutes=5)
+    by_day = api.get("/v1/figures").json()["cases_by_day"]
+    assert sum(d["cases"] for d in by_day) == 2 and sum(d["f2"] for d in by_day) == 2
+    by_kind = api.get("/v1/figures").json()["alerts_by_venue_kind"]
+    assert all(k["degree"] >= 1 and k["alerts"] >= 1 for k in by_kind)
 
 
 def test_case_alert_counts_keeps_withdrawn_and_old_cases_for_grafana(
@@ -387,5 +398,8 @@ def test_views_and_figure_queries_run_on_a_current_clickhouse() -> None:
             cases = reads.open_cases(now - timedelta(days=21))
             assert (cases.count, cases.f1, cases.f2) == (1, 1, 1)
             assert [(c.case_id, c.f1, c.f2) for c in cases.newest] == [("c1", 1, 1)]
+            by_day = reads.cases_by_day(now - timedelta(days=21))
+            assert [(d.cases, d.f1, d.f2) for d in by_day] == [(1, 1, 1)]
+            assert reads.alerts_by_venue_kind(now - timedelta(days=21)) == []
         finally:
             session.close()

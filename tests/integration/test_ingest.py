@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +13,8 @@ from kafka import KafkaProducer
 
 from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.scans import ScanBatch
-from tests.integration.conftest import IngestUnderTest
+from services.core.kafka_connection import kafka_options
+from tests.integration.conftest import BODY_TIMEOUT_S, HEAD_TIMEOUT_S, IngestUnderTest
 from tests.support.kafka_read import read_topic
 from tests.support.pseudonyms import pseudonym as keyed
 from tests.support.pseudonyms import vn_mobile_e164
@@ -49,7 +52,7 @@ def scans_of_venue(ingest: IngestUnderTest, venue_id: str, at_least: int) -> lis
     batches: list[ScanBatch] = []
 
     def collect() -> list[ScanBatch]:
-        records = read_topic(ingest.settings.kafka_bootstrap, topic)
+        records = read_topic(ingest.settings, topic)
         found = [
             ScanBatch.model_validate_json(v) for k, v, _, _ in records if k == venue_id.encode()
         ]
@@ -93,7 +96,7 @@ def test_scans_reach_the_topic_pseudonymised_exactly_once_per_event(
     for i, person in enumerate(people):
         assert by_event[f"ev-{i}"].person_id == pseudonym(ingest, person)
     raw = set(people)
-    for _, v, _, _ in read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("scans")):
+    for _, v, _, _ in read_topic(ingest.settings, ingest.settings.topic("scans")):
         assert not any(p.encode() in v for p in raw), "a raw person id reached the scans topic"
 
 
@@ -238,7 +241,7 @@ def test_cases_and_withdrawals_reach_the_cases_topic_with_the_same_pseudonym(
         assert http.post("/v1/cases", json=body).status_code == 202
         assert http.post("/v1/cases", json={**body, "onset_at": None}).status_code == 422
         assert http.delete(f"/v1/cases/{case_id}").status_code == 202
-    records = read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("cases"), 2)
+    records = read_topic(ingest.settings, ingest.settings.topic("cases"), 2)
     mine = [v for k, v, _, _ in records if k == case_id.encode()]
     reported = CaseReported.model_validate_json(mine[0])
     withdrawn = CaseWithdrawn.model_validate_json(mine[1])
@@ -326,7 +329,7 @@ def test_withdrawing_a_case_never_reported_is_404(ingest: IngestUnderTest) -> No
         answer = http.delete(f"/v1/cases/{never}")
     assert answer.status_code == 404, answer.text
     assert answer.json()["error"] == "not_found" and never in answer.json()["detail"]
-    records = read_topic(ingest.settings.kafka_bootstrap, ingest.settings.topic("cases"))
+    records = read_topic(ingest.settings, ingest.settings.topic("cases"))
     assert not any(k == never.encode() for k, _, _, _ in records), "a withdrawal of nothing"
 
 
@@ -339,7 +342,7 @@ def test_a_case_reported_through_another_replica_can_be_withdrawn_and_withdrawn_
         reported_at=now(),
     )
     # Written to the topic as another ingest replica would have, not through this one.
-    producer = KafkaProducer(bootstrap_servers=ingest.settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_options(ingest.settings), acks="all")
     try:
         producer.send(ingest.settings.topic("cases"), key=case_id.encode(),
                       value=elsewhere.model_dump_json().encode()).get(timeout=30)
@@ -350,3 +353,56 @@ def test_a_case_reported_through_another_replica_can_be_withdrawn_and_withdrawn_
         again = http.delete(f"/v1/cases/{case_id}")  # a retry after a lost answer
     assert (first.status_code, again.status_code) == (202, 202), (first.text, again.text)
     assert first.json() == {"case_id": case_id, "status": "withdrawn"}
+
+
+# --- slow and crafted requests (issue 14, finding 9) -----------------------------------------
+
+
+def _ingest_address(ingest: IngestUnderTest) -> tuple[str, int]:
+    return ingest.settings.ingest_host, ingest.settings.ingest_port
+
+
+def test_a_connection_that_sends_no_request_head_in_time_is_closed(
+    ingest: IngestUnderTest,
+) -> None:
+    for sent in (b"", b"POST /v1/scans HTTP/1.1\r\nHost: x\r\n"):  # silent; headers unfinished
+        with socket.create_connection(_ingest_address(ingest), timeout=5) as conn:
+            conn.sendall(sent)
+            opened = time.monotonic()
+            conn.settimeout(HEAD_TIMEOUT_S + 5)
+            assert conn.recv(1024) == b""  # closed by the server, before our own timeout
+            assert time.monotonic() - opened >= HEAD_TIMEOUT_S - 0.5
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408(ingest: IngestUnderTest) -> None:
+    venue = ingest.add_venue()
+    for path, secret in (("/v1/scans", venue["api_key"]), ("/v1/cases", ingest.authority)):
+        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n[{").encode()
+        with socket.create_connection(_ingest_address(ingest), timeout=5) as conn:
+            conn.sendall(head)
+            conn.settimeout(BODY_TIMEOUT_S + 5)
+            answer = conn.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+
+
+def test_sixteen_mb_of_empty_ndjson_lines_is_refused_at_the_cap(ingest: IngestUnderTest) -> None:
+    venue = ingest.add_venue()
+    with ingest.client(venue["api_key"]) as http:
+        answer = http.post("/v1/scans", content=b"{}\n" * (16 * 1024 * 1024 // 3),
+                           headers={"Content-Type": "application/x-ndjson"})
+    assert answer.status_code == 422, answer.text
+    assert "at most 10000 scans" in answer.json()["detail"]
+
+
+def test_repeated_json_keys_are_422_on_scans_and_cases(ingest: IngestUnderTest) -> None:
+    venue = ingest.add_venue()
+    one = orjson.dumps(scan(venue["venue_id"], "0912345678"))[:-1] + b',"person_id":"0987654321"}'
+    with ingest.client(venue["api_key"]) as http:
+        answer = http.post("/v1/scans", content=one, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and "'person_id' appears twice" in answer.text
+    case = (b'{"case_id":"dup-1","person_id":"0912345678","person_id":"0987654321",'
+            b'"onset_at":"2026-11-22T00:00:00Z","reported_at":"2026-11-23T00:00:00Z"}')
+    with ingest.client(ingest.authority) as http:
+        answer = http.post("/v1/cases", content=case, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and "'person_id' appears twice" in answer.text

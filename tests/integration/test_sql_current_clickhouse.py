@@ -1,4 +1,5 @@
-"""The project's DDL and read queries on a *current* ClickHouse (chdb embeds one).
+"""The project's DDL and read queries on a *current* ClickHouse (chdb embeds one; the
+``current`` fixture of ``conftest.py``).
 
 The servers here run ClickHouse 18.16; production runs current releases. Every migration must
 apply on both, and the reads that hide retracted rows must hide them on both.
@@ -6,18 +7,15 @@ apply on both, and the reads that hide retracted rows must hide them on both.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
-from chdb import session as chdb_session
-
-from services.alerts import queries as alert_queries
+from services.alerts.queries import sql as alert_queries
 from services.alerts.worker import store as alert_store
-from truyvet.stack.migrations import discover, split_statements
-
-DB = "truyvet"
+from tests.integration.conftest import CURRENT_DB as DB
+from tests.integration.conftest import rows
 
 
 def literal(value: Any) -> str:
@@ -36,21 +34,6 @@ def bind(query: str, params: dict[str, Any]) -> str:
     return re.sub(r"%\((\w+)\)s", lambda m: literal(params[m.group(1)]), query)
 
 
-@pytest.fixture(scope="module")
-def current() -> Any:
-    session = chdb_session.Session()
-    session.query(f"CREATE DATABASE IF NOT EXISTS {DB}")
-    session.query(f"USE {DB}")
-    for migration in discover():
-        for statement in split_statements(migration.path.read_text()):
-            session.query(statement)
-    yield session
-    session.cleanup()
-
-
-def rows(session: Any, query: str) -> list[list[str]]:
-    text = str(session.query(query, "TSV")).strip()
-    return [line.split("\t") for line in text.splitlines()] if text else []
 
 
 def test_every_migration_applies_and_makes_the_tables(current: Any) -> None:
@@ -120,8 +103,23 @@ def test_alert_reads_hide_withdrawn_alerts(current: Any) -> None:
     current.query(insert + f"('c1', 'a1', 'p2', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
     current.query(insert + f"('c1', 'a2', 'p3', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
     current.query(insert + f"('c1', 'a2', 'p3', 1, {at}, '', ['v'], '[]', {at}, 1, 2)")
-    found = rows(current, bind(alert_queries._ALERTS, {"case_id": "c1"}))
+    found = rows(current, bind(alert_queries.ALERTS, {"case_id": "c1"}))
     assert [r[0] for r in found] == ["a1"]
+
+
+def test_a_page_of_alerts_counts_and_caps_exposures_on_current_clickhouse(current: Any) -> None:
+    exposures = ",".join(f'{{"contact_id":"k{k}","venue_id":"v"}}' for k in range(8))
+    at = "toDateTime('2026-11-20 10:00:00', 'UTC')"
+    current.query(
+        "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at, via_person_id,"
+        f" venue_ids, exposures, created_at, deleted, version) VALUES ('c7', 'a1', 'p2', 1, {at},"
+        f" '', ['v'], '[{exposures}]', {at}, 0, 1)")
+    params = {"case_id": "c7", "degree_min": 1, "degree_max": 6, "since": 0,
+              "until": 2**32 - 1, "after_degree": 0, "after_at": 0, "after_id": "", "limit": 10}
+    ((row),) = rows(current, bind(alert_queries.ALERT_PAGE, params))
+    head = json.loads(row[7].replace("\\", ""))
+    assert int(row[8]) == 8 and [e["contact_id"] for e in head] == ["k0", "k1", "k2", "k3", "k4"]
+    assert len(head) == alert_queries.EXPOSURES_SHOWN
 
 
 def test_contact_graph_reads_hide_retracted_contacts(current: Any) -> None:
@@ -136,6 +134,6 @@ def test_contact_graph_reads_hide_retracted_contacts(current: Any) -> None:
     current.query(insert + f"('2026-11-20', 'v9', {t}, {u}, 'k2', 'a', 'c', 1, 2)")
     found = rows(
         current,
-        bind(alert_queries._CONTACTS, {"venue_id": "v9", "day": date(2026, 11, 20), "limit": 10}),
+        bind(alert_queries.CONTACTS, {"venue_id": "v9", "day": date(2026, 11, 20), "limit": 10}),
     )
     assert [(r[1], r[2]) for r in found] == [("a", "b")]

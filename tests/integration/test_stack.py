@@ -18,7 +18,8 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaTimeoutError
 from pydantic import SecretStr
 
-from services.core.config import TOPIC_NAMES, Settings
+from services.core.config import TOPIC_NAMES, IngestSettings, Settings
+from services.core.kafka_connection import kafka_options
 from truyvet.stack import clickhouse, kafka
 from truyvet.stack.credentials import ensure_secrets, with_local_secrets
 from truyvet.stack.migrations import (
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.integration
 
 
 def admin_for(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=30_000)
+    return KafkaAdminClient(**kafka_options(settings), request_timeout_ms=30_000)
 
 
 # --- Kafka -----------------------------------------------------------------------------------
@@ -64,8 +65,9 @@ def test_topics_have_the_configured_partitions_and_policies(settings: Settings) 
     assert value("scans", "cleanup.policy") == "delete"
     assert value("scans", "retention.ms") == str(settings.retention_days * DAY_MS)
     assert value("contacts", "retention.ms") == str(settings.retention_days * DAY_MS)
-    assert value("cases", "retention.ms") == "-1"
-    assert value("alerts", "retention.ms") == "-1"
+    # Rule 10's audit period bounds cases, alerts and the audit log.
+    for name in ("cases", "alerts", "audit"):
+        assert value(name, "retention.ms") == str(settings.audit_retention_days * DAY_MS)
     assert int(value("dead-letter", "retention.ms")) > settings.retention_days * DAY_MS
 
 
@@ -77,14 +79,14 @@ def test_a_produced_message_is_consumed_back(settings: Settings) -> None:
     topic = settings.topic("scans")
     key, value = b"venue-1", json.dumps({"hello": uuid.uuid4().hex}).encode()
     producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        **kafka_options(settings), acks="all", enable_idempotence=True
     )
     try:
         sent = producer.send(topic, key=key, value=value).get(timeout=30)
     finally:
         producer.close(timeout=10)
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_options(settings), enable_auto_commit=False)
     try:
         partition = TopicPartition(topic, sent.partition)
         consumer.assign([partition])
@@ -101,7 +103,7 @@ def test_a_produced_message_is_consumed_back(settings: Settings) -> None:
 
 
 def test_the_broker_does_not_create_topics_on_first_use(settings: Settings) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, max_block_ms=3000)
+    producer = KafkaProducer(**kafka_options(settings), max_block_ms=3000)
     try:
         with pytest.raises(KafkaTimeoutError):
             producer.send(f"{settings.topic_prefix}no-such-topic", b"x").get(timeout=10)
@@ -206,7 +208,7 @@ def test_status_json_says_kafka_and_clickhouse_are_healthy(stack: Settings) -> N
 
 
 def test_secrets_are_generated_once_private_and_reused(tmp_path: Path) -> None:
-    settings = Settings(state_dir=tmp_path)
+    settings = IngestSettings(state_dir=tmp_path)
     first = ensure_secrets(settings)
     secrets_file = tmp_path / "secrets.env"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
@@ -217,5 +219,5 @@ def test_secrets_are_generated_once_private_and_reused(tmp_path: Path) -> None:
     assert loaded.pseudonym_secret.get_secret_value() == first["pseudonym_secret"]
     assert loaded.qr_secret.get_secret_value() == first["qr_secret"]
 
-    explicit = Settings(state_dir=tmp_path, qr_secret=SecretStr("q" * 40))
+    explicit = IngestSettings(state_dir=tmp_path, qr_secret=SecretStr("q" * 40))
     assert with_local_secrets(explicit).qr_secret.get_secret_value() == "q" * 40

@@ -148,14 +148,14 @@ def test_poison_messages_go_to_dead_letter_and_the_rest_flows(
     letters = [
         DeadLetter.model_validate_json(v)
         for _, v, _, _ in read_topic(
-            tracer_settings.kafka_bootstrap, tracer_settings.topic("dead-letter"), len(poison)
+            tracer_settings, tracer_settings.topic("dead-letter"), len(poison)
         )
     ]
     assert sorted(base64.b64decode(d.payload_base64) for d in letters) == sorted(
         v for _, v in poison
     )
     scans_topic = tracer_settings.topic("scans")
-    source = {(p, o): v for _, v, p, o in read_topic(tracer_settings.kafka_bootstrap, scans_topic)}
+    source = {(p, o): v for _, v, p, o in read_topic(tracer_settings, scans_topic)}
     for letter in letters:
         assert letter.source_topic == scans_topic and letter.service == "tracer"
         assert source[(letter.partition, letter.offset)] == base64.b64decode(letter.payload_base64)

@@ -47,7 +47,7 @@ def names(settings: Settings) -> dict[str, tuple[str, str]]:
 
 
 def venue_offsets(settings: Settings) -> list[int]:
-    return [offset for key, _, _, offset in read_topic(settings.kafka_bootstrap,
+    return [offset for key, _, _, offset in read_topic(settings,
                                                        settings.topic("registry"))
             if key is not None and key.startswith(b"venue:")]
 

@@ -9,9 +9,47 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from services.alerts.domain.model import Case, ContactEdge
-
 HOURS_48 = 48 * 3600
+
+
+class ReferenceCase(NamedTuple):
+    """A case's fields as rule 5 states them (epoch seconds); nothing is checked or derived."""
+
+    case_id: str
+    person: str
+    onset_at: int | None
+    sampled_at: int | None
+    reported_at: int
+    isolated_at: int | None
+
+    @classmethod
+    def of(cls, case: object) -> ReferenceCase:
+        """The fields another case value was given (read by name, nothing derived)."""
+        return cls(*(getattr(case, name) for name in cls._fields))
+
+
+class ReferenceEdge(NamedTuple):
+    """A contact edge's fields (rule 3)."""
+
+    contact_id: str
+    venue_id: str
+    person_a: str
+    person_b: str
+    start: int
+    end: int
+
+    @classmethod
+    def of(cls, edge: object) -> ReferenceEdge:
+        """The fields of another edge value (a domain ``ContactEdge`` or ``Contact``)."""
+        return cls(*(getattr(edge, name) for name in cls._fields))
+
+
+def reference_window(case: ReferenceCase) -> tuple[int, int]:
+    """Rule 5: ``[(onset_at or sampled_at) - 48 h, isolated_at or reported_at]``."""
+    # "onset_at or sampled_at" means "whichever is known", and 0 is a known time.
+    anchor = case.onset_at if case.onset_at is not None else case.sampled_at
+    assert anchor is not None, "rule 5: at least one of onset_at / sampled_at"
+    return anchor - HOURS_48, case.isolated_at if case.isolated_at is not None else case.reported_at
 
 
 class ReferenceAlert(NamedTuple):
@@ -23,14 +61,10 @@ class ReferenceAlert(NamedTuple):
 
 
 def reference_alerts(
-    case: Case, edges: Iterable[ContactEdge], max_degree: int = 2
+    case: ReferenceCase, edges: Iterable[ReferenceEdge], max_degree: int = 2
 ) -> dict[str, ReferenceAlert]:
     """Every person ``case`` exposed through ``edges`` (the complete list), by person."""
-    # Rule 5. "onset_at or sampled_at" means "whichever is known", and 0 is a known time.
-    anchor = case.onset_at if case.onset_at is not None else case.sampled_at
-    assert anchor is not None
-    window_start = anchor - HOURS_48
-    window_end = case.isolated_at if case.isolated_at is not None else case.reported_at
+    window_start, window_end = reference_window(case)
 
     unique_edges = set(edges)  # the same contact listed twice is one contact
     degree: dict[str, int] = {case.person: 0}
@@ -39,7 +73,7 @@ def reference_alerts(
 
     for k in range(max_degree):
         # person -> [(exposure time, via, edge)] over the qualifying edges to degree k
-        found: dict[str, list[tuple[int, str | None, ContactEdge]]] = {}
+        found: dict[str, list[tuple[int, str | None, ReferenceEdge]]] = {}
         for e in unique_edges:
             for from_person, to_person in ((e.person_a, e.person_b), (e.person_b, e.person_a)):
                 if degree.get(from_person) != k or to_person in degree:

@@ -18,15 +18,75 @@ The choices the rules leave open, which the fast code (``services/tracer/domain`
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from itertools import combinations
+from typing import NamedTuple, Protocol
 
-from services.tracer.domain.model import Contact, Scan, VenueRules, Visit
+# The ids' namespaces, derived here from the names the domain documents rather than imported.
+_VISIT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://truyvet.invalid/visits")
+_CONTACT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://truyvet.invalid/contacts")
 
-RulesForVenue = Mapping[str, VenueRules] | Callable[[str], VenueRules]
+
+class Scan(Protocol):
+    """What the reference reads of a scan (the domain's ``Scan`` has these fields)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def venue_id(self) -> str: ...
+    @property
+    def person(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def at(self) -> int: ...
 
 
-def _rules_of(rules_for_venue: RulesForVenue, venue_id: str) -> VenueRules:
+class Rules(Protocol):
+    """What the reference reads of a venue's rules, in seconds."""
+
+    @property
+    def default_dwell(self) -> int: ...
+    @property
+    def max_dwell(self) -> int: ...
+    @property
+    def min_overlap(self) -> int: ...
+
+
+class Visit(NamedTuple):
+    """The reference's visit; equal to the domain's visit of the same fields (both are tuples)."""
+
+    venue_id: str
+    person: str
+    start: int
+    end: int
+
+    @property
+    def visit_id(self) -> str:
+        name = "\x1f".join(map(str, self))
+        return str(uuid.uuid5(_VISIT_NAMESPACE, name))
+
+
+class Contact(NamedTuple):
+    """The reference's contact edge, ``person_a`` < ``person_b``; equal to the domain's."""
+
+    venue_id: str
+    person_a: str
+    person_b: str
+    start: int
+    end: int
+
+    @property
+    def contact_id(self) -> str:
+        name = "\x1f".join(map(str, self))
+        return str(uuid.uuid5(_CONTACT_NAMESPACE, name))
+
+
+RulesForVenue = Mapping[str, Rules] | Callable[[str], Rules]
+
+
+def _rules_of(rules_for_venue: RulesForVenue, venue_id: str) -> Rules:
     if isinstance(rules_for_venue, Mapping):
         return rules_for_venue[venue_id]
     return rules_for_venue(venue_id)
@@ -74,11 +134,11 @@ def reference_visits(scans: Iterable[Scan], rules_for_venue: RulesForVenue) -> s
 
 
 def reference_contacts_of_visits(
-    visits: Iterable[Visit], rules_for_venue: RulesForVenue
+    visits: Iterable[tuple[str, str, int, int]], rules_for_venue: RulesForVenue
 ) -> set[Contact]:
-    """Rule 3 by comparing every pair of visits at the same venue."""
+    """Rule 3 by comparing every pair of visits (venue, person, start, end) at the same venue."""
     contacts: set[Contact] = set()
-    for first, second in combinations(sorted(set(visits)), 2):
+    for first, second in combinations(sorted({Visit(*v) for v in visits}), 2):
         if first.venue_id != second.venue_id or first.person == second.person:
             continue
         start = max(first.start, second.start)

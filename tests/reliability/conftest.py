@@ -16,17 +16,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from tests.support.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAULTS_DIR = REPO_ROOT / ".truyvet-faults"
 
 
-def faults_settings(state_dir: Path) -> Settings:
-    return Settings(
+def faults_settings(state_dir: Path) -> IngestSettings:
+    from truyvet.stack.credentials import with_local_secrets
+
+    return with_local_secrets(IngestSettings(
         state_dir=state_dir,
         kafka_bootstrap=f"127.0.0.1:{free_port()}",
         kafka_controller_port=free_port(),
@@ -34,11 +35,9 @@ def faults_settings(state_dir: Path) -> Settings:
         clickhouse_host="127.0.0.1",
         clickhouse_port=free_port(),
         clickhouse_http_port=free_port(),
-        clickhouse_user="default",
-        clickhouse_password=SecretStr(""),
         clickhouse_database="truyvet_faults",
         topic_prefix="",
-    )
+    ), create=True)
 
 
 def _stop_parts(settings: Settings) -> None:

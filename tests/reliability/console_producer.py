@@ -14,7 +14,9 @@ import tempfile
 from pathlib import Path
 
 from services.core.config import Settings
+from services.core.kafka_connection import java_client_properties
 from truyvet.stack import kafka
+from truyvet.stack.layout import write_private
 
 MAIN_CLASS = "org.apache.kafka.tools.ConsoleProducer"
 KEY_SEPARATOR = "\t"
@@ -55,9 +57,14 @@ def console_produce(settings: Settings, topic: str, records: list[tuple[bytes, b
         assert b"\n" not in key + value and KEY_SEPARATOR.encode() not in key
     libs = kafka.libs_dir(settings)
     stdin = b"".join(key + KEY_SEPARATOR.encode() + value + b"\n" for key, value in records)
+    # The tool logs in like any client: its SCRAM user and password, in a file only we can read.
+    config = Path(settings.state_dir) / "console-producer.properties"
+    properties = java_client_properties(settings)
+    write_private(config, "".join(f"{key}={value}\n" for key, value in properties.items()))
     done = subprocess.run(
         [kafka._java(), "-Xmx256m", "-cp", f"{libs}/*:{tools_jar(settings)}", MAIN_CLASS,
          "--bootstrap-server", settings.kafka_bootstrap, "--topic", topic, "--sync",
+         "--producer.config", str(config),
          "--property", "parse.key=true", "--property", f"key.separator={KEY_SEPARATOR}",
          "--producer-property", "acks=all",
          # The tool lingers 1 s by default (--timeout), which --sync pays on every record.

@@ -54,7 +54,8 @@ def running_deployment(stack: Settings, state_dir: Path, *, workers: bool) -> It
     """Ingest and the alerts API (and the tracer and alerts worker if ``workers``) running on
     topics and a database of their own."""
     settings = isolated_settings(stack, state_dir)
-    tokens = {role: grant(settings, role) for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)}
+    tokens = {role: grant(settings, role) for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD,
+                                                     Role.NOTIFIER)}
     deployment = Deployment(settings, state_dir, tokens)
     with ExitStack() as running:
         for module, service, log in (("services.ingest", "ingest", "ingest.log"),

@@ -4,12 +4,14 @@ and every topic and table of one isolated deployment."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.tracer.domain.model import Contact
 from tests.support.kafka_read import Record, read_topic
 from tests.support.pipeline import AlertKey, fold_alerts
@@ -64,7 +66,7 @@ def stored_event_ids(settings: Settings) -> set[str]:
 
 def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int]:
     """The group's committed offset of every partition of ``topic`` (0: never committed)."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000)
+    admin = KafkaAdminClient(**kafka_options(settings), request_timeout_ms=10_000)
     try:
         offsets = admin.list_group_offsets({group: None}).get(group, {})
     finally:
@@ -75,7 +77,7 @@ def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, i
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(**kafka_options(settings))
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
@@ -86,7 +88,7 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
 
 def deployment_topics(settings: Settings) -> list[str]:
     """Every topic of this deployment: the pipeline's and the workers' internal ones."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000)
+    admin = KafkaAdminClient(**kafka_options(settings), request_timeout_ms=10_000)
     try:
         return sorted(t for t in admin.list_topics() if t.startswith(settings.topic_prefix))
     finally:
@@ -107,7 +109,7 @@ def table_dumps(settings: Settings) -> Iterator[tuple[str, str]]:
 
 def read_records(settings: Settings, topic: str, timeout_s: float = 120.0) -> list[Record]:
     """Every record of ``topic`` up to its current end, in partition then offset order."""
-    return read_topic(settings.kafka_bootstrap, topic, timeout_s=timeout_s)
+    return read_topic(settings, topic, timeout_s=timeout_s)
 
 
 def folded_contacts(settings: Settings) -> set[Contact]:
@@ -118,3 +120,15 @@ def folded_contacts(settings: Settings) -> set[Contact]:
 def folded_alerts(settings: Settings) -> dict[str, set[AlertKey]]:
     """The ``alerts`` topic folded in order (upserts replace, retractions remove), by case."""
     return fold_alerts(read_records(settings, settings.topic("alerts")))
+
+
+def contacts_read(worker_state_dir: Path) -> dict[int, int]:
+    """How far an alerts worker has applied each ``contacts`` partition, as its heartbeat file
+    (written every 5 s) says: the worker reads contacts outside any group, so nothing commits."""
+    try:
+        beat = (worker_state_dir / "run" / "alerts-worker.heartbeat").read_text().split()
+    except FileNotFoundError:
+        return {}
+    read = next((field.removeprefix("contacts=") for field in beat
+                 if field.startswith("contacts=")), "")
+    return {int(p): int(o) for p, _, o in (item.partition(":") for item in read.split(",") if item)}

@@ -25,11 +25,13 @@ from pydantic import SecretStr
 
 from schemas.registry import Role
 from services.core.config import Settings
-from services.core.secrets import QrSigner
+from services.core.http.auth import token_id
+from services.core.secrets import QrSigner, sha256_hex
 from tests.reliability.access_table import ACCESS, ROLES, Endpoint, markdown_table
 from tests.reliability.deployment import Deployment, running_deployment
 from tests.reliability.stores import (
     committed_offsets,
+    contacts_read,
     deployment_topics,
     end_offsets,
     read_records,
@@ -37,6 +39,7 @@ from tests.reliability.stores import (
     table_dumps,
 )
 from tests.reliability.waits import wait_while_running
+from truyvet.audit_command import case_acts_since, reads_since
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +80,7 @@ class World:
     venue_b: dict[str, str]
     case_id: str
     withdrawable: str  # reported too: the table's DELETE withdraws it, not the module's case
+    alert_id: str = ""  # the case's F1 alert, once the worker made it
 
     def secret(self, role: str) -> str | None:
         tokens = self.deployment.tokens
@@ -87,6 +91,7 @@ class World:
             "other-venue": self.venue_b["api_key"],
             "dashboard": tokens[Role.DASHBOARD],
             "authority": tokens[Role.AUTHORITY],
+            "notifier": tokens[Role.NOTIFIER],
             "admin": tokens[Role.ADMIN],
         }[role]
 
@@ -120,9 +125,11 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             assert answer.status_code == 202, answer.text
 
         def alerted() -> bool:
-            with deployment.http("alerts", deployment.tokens[Role.DASHBOARD]) as dashboard:
-                answer = dashboard.get(f"/v1/cases/{world.case_id}/alerts")
-            return answer.status_code == 200 and len(answer.json()["alerts"]) == 1
+            with deployment.http("alerts", deployment.tokens[Role.AUTHORITY]) as authority:
+                answer = authority.get(f"/v1/cases/{world.case_id}/alerts")
+            if answer.status_code == 200 and len(answer.json()["alerts"]) == 1:
+                world.alert_id = answer.json()["alerts"][0]["alert_id"]
+            return bool(world.alert_id)
 
         wait_while_running(alerted, 120, "the case's F1 alert", deployment.processes)
         yield world
@@ -131,7 +138,7 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[str, object]]:
     """The path and request arguments of one call: a body every role could have sent."""
     venue_id = world.venue_a["venue_id"]
-    path = endpoint.path.format(venue=venue_id, case=world.case_id)
+    path = endpoint.path.format(venue=venue_id, case=world.case_id, alert=world.alert_id)
     if endpoint.method == "DELETE":  # a case of its own: the module's case stays reported
         path = path.replace(world.case_id, world.withdrawable)
     bodies: dict[str, object] = {
@@ -147,7 +154,8 @@ def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[
     if endpoint.path in bodies:
         args["json"] = bodies[endpoint.path]
     if "graph" in endpoint.path:
-        args["params"] = {"date": now().date().isoformat()}
+        args["params"] = {"date": (now() - timedelta(minutes=90)).date().isoformat(),
+                          "case": world.case_id}
     return path, args
 
 
@@ -176,7 +184,7 @@ def test_the_table_covers_every_operation_either_service_documents(world: World)
         with world.deployment.http(service) as http:
             spec = http.get("/openapi.json").json()
         documented = {(method.upper(), path.replace("{venue_id}", "{venue}")
-                       .replace("{case_id}", "{case}"))
+                       .replace("{case_id}", "{case}").replace("{alert_id}", "{alert}"))
                       for path, operations in spec["paths"].items() for method in operations}
         tabled = {(e.method, e.path) for e in ACCESS if e.service == service}
         assert documented <= tabled, f"{service}: add these to access_table.ACCESS"
@@ -314,18 +322,49 @@ def test_oversized_bodies_are_refused_with_413(world: World, role: str, path: st
         assert answer.status_code == 413, answer.text[:300]
 
 
+def test_tracking_a_number_through_a_fake_case_is_recorded_and_ends_at_withdrawal(
+    world: World,
+) -> None:
+    """Issue 14, finding 3: report a case for a number, read its chain, withdraw it."""
+    deployment, authority = world.deployment, world.secret("authority")
+    assert authority is not None
+    since = now() - timedelta(seconds=5)
+    case_id = f"acc-track-{uuid.uuid4().hex[:6]}"
+    with deployment.http("ingest", authority) as ingest:
+        answer = ingest.post("/v1/cases", json={
+            "case_id": case_id, "person_id": raw_person(),
+            "onset_at": (now() - timedelta(days=1)).isoformat(), "reported_at": now().isoformat()})
+        assert answer.status_code == 202, answer.text
+    with deployment.http("alerts", authority, source=fresh_source()) as alerts:
+        wait_while_running(lambda: alerts.get(f"/v1/cases/{case_id}/chain").status_code == 200,
+                           90, "the case to be traced", deployment.processes)
+        with deployment.http("ingest", authority) as ingest:
+            assert ingest.delete(f"/v1/cases/{case_id}").status_code == 202
+        wait_while_running(lambda: alerts.get(f"/v1/cases/{case_id}/chain").status_code == 410,
+                           90, "the withdrawn case to stop being readable", deployment.processes)
+    me = token_id(sha256_hex(authority))
+    acts = [(line.what, line.token_id) for line in case_acts_since(deployment.settings, since)
+            if line.case_id == case_id]
+    assert acts == [("report", me), ("withdraw", me)]
+    reads = [line for line in reads_since(deployment.settings, since) if line.case_id == case_id]
+    assert reads and {(line.what, line.token_id) for line in reads} == {("read case_chain", me)}
+
+
 def test_no_raw_person_id_reaches_any_topic_table_or_log(world: World) -> None:
     """Runs last in the module: every raw id the tests above sent is checked."""
     settings = world.deployment.settings
     assert len(RAW_IDS) > 20
     prefix = settings.topic_prefix
-    for group, short in ((f"{prefix}truyvet-tracer", "scans"), (f"{prefix}truyvet-alerts", "cases"),
-                         (f"{prefix}truyvet-alerts", "contacts")):
+    for group, short in ((f"{prefix}truyvet-tracer", "scans"),
+                         (f"{prefix}truyvet-alerts", "cases")):
         topic = settings.topic(short)
         wait_while_running(
             lambda g=group, t=topic: committed_offsets(settings, g, t)  # type: ignore[misc]
             == end_offsets(settings, t), 90, f"{group} to process all of {topic}",
             world.deployment.processes)
+    contacts = settings.topic("contacts")
+    wait_while_running(lambda: contacts_read(settings.state_dir) == end_offsets(settings, contacts),
+                       90, "the alerts worker to apply all of contacts", world.deployment.processes)
     needles = [raw.encode() for raw in RAW_IDS]
     found: list[str] = []
     for topic in deployment_topics(settings):

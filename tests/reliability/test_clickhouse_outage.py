@@ -68,7 +68,7 @@ def test_a_clickhouse_outage_pauses_the_workers_and_loses_nothing(
 ) -> None:
     settings = isolated_settings(faults_stack, tmp_path)
     register_venues(settings, VENUES)
-    dashboard = grant(settings, Role.DASHBOARD)
+    authority = grant(settings, Role.AUTHORITY)  # the one role that reads a case's alerts
     start = recent_start(48)
     day = messy_day(13, venues=list(VENUES), people=400, start=start)
     messages = [m for wave in day.waves for m in wave]
@@ -106,7 +106,7 @@ def test_a_clickhouse_outage_pauses_the_workers_and_loses_nothing(
                 committed = committed_offsets(settings, group, scans_topic)
                 assert committed == sunk, "the tracer committed offsets it has not sunk"
                 with httpx.Client(base_url=alerts_url, timeout=30,
-                                  headers={"Authorization": f"Bearer {dashboard}"}) as http:
+                                  headers={"Authorization": f"Bearer {authority}"}) as http:
                     answer = http.get(f"/v1/cases/{case_a.case_id}/alerts")
                 refusals.append((answer.status_code, answer.headers.get("Retry-After")))
 

@@ -7,6 +7,10 @@ the group at once, no session timeout to wait out) at ~60 %, and its partitions 
 second, which rebuilds their state from the changelog (the tracer keeps no standby copies). The
 venues are named so that all 8 ``scans`` partitions carry scans: every partition changes owner
 at least once.
+
+That both changes happen mid-stream is a condition the test makes, not a race it hopes to win:
+the stream holds at half and at 85 % of its messages until the join, then the takeover, is
+done, so however slow the machine, scans still arrive after each.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.reliability.city import recent_start, venues
 from tests.reliability.groups import both_assigned, group_assignment
@@ -113,11 +118,12 @@ def test_a_worker_joining_and_another_leaving_mid_stream_keep_the_reference_with
         return f"figures so far {figures}; {stores}{logs}"
 
     figures: dict[str, Any] = {"scans": distinct_scans, "messages": len(messages)}
-    with closing(KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+    with closing(KafkaAdminClient(**kafka_options(settings),
                                   request_timeout_ms=10_000)) as admin:
         try:
             start_worker(1)
-            with PacedProducer(settings, messages, per_second=PER_SECOND) as stream:
+            holds = (len(messages) // 2, len(messages) * 17 // 20)
+            with PacedProducer(settings, messages, per_second=PER_SECOND, holds=holds) as stream:
                 wait_while_running(lambda: stored_scans() >= distinct_scans // 4, 120,
                                    "a quarter of the scans stored by the first worker",
                                    workers, every_s=0.2)
@@ -130,8 +136,9 @@ def test_a_worker_joining_and_another_leaving_mid_stream_keep_the_reference_with
                     every_s=0.2)
                 figures["join_s"] = round(time.monotonic() - joining, 1)
                 figures["joined_at_sent"] = stream.sent
+                figures["held_at_join"] = stream.held
                 figures["assignment_after_join"] = sorted(sorted(a) for a in after_join or ())
-                assert stream.sent < stream.total, "the second worker joined after the stream"
+                stream.release()
 
                 wait_while_running(
                     lambda: stored_scans() >= distinct_scans * 3 // 5
@@ -140,7 +147,6 @@ def test_a_worker_joining_and_another_leaving_mid_stream_keep_the_reference_with
                     workers, every_s=0.2)
                 figures["leave_at_sent"] = stream.sent
                 figures["leave_at_scans"] = stored_scans()
-                assert stream.sent < stream.total, "the first worker left after the stream"
                 leaving = time.monotonic()
                 workers[0].stop()  # SIGTERM: leaves the group, its partitions move at once
                 assert workers[0].proc.returncode != -signal.SIGKILL, "no clean stop in 20 s"
@@ -152,6 +158,8 @@ def test_a_worker_joining_and_another_leaving_mid_stream_keep_the_reference_with
                     workers[1:], every_s=0.2)
                 figures["takeover_s"] = round(time.monotonic() - leaving, 1)
                 figures["taken_over_at_sent"] = stream.sent
+                figures["held_at_takeover"] = stream.held
+                stream.release()
             streamed = time.monotonic()
 
             def settled() -> bool:

@@ -6,11 +6,14 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
+from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
+
 Record = tuple[bytes | None, bytes | None, int, int]  # key, value, partition, offset
 
 
 def read_topic(
-    bootstrap: str, topic: str, min_messages: int = 0, timeout_s: float = 30.0
+    settings: Settings, topic: str, min_messages: int = 0, timeout_s: float = 30.0
 ) -> list[Record]:
     """All records of ``topic`` up to its end (and at least ``min_messages``), as
     ``(key, value, partition, offset)`` in partition then offset order.
@@ -19,7 +22,7 @@ def read_topic(
     minutes for a topic of large batches (the broker has checked them already).
     """
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed",
+        **kafka_options(settings), enable_auto_commit=False, isolation_level="read_committed",
         check_crcs=False, max_partition_fetch_bytes=16 * 2**20, fetch_max_bytes=64 * 2**20,
     )
     try:

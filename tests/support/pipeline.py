@@ -12,12 +12,13 @@ from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.common import Op, utc_now
 from schemas.registry import VenueRecord
 from schemas.venues import VenueKind, VenuePublic
-from services.alerts.domain.model import Case, ContactEdge
+from services.alerts.domain.model import Case
 from services.core.clickhouse import clickhouse_client, utc
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.core.registry_log import publish_records_blocking
 from services.tracer.domain.model import Contact, VenueRules
-from tests.reference.exposure import reference_alerts
+from tests.reference.exposure import ReferenceCase, ReferenceEdge, reference_alerts
 from tests.support.kafka_read import Record, read_topic
 from tests.support.stack import isolated_settings
 
@@ -69,15 +70,10 @@ def register_venues(settings: Settings, venues: dict[str, VenueRules]) -> None:
     )
 
 
-def edges_of_contacts(contacts: Iterable[Contact]) -> list[ContactEdge]:
-    return [
-        ContactEdge(c.contact_id, c.venue_id, c.person_a, c.person_b, c.start, c.end)
-        for c in contacts
-    ]
-
-
 def expected_alerts(case: Case, contacts: Iterable[Contact], max_degree: int = 2) -> set[AlertKey]:
-    found = reference_alerts(case, edges_of_contacts(contacts), max_degree)
+    """The reference's alerts of the case given these fields (it derives the window itself)."""
+    edges = [ReferenceEdge.of(c) for c in contacts]
+    found = reference_alerts(ReferenceCase.of(case), edges, max_degree)
     return {(person, a.degree, a.exposed_at, a.via) for person, a in found.items()}
 
 
@@ -99,7 +95,7 @@ def withdraw_case(settings: Settings, case_id: str) -> None:
 
 
 def _send(settings: Settings, topic: str, key: bytes, value: bytes) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_options(settings), acks="all")
     try:
         producer.send(settings.topic(topic), key=key, value=value).get(timeout=30)
     finally:
@@ -127,7 +123,7 @@ def stored_alert_row_counts(settings: Settings) -> list[tuple[str, int]]:
 
 def alerts_from_topic(settings: Settings) -> dict[str, set[AlertKey]]:
     """Fold the alerts topic in order: upserts replace, retractions remove; by case."""
-    records = read_topic(settings.kafka_bootstrap, settings.topic("alerts"))
+    records = read_topic(settings, settings.topic("alerts"))
     return fold_alerts(sorted(records, key=lambda r: (r[2], r[3])))
 
 

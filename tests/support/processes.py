@@ -16,6 +16,7 @@ import httpx
 
 from services.core.config import Settings
 from truyvet.stack.processes import free_port as free_port  # tests import it from here
+from truyvet.stack.services import settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -47,7 +48,8 @@ class ServiceProcess:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
-        env = {**os.environ, **settings.as_env()}
+        # As `truyvet up` starts it: only ingest holds the pseudonym and QR keys.
+        env = {**os.environ, **settings_for(module, settings).as_env()}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", module],
             cwd=ROOT,

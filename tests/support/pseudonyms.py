@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 
-from services.core.config import Settings
+from services.core.config import IngestSettings
 
 
 def vn_mobile_e164(national: str) -> str:
@@ -26,7 +26,7 @@ def vn_mobile_e164(national: str) -> str:
     return "+84" + national[1:]
 
 
-def pseudonym(settings: Settings, normalised: str) -> str:
+def pseudonym(settings: IngestSettings, normalised: str) -> str:
     """HMAC-SHA256 of an identifier already in its one spelling, under the deployment's key."""
     key = settings.pseudonym_secret.get_secret_value().encode()
     return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()

@@ -11,6 +11,7 @@ from schemas.derived import ContactBatch
 from schemas.scans import ScanBatch, ScanEvent
 from services.core.clickhouse import clickhouse_client, utc
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from services.tracer.domain.model import Contact, Scan, Visit
 from tests.support.kafka_read import Record, read_topic
 
@@ -34,7 +35,7 @@ def batch_of(scans: list[Scan]) -> ScanBatch:
 
 def produce_messages(settings: Settings, messages: Iterable[list[Scan]]) -> int:
     producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        **kafka_options(settings), acks="all", enable_idempotence=True, linger_ms=5
     )
     count = 0
     try:
@@ -53,7 +54,7 @@ def produce_messages(settings: Settings, messages: Iterable[list[Scan]]) -> int:
 
 
 def produce_raw(settings: Settings, topic: str, key: bytes | None, value: bytes) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(**kafka_options(settings), acks="all")
     try:
         producer.send(settings.topic(topic), key=key, value=value).get(timeout=30)
     finally:
@@ -104,4 +105,4 @@ def fold_contacts(records: Iterable[Record]) -> set[Contact]:
 
 def contacts_from_topic(settings: Settings) -> set[Contact]:
     """The contacts topic folded in partition order."""
-    return fold_contacts(read_topic(settings.kafka_bootstrap, settings.topic("contacts")))
+    return fold_contacts(read_topic(settings, settings.topic("contacts")))

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.alerts.domain import chain
 from services.alerts.domain.chain import ChainNode, transmission_chain
 from services.alerts.domain.errors import InconsistentAlertsError
 from services.alerts.domain.exposure import trace_case
@@ -109,12 +106,6 @@ def test_chain_of_a_case_without_alerts_is_f0_alone() -> None:
 def test_chain_refuses_alerts_that_are_not_one_tree(alerts: list[Alert], message: str) -> None:
     with pytest.raises(InconsistentAlertsError, match=message):
         transmission_chain("c1", "f0", alerts)
-
-
-def test_doctests_of_the_chain_module_pass() -> None:
-    failures, tried = doctest.testmod(chain, raise_on_error=False)
-    assert tried > 0
-    assert failures == 0
 
 
 PERSONS = [f"p{i}" for i in range(7)]

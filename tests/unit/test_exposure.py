@@ -6,16 +6,14 @@ Times are written in hours (``H``) from an arbitrary origin; the default case ha
 
 from __future__ import annotations
 
-import doctest
 import random
 import uuid
 from collections.abc import Iterable
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.alerts.domain import alert_diff, exposure, model, window
 from services.alerts.domain.alert_diff import diff_alerts
 from services.alerts.domain.errors import (
     InconsistentAlertsError,
@@ -25,7 +23,12 @@ from services.alerts.domain.errors import (
 )
 from services.alerts.domain.exposure import EdgesOf, ExposureSearch, trace_case
 from services.alerts.domain.model import Alert, Case, ContactEdge, Exposure, alert_id_for
-from tests.reference.exposure import reference_alerts
+from tests.reference.exposure import (
+    ReferenceCase,
+    ReferenceEdge,
+    reference_alerts,
+    reference_window,
+)
 
 H = 3600
 
@@ -79,7 +82,8 @@ def trace(case: Case, edges: list[ContactEdge], max_degree: int = 2) -> dict[str
     alerts = trace_case(case, store(edges), max_degree)
     by_person = {a.person: a for a in alerts}
     assert len(by_person) == len(alerts)
-    expected = reference_alerts(case, edges, max_degree)
+    expected = reference_alerts(ReferenceCase.of(case), [ReferenceEdge.of(e) for e in edges],
+                                max_degree)
     assert {p: summary(a) for p, a in by_person.items()} == {
         p: tuple(r) for p, r in expected.items()
     }
@@ -459,13 +463,6 @@ def test_invalid_contact_edges_are_refused(args: tuple, message: str) -> None:
         ContactEdge(*args)
 
 
-def test_doctests_of_the_domain_modules_pass() -> None:
-    for module in (model, window, exposure, alert_diff):
-        failures, tried = doctest.testmod(module, raise_on_error=False)
-        assert tried > 0, module.__name__
-        assert failures == 0, module.__name__
-
-
 # --- the layered search equals the brute force on random small graphs ---------------------------
 
 PERSONS = [f"p{i}" for i in range(7)]
@@ -474,16 +471,13 @@ GRID = st.integers(min_value=0, max_value=24).map(lambda i: i * 6 * H)
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> Case:
+def cases(draw: st.DrawFn) -> ReferenceCase:
     anchor_kind = draw(st.sampled_from(["onset", "sampled", "both"]))
     onset = draw(GRID) if anchor_kind in ("onset", "both") else None
     sampled = draw(GRID) if anchor_kind in ("sampled", "both") else None
     reported = draw(GRID)
     isolated = draw(st.none() | GRID)
-    anchor = onset if onset is not None else sampled
-    assert anchor is not None
-    assume(anchor - 48 * H <= (isolated if isolated is not None else reported))
-    return Case(
+    return ReferenceCase(
         case_id="c",
         person=draw(st.sampled_from(PERSONS)),
         onset_at=onset,
@@ -506,15 +500,24 @@ def contact_lists(draw: st.DrawFn) -> list[ContactEdge]:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(
-    case=cases(),
+    given_case=cases(),
     edges=contact_lists(),
     max_degree=st.integers(min_value=1, max_value=4),
     seed=st.randoms(use_true_random=False),
 )
 def test_layered_search_equals_brute_force(
-    case: Case, edges: list[ContactEdge], max_degree: int, seed: random.Random
+    given_case: ReferenceCase, edges: list[ContactEdge], max_degree: int, seed: random.Random
 ) -> None:
-    expected = {p: tuple(r) for p, r in reference_alerts(case, edges, max_degree).items()}
+    start, end = reference_window(given_case)
+    try:
+        case = Case(**given_case._asdict())
+    except InvalidCaseError:
+        # Refused only when rule 5's window, as the reference computes it, is empty.
+        assert start > end
+        return
+    assert start <= end and (case.window.start, case.window.end) == (start, end)
+    expected = {p: tuple(r) for p, r in reference_alerts(
+        given_case, [ReferenceEdge.of(e) for e in edges], max_degree).items()}
 
     exact = trace_case(case, store(edges), max_degree)
     assert {a.person: summary(a) for a in exact} == expected

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import random
 from datetime import date
@@ -12,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.tracer import graph as graph_module
 from services.tracer.domain import Contact
 from services.tracer.graph import (
     MOST_CONNECTED,
@@ -146,8 +144,3 @@ def test_figures_do_not_depend_on_the_order_of_the_edges(
     assert graph_figures(contact_graph("cafe", DAY, contacts)) == graph_figures(
         contact_graph("cafe", DAY, shuffled)
     )
-
-
-def test_doctests_of_the_graph_module_pass() -> None:
-    failures, tried = doctest.testmod(graph_module, raise_on_error=False)
-    assert tried > 0 and failures == 0

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
-
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.tracer import processor
 from services.tracer.processor import SourceMessage, in_parts
-
-
-def test_docstring_examples_run() -> None:
-    assert doctest.testmod(processor).failed == 0
 
 
 @given(st.lists(st.one_of(st.none(), st.integers(0, 50)), max_size=40), st.integers(1, 100))

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import itertools
-import pkgutil
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import services.tracer.domain as tracer_domain
 from services.tracer.domain.delta import Delta
 from services.tracer.domain.errors import InvalidScanError
 from services.tracer.domain.model import Contact, Scan, VenueRules, Visit
@@ -22,14 +18,6 @@ from tests.reference.tracing import reference_contacts, reference_scans, referen
 MIDNIGHT = 1_700_006_400  # 2023-11-15T00:00:00Z
 T0 = MIDNIGHT + 9 * 3_600
 RULES = VenueRules(default_dwell=3_600, max_dwell=43_200, min_overlap=900)
-DOMAIN_MODULES = sorted(info.name for info in pkgutil.iter_modules(tracer_domain.__path__))
-
-
-@pytest.mark.parametrize("name", DOMAIN_MODULES)
-def test_docstring_examples_run(name: str) -> None:
-    module = importlib.import_module(f"services.tracer.domain.{name}")
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
 
 
 def scan(event_id: str, person: str, direction: str, at: int, venue: str = "cafe") -> Scan:

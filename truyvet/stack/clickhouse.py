@@ -18,8 +18,9 @@ from xml.sax.saxutils import escape
 import psutil
 from clickhouse_driver import Client
 
+from services.core.clickhouse import connection_options
 from services.core.config import Settings
-from truyvet.stack.layout import StateLayout, deploy_file
+from truyvet.stack.layout import StateLayout, deploy_file, write_private
 from truyvet.stack.processes import (
     Managed,
     StackError,
@@ -67,11 +68,14 @@ def render_config(settings: Settings) -> str:
     config_file, log_dir = _paths(settings)
     home = config_file.parent
     password = settings.clickhouse_password.get_secret_value()
+    if not password:
+        raise StackError(
+            "the local ClickHouse has no passwordless user: set TRUYVET_CLICKHOUSE_PASSWORD "
+            "(`truyvet up` generates it into the state dir)"
+        )
     password_element = (
         f"<password_sha256_hex>{hashlib.sha256(password.encode()).hexdigest()}"
         "</password_sha256_hex>"
-        if password
-        else "<password></password>"
     )
     # Half of the machine's memory, at most 10 GB (the package's default), per query.
     max_memory = min(10_000_000_000, psutil.virtual_memory().total // 2)
@@ -105,17 +109,14 @@ def write_config(settings: Settings) -> Path:
     for folder in (home / "data", home / "tmp", home / "user_files", home / "format_schemas"):
         folder.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    config_file.write_text(render_config(settings))
+    write_private(config_file, render_config(settings))
     return config_file
 
 
 def connect(settings: Settings, *, database: str | None = None, timeout: float = 10.0) -> Client:
     """A native-protocol client for ``settings`` (``database`` defaults to the server's default)."""
     return Client(
-        host=settings.clickhouse_host,
-        port=settings.clickhouse_port,
-        user=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(),
+        **connection_options(settings),
         database=database or "default",
         connect_timeout=timeout,
         send_receive_timeout=max(timeout, 30.0),
@@ -137,10 +138,7 @@ def is_ready(settings: Settings, *, timeout: float = 2.0) -> bool:
     if not port_open(settings.clickhouse_host, settings.clickhouse_port):
         return False  # cheap, and spares the driver's logged traceback for a refused connection
     client = Client(
-        host=settings.clickhouse_host,
-        port=settings.clickhouse_port,
-        user=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(),
+        **connection_options(settings),
         connect_timeout=timeout,
         send_receive_timeout=timeout,
         client_name="truyvet-stack-probe",

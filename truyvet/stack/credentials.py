@@ -7,16 +7,20 @@ stay stable across restarts.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import SecretStr
 
 from services.core.config import Settings
-from truyvet.stack.layout import StateLayout
+from truyvet.stack.layout import StateLayout, write_private
 
-SECRET_FIELDS = ("pseudonym_secret", "qr_secret")
+AnySettings = TypeVar("AnySettings", bound=Settings)
+
+# The keys of ingest and the passwords of the local Kafka (SCRAM) and ClickHouse users.
+SECRET_FIELDS = ("pseudonym_secret", "qr_secret", "read_secret", "kafka_password",
+                 "clickhouse_password")
 
 
 def _env_name(field: str) -> str:
@@ -47,15 +51,11 @@ def ensure_secrets(settings: Settings) -> dict[str, str]:
         values.update({field: secrets.token_urlsafe(48) for field in missing})
         path.parent.mkdir(parents=True, exist_ok=True)
         body = "".join(f"{_env_name(field)}={values[field]}\n" for field in SECRET_FIELDS)
-        # Created with 0600 from the start: never readable by others, not even for a moment.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(body)
-        path.chmod(0o600)  # an existing file keeps its mode through O_CREAT
+        write_private(path, body)
     return values
 
 
-def with_local_secrets(settings: Settings, *, create: bool = False) -> Settings:
+def with_local_secrets(settings: AnySettings, *, create: bool = False) -> AnySettings:
     """``settings`` with the state dir's secrets, unless set explicitly (TRUYVET_… env vars win).
 
     With ``create=False`` a state dir without secrets leaves ``settings`` unchanged; the CLI's
@@ -66,6 +66,6 @@ def with_local_secrets(settings: Settings, *, create: bool = False) -> Settings:
     update = {
         field: SecretStr(value)
         for field, value in values.items()
-        if field not in settings.model_fields_set and value
+        if field in type(settings).model_fields and field not in settings.model_fields_set and value
     }
     return settings.model_copy(update=update) if update else settings

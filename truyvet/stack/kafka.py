@@ -23,7 +23,8 @@ from pathlib import Path
 from kafka.admin import KafkaAdminClient
 
 from services.core.config import Settings
-from truyvet.stack.layout import StateLayout, deploy_file
+from services.core.kafka_connection import kafka_options, scram_jaas
+from truyvet.stack.layout import StateLayout, deploy_file, write_private
 from truyvet.stack.processes import (
     Managed,
     StackError,
@@ -141,21 +142,50 @@ def _paths(settings: Settings) -> tuple[Path, Path, Path]:
     )
 
 
+CLIENT_LISTENER = "CLIENTS"
+
+
+def _local_credentials(settings: Settings) -> tuple[str, str]:
+    """The SCRAM user and password of the local broker, refused unless they can work."""
+    if settings.kafka_security_protocol != "SASL_PLAINTEXT":
+        raise StackError(
+            f"TRUYVET_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}: the local broker "
+            "runs SASL_PLAINTEXT on loopback (TLS is for a deployment's own brokers)"
+        )
+    password = settings.kafka_password.get_secret_value()
+    if not settings.kafka_username or not password:
+        raise StackError("the local broker needs TRUYVET_KAFKA_USERNAME and TRUYVET_KAFKA_PASSWORD "
+                         "(`truyvet up` generates the password into the state dir)")
+    return settings.kafka_username, password
+
+
 def server_properties(settings: Settings) -> dict[str, str]:
-    """The broker configuration for ``settings`` (single node: every replication factor is 1)."""
+    """The broker configuration for ``settings`` (single node: every replication factor is 1).
+
+    Clients (and the broker itself, as its own inter-broker peer) log in with SCRAM on the
+    client listener; the users exist from the moment the storage is formatted. The controller
+    listener stays plaintext on loopback: only this one process speaks on it.
+    """
     host, port = split_host_port(settings.kafka_bootstrap)
     controller = f"{LISTEN_HOST}:{settings.kafka_controller_port}"
     _, data_dir, _ = _paths(settings)
+    username, password = _local_credentials(settings)
+    mechanism = settings.kafka_sasl_mechanism
     return {
         "process.roles": "broker,controller",
         "node.id": "1",
         # A static one-voter quorum: formatted once, nothing to bootstrap dynamically.
         "controller.quorum.voters": f"1@{controller}",
         "controller.listener.names": "CONTROLLER",
-        "listeners": f"PLAINTEXT://{LISTEN_HOST}:{port},CONTROLLER://{controller}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listeners": f"{CLIENT_LISTENER}://{LISTEN_HOST}:{port},CONTROLLER://{controller}",
+        "advertised.listeners": f"{CLIENT_LISTENER}://{host}:{port}",
+        "inter.broker.listener.name": CLIENT_LISTENER,
+        "listener.security.protocol.map":
+            f"CONTROLLER:PLAINTEXT,{CLIENT_LISTENER}:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": mechanism,
+        "sasl.mechanism.inter.broker.protocol": mechanism,
+        f"listener.name.{CLIENT_LISTENER.lower()}.{mechanism.lower()}.sasl.jaas.config":
+            scram_jaas(username, password),
         "log.dirs": str(data_dir),
         "num.partitions": "1",
         "default.replication.factor": "1",
@@ -192,7 +222,7 @@ def write_config(settings: Settings) -> Path:
         "# change the TRUYVET_* settings, not this file.",
         *(f"{key}={value}" for key, value in server_properties(settings).items()),
     ]
-    properties_file.write_text("\n".join(lines) + "\n")
+    write_private(properties_file, "\n".join(lines) + "\n")  # it holds the SCRAM password
     return properties_file
 
 
@@ -239,17 +269,34 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
+def _credentials_digest(settings: Settings) -> str:
+    username, password = _local_credentials(settings)
+    login = f"{settings.kafka_sasl_mechanism}:{username}:{password}"
+    return hashlib.sha256(login.encode()).hexdigest()
+
+
 def format_storage(settings: Settings, libs: Path) -> bool:
-    """Format the KRaft log dir once (``kafka.tools.StorageTool``); False if already formatted."""
+    """Format the KRaft log dir once (``kafka.tools.StorageTool``), with the SCRAM user of
+    ``settings``; False if already formatted (with that same user)."""
     properties_file, data_dir, _ = _paths(settings)
+    marker = data_dir / "truyvet-scram.sha256"
     if (data_dir / "meta.properties").exists():
+        if not marker.exists() or marker.read_text().strip() != _credentials_digest(settings):
+            raise StackError(
+                f"the Kafka data in {data_dir} was formatted for other SCRAM credentials than "
+                "these settings' (TRUYVET_KAFKA_USERNAME / _PASSWORD, "
+                f"{StateLayout.of(settings).secrets_file}); stop the stack and delete "
+                f"{data_dir.parent} to start afresh"
+            )
         return False
+    username, password = _local_credentials(settings)
     cluster_id = new_cluster_id()
     argv = [
         *_jvm_argv(settings, libs),
         "kafka.tools.StorageTool", "format",
         "--cluster-id", cluster_id,
         "--config", str(properties_file),
+        "--add-scram", f"{settings.kafka_sasl_mechanism}=[name={username},password={password}]",
     ]  # fmt: skip
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
@@ -257,6 +304,7 @@ def format_storage(settings: Settings, libs: Path) -> bool:
         raise StackError("formatting the Kafka storage took more than 120 s") from exc
     if done.returncode != 0:
         raise StackError(f"formatting the Kafka storage failed:\n{done.stdout}{done.stderr}")
+    marker.write_text(_credentials_digest(settings) + "\n")
     return True
 
 
@@ -277,7 +325,7 @@ def is_ready(settings: Settings, *, timeout: float = 5.0) -> bool:
     timeout_ms = int(timeout * 1000)
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **kafka_options(settings),
             client_id="truyvet-stack-probe",
             request_timeout_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,

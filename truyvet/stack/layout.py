@@ -7,6 +7,7 @@ development one in ``.truyvet/`` and the test one in ``.truyvet-test/``) never s
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,3 +69,12 @@ def deploy_file(*parts: str) -> Path:
             "(pip install -e .), where deploy/ sits next to the truyvet package"
         )
     return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only (it holds a password or key):
+    created with mode 0600 from the start, never readable by others even for a moment."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)  # an existing file keeps its mode through O_CREAT

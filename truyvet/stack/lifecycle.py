@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from services.core.config import Settings
-from truyvet.stack import clickhouse, kafka, services
+from services.core.config import IngestSettings, Settings
+from truyvet.stack import clickhouse, kafka, prometheus, services
 from truyvet.stack.credentials import with_local_secrets
 from truyvet.stack.layout import StateLayout
 from truyvet.stack.migrations import apply_migrations
@@ -28,6 +28,7 @@ from truyvet.stack.topics import create_topics
 
 Progress = Callable[[str], None]
 INFRASTRUCTURE = ("kafka", "clickhouse")
+MONITORING = ("prometheus",)
 
 
 def _quiet(_: str) -> None:
@@ -45,7 +46,7 @@ def _step(progress: Progress, label: str) -> Iterator[list[str]]:
 
 @dataclass
 class UpResult:
-    settings: Settings  # with the stack's secrets filled in
+    settings: IngestSettings  # with the stack's secrets filled in
     started: list[str] = field(default_factory=list)  # parts this call started
     skipped: list[str] = field(default_factory=list)  # services whose module does not exist yet
     admin_token: str | None = None
@@ -78,19 +79,26 @@ def prepare_stores(settings: Settings, progress: Progress = _quiet) -> None:
 
 
 def isolated_copy(
-    stack: Settings, state_dir: Path, *, topic_prefix: str, database: str, **overrides: object
-) -> Settings:
+    stack: IngestSettings, state_dir: Path, *, topic_prefix: str, database: str,
+    **overrides: object,
+) -> IngestSettings:
     """``stack``'s settings on a topic prefix and database of their own, free ports for the
-    HTTP services and fresh secrets, with the topics created and the migrations applied."""
+    HTTP services (none for the workers' metrics) and fresh secrets, with the topics created
+    and the migrations applied."""
     settings = stack.model_copy(
         update={
             "topic_prefix": topic_prefix,
             "clickhouse_database": database,
             "ingest_port": free_port(),
             "alerts_port": free_port(),
+            # Workers started on these settings serve no metrics unless asked: several of them
+            # (a scale-out test) would want the same port.
+            "tracer_metrics_port": 0,
+            "alerts_worker_metrics_port": 0,
             "state_dir": state_dir,
             "pseudonym_secret": SecretStr(secrets.token_urlsafe(32)),
             "qr_secret": SecretStr(secrets.token_urlsafe(32)),
+            "read_secret": SecretStr(secrets.token_urlsafe(32)),
             **overrides,
         }
     )
@@ -98,7 +106,7 @@ def isolated_copy(
     return settings
 
 
-def up(settings: Settings, progress: Progress = _quiet) -> UpResult:
+def up(settings: IngestSettings, progress: Progress = _quiet) -> UpResult:
     """Bring the whole local stack up and return what happened."""
     settings = with_local_secrets(settings, create=True)
     result = UpResult(settings)
@@ -122,6 +130,16 @@ def up(settings: Settings, progress: Progress = _quiet) -> UpResult:
             continue
         if now:
             result.started.append(spec.name)
+    # Last: it scrapes the services (one that failed to start shows as a target that is down).
+    try:
+        with _step(progress, prometheus.NAME) as outcome:
+            pid, now = prometheus.start(settings)
+            outcome.append(f"{'started' if now else 'already running'}, pid {pid}")
+        if now:
+            result.started.append(prometheus.NAME)
+    except StackError as exc:
+        progress(f"{prometheus.NAME}: FAILED")
+        failures.append(str(exc))
     if failures:
         raise StackError("\n\n".join(failures))
     result.admin_token = _admin_token(settings, progress)
@@ -148,7 +166,10 @@ def stop_infrastructure(settings: Settings, progress: Progress = _quiet) -> None
 
 
 def down(settings: Settings, progress: Progress = _quiet) -> None:
-    """Stop everything this state dir started: services, then Kafka, then ClickHouse."""
+    """Stop everything this state dir started: Prometheus, services, Kafka, then ClickHouse."""
+    pid = prometheus.stop(settings)
+    if pid is not None:
+        progress(f"{prometheus.NAME}: stopped pid {pid}")
     # Every known service, available or not: one may have been started before its module moved.
     for spec in reversed(services.SERVICES):
         pid = services.stop(spec, settings)
@@ -158,7 +179,7 @@ def down(settings: Settings, progress: Progress = _quiet) -> None:
 
 
 def part_names() -> list[str]:
-    return [*INFRASTRUCTURE, *(spec.name for spec in services.SERVICES)]
+    return [*INFRASTRUCTURE, *(spec.name for spec in services.SERVICES), *MONITORING]
 
 
 def status(settings: Settings, parts: Sequence[str] | None = None) -> list[PartStatus]:
@@ -173,6 +194,8 @@ def status(settings: Settings, parts: Sequence[str] | None = None) -> list[PartS
             continue
         if wanted is None or spec.name in wanted:
             found.append(services.status(spec, settings))
+    if wanted is None or prometheus.NAME in wanted:
+        found.append(prometheus.status(settings))
     return found
 
 
@@ -184,8 +207,15 @@ def urls(settings: Settings) -> dict[str, str]:
         "ingest": ingest,
         "OpenAPI": f"{ingest}/openapi.json",
         "dashboard": f"{dashboard}/",
-        "Kafka bootstrap": settings.kafka_bootstrap,
-        "ClickHouse native": f"{settings.clickhouse_host}:{settings.clickhouse_port}",
+        "Kafka bootstrap": f"{settings.kafka_bootstrap} ({settings.kafka_security_protocol} "
+                           f"{settings.kafka_sasl_mechanism}, user {settings.kafka_username})",
+        "ClickHouse native": f"{settings.clickhouse_host}:{settings.clickhouse_port} "
+                             f"(user {settings.clickhouse_user})",
         "ClickHouse HTTP": f"http://{settings.clickhouse_host}:{settings.clickhouse_http_port}",
+        "Prometheus": prometheus.address(settings),
+        "tracer metrics": f"http://{settings.metrics_host}:{settings.tracer_metrics_port}/metrics",
+        "alerts worker metrics":
+            f"http://{settings.metrics_host}:{settings.alerts_worker_metrics_port}/metrics",
+        "passwords": str(StateLayout.of(settings).secrets_file),
         "state dir": str(StateLayout.of(settings).root),
     }

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import httpx
 
-from services.core.config import Settings
+from services.core.config import IngestSettings, Settings
 from truyvet.stack.layout import REPO_ROOT, StateLayout
 from truyvet.stack.processes import Managed, StackError, ensure_port_free, exited, wait_for
 from truyvet.stack.status import PartStatus
@@ -86,6 +86,8 @@ class ServiceSpec:
     name: str
     module: str  # run as `python -m <module>`
     health: Health
+    # Only ingest gets the pseudonym and QR keys; every other service runs without them.
+    holds_ingest_secrets: bool = False
 
     def available(self) -> bool:
         """Whether ``python -m <module>`` would find something to run."""
@@ -109,16 +111,25 @@ def _alerts(settings: Settings) -> tuple[str, int]:
 
 # In start order; `down` stops them in reverse.
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("ingest", "services.ingest", HttpHealth(_ingest)),
+    ServiceSpec("ingest", "services.ingest", HttpHealth(_ingest), holds_ingest_secrets=True),
     ServiceSpec("tracer", "services.tracer", HeartbeatHealth()),
     ServiceSpec("alerts-worker", "services.alerts.worker", HeartbeatHealth()),
     ServiceSpec("alerts", "services.alerts", HttpHealth(_alerts)),
 )
 
 
-def _child_env(settings: Settings) -> dict[str, str]:
+def settings_for(module: str, settings: Settings) -> Settings:
+    """What the service ``module`` is started with: ingest gets ``settings`` whole, every
+    other service the shared settings, without the ingest-only keys."""
+    holds = any(spec.holds_ingest_secrets for spec in SERVICES if spec.module == module)
+    if holds or not isinstance(settings, IngestSettings):
+        return settings
+    return settings.shared()
+
+
+def _child_env(spec: ServiceSpec, settings: Settings) -> dict[str, str]:
     # Absolute paths: the child runs in the repository root, not where `truyvet` was started.
-    absolute = settings.model_copy(
+    absolute = settings_for(spec.module, settings).model_copy(
         update={
             "state_dir": StateLayout.of(settings).root,
             "cache_dir": settings.cache_dir.expanduser().resolve(),
@@ -147,7 +158,9 @@ def start(spec: ServiceSpec, settings: Settings) -> tuple[int, bool]:
         ensure_port_free(host, port, wanted_by=spec.name)
     with contextlib.suppress(FileNotFoundError):  # a previous run's heartbeat says nothing now
         StateLayout.of(settings).heartbeat_file(spec.name).unlink()
-    child = proc.spawn([sys.executable, "-m", spec.module], env=_child_env(settings), cwd=REPO_ROOT)
+    child = proc.spawn(
+        [sys.executable, "-m", spec.module], env=_child_env(spec, settings), cwd=REPO_ROOT
+    )
     _wait_healthy(spec, settings, proc, child.pid, child)
     return child.pid, True
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from kafka.admin import KafkaAdminClient
 
 from services.core.config import TOPIC_NAMES, Settings
+from services.core.kafka_connection import kafka_options
 from truyvet.stack.processes import StackError
 
 # Keyed by the short names of services.core.config.TOPIC_NAMES (use settings.topic(name)).
@@ -25,6 +26,7 @@ TOPIC_PARTITIONS: Mapping[str, int] = MappingProxyType(
         "alerts": 4,
         "dead-letter": 1,
         "registry": 1,  # venues, keys and tokens: small, compacted, read whole at start-up
+        "audit": 1,  # who read which per-person data: small, in the order it happened
     }
 )
 
@@ -49,14 +51,16 @@ def partitions_of(name: str, settings: Settings) -> int:
 def topic_configs(name: str, settings: Settings) -> dict[str, str]:
     """The topic-level configs of topic ``name`` (a short name from ``TOPIC_NAMES``)."""
     horizon_ms = str(settings.retention_days * _DAY_MS)
+    audit_ms = str(settings.audit_retention_days * _DAY_MS)
     configs: dict[str, dict[str, str]] = {
         # Rule 10: scans and what is derived from them go at the retention horizon. `scans` is
         # the log of record over that horizon: a tracer restores its hot window from it.
         "scans": {"cleanup.policy": "delete", "retention.ms": horizon_ms},
         "contacts": {"cleanup.policy": "delete", "retention.ms": horizon_ms},
-        # Cases and alerts are kept for audit.
-        "cases": {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"},
-        "alerts": {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"},
+        # Cases, alerts and the audit log are kept for the audit period, then go (rule 10).
+        "cases": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
+        "alerts": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
+        "audit": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
         "dead-letter": {
             "cleanup.policy": "delete",
             "retention.ms": str(DEAD_LETTER_RETENTION_DAYS * _DAY_MS),
@@ -78,7 +82,7 @@ def create_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
         raise StackError(f"no partition count for topics {sorted(missing)} in TOPIC_PARTITIONS")
     timeout_ms = int(timeout_s * 1000)
     admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_options(settings),
         client_id="truyvet-topics",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=timeout_ms,

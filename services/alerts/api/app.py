@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.alerts.api.context import AlertsContext
-from services.alerts.api.routes import alerts, cases, dashboard, figures, health, venues
-from services.alerts.api.stream import AlertStreams, BadEventIdError, TooManyStreamsError
+from services.alerts.api.audit import AuditLog
+from services.alerts.api.context import AlertsContext, refuse_unknown_query
+from services.alerts.api.routes import (
+    alerts,
+    cases,
+    dashboard,
+    figures,
+    health,
+    venues,
+    whoami,
+)
+from services.alerts.api.stream import (
+    AlertStreams,
+    BadEventIdError,
+    TokenStreamsExhaustedError,
+    TooManyStreamsError,
+)
 from services.alerts.domain import InconsistentAlertsError
 from services.alerts.queries import AlertsQueries, StoreUnavailableError, TooManyContactsError
 from services.core.config import Settings
 from services.core.http.auth import Authenticator
 from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
 from services.core.http.errors import install_error_handlers, problem
+from services.core.http.health import clickhouse_check
+from services.core.http.observe import install_observability
 from services.core.http.ratelimit import FailureLimiter
+from services.core.metrics import SSE_CLIENTS
 from services.core.registry_log import RegistryFollower
 from services.tracer.graph import InvalidGraphInputError
 
@@ -38,14 +57,23 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = RegistryFollower(settings)
         queries = AlertsQueries(settings)
+        audit = AuditLog(settings, queries)
+        purging = asyncio.create_task(_purge_every_hour(settings, queries))
         try:
             await registry.start()
             await streams.start()
+            await audit.start()
             app.state.auth = Authenticator(registry, FailureLimiter())
-            app.state.alerts = AlertsContext(settings=settings, queries=queries, streams=streams)
+            app.state.alerts = AlertsContext(settings=settings, queries=queries, streams=streams,
+                                             audit=audit)
+            app.state.readiness = {"kafka": registry.reachable, "registry": registry.following,
+                                   "clickhouse": clickhouse_check(settings)}
+            SSE_CLIENTS.set_function(streams.open_count)
             yield
         finally:
+            purging.cancel()
             await streams.stop()
+            await audit.stop()
             await registry.stop()
             queries.close()
 
@@ -55,15 +83,35 @@ def create_app(settings: Settings) -> FastAPI:
         description="Who must be alerted about a case and why, contact graphs of venues, and "
         "alerts live as Server-Sent Events. Persons appear only as pseudonyms.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.streams = streams
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     _install_read_error_handlers(app)
-    for module in (health, cases, venues, alerts, figures, dashboard):
+    for module in (health, whoami, cases, venues, alerts, figures, dashboard):
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
+    install_observability(app, "alerts")
     return app
+
+
+PURGE_EVERY_S = 3600.0
+
+
+async def _purge_every_hour(settings: Settings, queries: AlertsQueries) -> None:
+    """Rule 10's audit period: cases, alerts and audit rows older than it go, every hour (any
+    replica may; the deletes are idempotent)."""
+    while True:
+        await asyncio.sleep(PURGE_EVERY_S)
+        cutoff = datetime.now(UTC) - timedelta(days=settings.audit_retention_days)
+        try:
+            dropped = await queries.purge_audit_period(cutoff)
+        except StoreUnavailableError as exc:
+            log.warning("audit-period purge failed, retried in an hour: %r", exc)
+        else:
+            log.info("audit period: deleted cases and alerts before %s, dropped %s", cutoff,
+                     dropped)
 
 
 def _install_read_error_handlers(app: FastAPI) -> None:
@@ -86,6 +134,10 @@ def _install_read_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TooManyStreamsError)
     async def _busy(_: Request, exc: Exception) -> JSONResponse:
         return problem(503, str(exc), headers={"Retry-After": "30"})
+
+    @app.exception_handler(TokenStreamsExhaustedError)
+    async def _token_busy(_: Request, exc: Exception) -> JSONResponse:
+        return problem(429, str(exc), headers={"Retry-After": "30"})
 
     @app.exception_handler(BadEventIdError)
     async def _bad_event_id(_: Request, exc: Exception) -> JSONResponse:

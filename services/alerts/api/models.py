@@ -8,14 +8,15 @@ Times are aware UTC datetimes, serialised as ISO 8601 with a ``Z``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from schemas.alerts import Exposure
+from services.alerts.api.views import CaseView
 from services.alerts.domain import ChainNode
-from services.alerts.queries import AlertRecord, CaseRecord
+from services.alerts.queries import AlertRecord, CaseRecord, CaseStatus, PageKey
 from services.tracer.graph import GraphFigures
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -48,48 +49,13 @@ class _Public(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class AlertPublic(_Public):
-    """Rule 8's alert, as currently stored."""
-
-    alert_id: str
-    case_id: str
-    person_id: str = Field(description="Pseudonym of the exposed person.")
-    degree: int = Field(description="1 for F1, 2 for F2, …")
-    exposed_at: datetime
-    via_person_id: str | None = Field(description="The degree-1-lower person; null for F1.")
-    venue_ids: list[str]
-    exposures: list[Exposure]
-    created_at: datetime
-
-    @classmethod
-    def of(cls, record: AlertRecord) -> AlertPublic:
-        return cls(
-            alert_id=record.alert_id,
-            case_id=record.case_id,
-            person_id=record.person_id,
-            degree=record.degree,
-            exposed_at=record.exposed_at,
-            via_person_id=record.via_person_id,
-            venue_ids=list(record.venue_ids),
-            exposures=list(record.exposures),
-            created_at=record.created_at,
-        )
-
-
-CaseStatus = Literal["reported", "withdrawn"]
-
-
 class CaseAlerts(_Public):
-    """A case's current alerts; a withdrawn case has none (they were retracted)."""
+    """A page of a case's current alerts; a withdrawn case has none (they were retracted)."""
 
     case_id: str
     status: CaseStatus
-    alerts: list[AlertPublic]
-
-    @classmethod
-    def of(cls, case: CaseRecord, alerts: list[AlertRecord]) -> CaseAlerts:
-        return cls(case_id=case.case_id, status=case.status,
-                   alerts=[AlertPublic.of(a) for a in alerts])
+    alerts: list[AlertRecord]
+    next_cursor: str | None = Field(description="The next page's cursor; null on the last.")
 
 
 class ChainNodePublic(_Public):
@@ -102,21 +68,47 @@ class ChainNodePublic(_Public):
     venue_ids: list[str]
     children: list[ChainNodePublic]
 
+    def size(self) -> int:
+        """People in this subtree, itself included."""
+        return 1 + sum(child.size() for child in self.children)
+
 
 class CaseChain(_Public):
-    """The transmission tree F0 → F1 → F2 … of a case; ``people`` counts F0 too."""
+    """The transmission tree F0 → F1 → F2 … of a case, a page of F1 branches at a time.
+
+    ``people`` counts the whole tree, F0 included; ``branches`` its F1.
+    """
 
     case_id: str
     status: CaseStatus
     reported_at: datetime
     people: int
+    branches: int
     chain: ChainNodePublic
+    next_cursor: str | None = Field(description="The next page's cursor; null on the last.")
 
     @classmethod
-    def of(cls, case: CaseRecord, root: ChainNode) -> CaseChain:
+    def page(cls, case: CaseRecord, root: ChainNode, *, after: PageKey | None, limit: int,
+             max_degree: int, key_of: Callable[[ChainNode], PageKey],
+             cursor_of: Callable[[PageKey], str], view: CaseView) -> CaseChain:
+        """The chain with the F1 branches after ``after`` (in ``key_of`` order), ``limit`` of
+        them, cut below ``max_degree``, every person in ``view``'s ids."""
+        ordered = sorted(((key_of(child), child) for child in root.children),
+                         key=lambda pair: pair[0])
+        rest = [pair for pair in ordered if after is None or pair[0] > after]
+        shown, more = rest[:limit], len(rest) > limit
+        tree = dict(root.to_dict(), children=[_cut(child.to_dict(), max_degree)
+                                              for _, child in shown])
         # The domain's tree holds epoch seconds; validating its dict turns them into UTC times.
         return cls(case_id=case.case_id, status=case.status, reported_at=case.reported_at,
-                   people=root.size(), chain=ChainNodePublic.model_validate(root.to_dict()))
+                   people=root.size(), branches=len(root.children),
+                   chain=ChainNodePublic.model_validate(view.chain(tree)),
+                   next_cursor=cursor_of(shown[-1][0]) if more else None)
+
+
+def _cut(node: dict[str, Any], max_degree: int) -> dict[str, Any]:
+    children = node["children"] if node["degree"] < max_degree else []
+    return dict(node, children=[_cut(child, max_degree) for child in children])
 
 
 class ConnectedPublic(_Public):

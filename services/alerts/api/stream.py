@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Literal
 
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 
 from schemas.alerts import Alert
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,10 @@ RETRY_MS = 3000
 
 MAX_STREAMS = 200
 """Open streams per process; each holds a Kafka connection."""
+
+MAX_STREAMS_PER_TOKEN = 4
+"""Open streams one token may hold on one process: a notifier needs one or two (and one more
+while it reconnects); a leaked or misused token must not take every slot."""
 
 _MAX_EVENT_ID = 4096
 _POSITION = re.compile(r"(?P<partition>[0-9]{1,10}):(?P<offset>[0-9]{1,19})", re.ASCII)
@@ -53,6 +59,10 @@ class BadEventIdError(ValueError):
 
 class TooManyStreamsError(RuntimeError):
     """This process serves :data:`MAX_STREAMS` streams already, or is shutting down."""
+
+
+class TokenStreamsExhaustedError(RuntimeError):
+    """This token holds :data:`MAX_STREAMS_PER_TOKEN` streams on this process already."""
 
 
 def parse_event_id(text: str) -> dict[int, int]:
@@ -130,6 +140,8 @@ class AlertFeed:
         self._closed = False
         # Set (from a signal handler, hence a plain flag) when the server begins to shut down.
         self.ending = False
+        # Asked at every poll: a stream of a token revoked or expired meanwhile ends.
+        self.allowed: Callable[[], bool] = lambda: True
 
     @classmethod
     async def open(
@@ -145,7 +157,7 @@ class AlertFeed:
         # in between) raises CancelledError from a task that never ran.
         _check_start(partitions, start)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **kafka_options(settings),
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",
@@ -159,6 +171,7 @@ class AlertFeed:
             tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
             await _seek(consumer, tps, start)
+            await _not_before(consumer, tps, int(time.time() - settings.retention_s) * 1000)
             positions = {tp.partition: await consumer.position(tp) for tp in tps}
         except BaseException:
             await _stop(consumer)
@@ -179,7 +192,7 @@ class AlertFeed:
                 "ready", json.dumps({"positions": self._positions}), self.event_id
             )
             last_sent = time.monotonic()
-            while not self.ending:
+            while not self.ending and self.allowed():
                 batches = await self._consumer.getmany(timeout_ms=_POLL_MS,
                                                        max_records=_MAX_RECORDS)
                 chunk = b"".join(
@@ -229,34 +242,57 @@ class AlertStreams:
     partitions added to the topic later are streamed too.
     """
 
-    def __init__(self, settings: Settings, max_streams: int = MAX_STREAMS) -> None:
+    def __init__(self, settings: Settings, max_streams: int = MAX_STREAMS,
+                 per_token: int = MAX_STREAMS_PER_TOKEN) -> None:
         self._settings = settings
         self._max = max_streams
+        self._per_token = per_token
         self._open: set[AlertFeed] = set()
         self._opening = 0  # counted too, so concurrent requests cannot overshoot the limit
+        self._held: Counter[str] = Counter()  # open and opening streams per token
         self._admin: AIOKafkaAdminClient | None = None
         self._ending = False
 
     async def start(self) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.kafka_bootstrap,
+        self._admin = AIOKafkaAdminClient(**kafka_options(self._settings),
                                           client_id="truyvet-alerts-api")
         await self._admin.start()
 
-    async def open(self, start: Start) -> AlertFeed:
+    async def open(self, start: Start, holder: str) -> AlertFeed:
+        """A feed for the token ``holder`` (its id), within both limits."""
         if self._ending:
             raise TooManyStreamsError("this server is shutting down")
         if len(self._open) + self._opening >= self._max:
             raise TooManyStreamsError(f"this server already serves {self._max} alert streams")
+        if self._held[holder] >= self._per_token:
+            raise TokenStreamsExhaustedError(
+                f"this token already holds {self._per_token} alert streams here; close one")
         self._opening += 1
+        self._held[holder] += 1
         try:
             partitions = await self._partitions()
             feed = await AlertFeed.open(self._settings, partitions, start,
-                                        on_close=self._open.discard)
+                                        on_close=lambda f: self._closed(f, holder))
+        except BaseException:
+            self._release(holder)
+            raise
         finally:
             self._opening -= 1
         feed.ending = self._ending  # shutdown may have begun while this one was opening
         self._open.add(feed)
         return feed
+
+    def open_count(self) -> int:
+        """Streams open now (the ``truyvet_sse_clients`` gauge)."""
+        return len(self._open)
+    def _closed(self, feed: AlertFeed, holder: str) -> None:
+        self._open.discard(feed)
+        self._release(holder)
+
+    def _release(self, holder: str) -> None:
+        self._held[holder] -= 1
+        if self._held[holder] <= 0:
+            del self._held[holder]
 
     def end_all(self) -> None:
         """Make every open stream end within a poll (about a second), and refuse new ones.
@@ -300,6 +336,20 @@ def _check_start(partitions: list[int], start: Start) -> None:
             )
 
 
+async def _not_before(consumer: AIOKafkaConsumer, tps: list[TopicPartition],
+                      horizon_ms: int) -> None:
+    """Move every partition positioned before ``horizon_ms`` (the retention horizon) up to its
+    first alert at or after it: a stream never replays what retention has dropped elsewhere,
+    whatever it was asked to start from."""
+    found = await consumer.offsets_for_times(dict.fromkeys(tps, horizon_ms))
+    ends = await consumer.end_offsets(tps)
+    for tp in tps:
+        hit = found.get(tp)
+        floor = hit.offset if hit is not None else ends[tp]
+        if await consumer.position(tp) < floor:
+            consumer.seek(tp, floor)
+
+
 async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: Start) -> None:
     if start == "beginning":
         await consumer.seek_to_beginning(*tps)
@@ -318,10 +368,12 @@ async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: St
 __all__ = [
     "HEARTBEAT_S",
     "MAX_STREAMS",
+    "MAX_STREAMS_PER_TOKEN",
     "AlertFeed",
     "AlertStreams",
     "BadEventIdError",
     "Start",
+    "TokenStreamsExhaustedError",
     "TooManyStreamsError",
     "format_event_id",
     "parse_event_id",

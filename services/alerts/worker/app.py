@@ -49,6 +49,15 @@ from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of
 from services.core.config import Settings
 from services.core.deadletter import dead_letter
+from services.core.metrics import (
+    ALERTS_PUBLISHED,
+    CASE_ALERT_LATENCY,
+    CASE_EVENTS,
+    CONTACT_MESSAGES,
+    DEAD_LETTERS,
+    OPEN_CASES,
+    record_lag,
+)
 from services.core.worker import (
     Rebalance,
     acknowledged_producer,
@@ -92,6 +101,9 @@ class AlertsWorker:
         self._held: set[int] = set()  # the cases partitions whose open cases the engine holds
         self._gained: set[int] = set()  # assigned, to load and re-trace before the next batch
         self._committed: dict[int, int] = {}  # what this worker last committed, by partition
+        # contacts partition -> the offset after the last message applied (no group commits
+        # contacts: the heartbeat says how far this worker has read them).
+        self._contacts_read: dict[int, int] = {}
         self._case_partitions = 1
         self._version = 0
         self._sent: list[asyncio.Future[Any]] = []  # sends of the batch not yet awaited
@@ -146,8 +158,8 @@ class AlertsWorker:
         tps = [TopicPartition(self.contacts_topic, p) for p in sorted(partitions)]
         self.contacts.assign(tps)
         await self.contacts.seek_to_end(*tps)
-        for tp in tps:
-            await self.contacts.position(tp)  # resolved now, not at the first fetch
+        for tp in tps:  # resolved now, not at the first fetch
+            self._contacts_read[tp.partition] = await self.contacts.position(tp)
 
     # ------------------------------------------------------------------ the batch loop
 
@@ -173,6 +185,9 @@ class AlertsWorker:
                 await self._case(record)
             await self._contacts(contacts)
             await self._acknowledged()
+            for tp, records in contacts_batch.items():
+                if records:
+                    self._contacts_read[tp.partition] = records[-1].offset + 1
             if not commits:
                 return
             # Only now, with every alert and dead letter acknowledged and every row stored.
@@ -223,6 +238,7 @@ class AlertsWorker:
         except (ValidationError, DomainError, ValueError) as exc:
             await self._dead(record, f"not a case event: {exc}")
             return
+        CASE_EVENTS.labels("withdrawn" if isinstance(message, CaseWithdrawn) else "reported").inc()
         if isinstance(message, CaseWithdrawn):
             await self._withdraw(message)
         else:
@@ -232,11 +248,14 @@ class AlertsWorker:
             # Alerts first (the latency that matters), the case row after: a replay after a
             # crash re-traces the case anyway, since its offset is committed only after both.
             await self._publish(changes)
+            # From the report entering Kafka to its alerts acknowledged and stored (the bar).
+            CASE_ALERT_LATENCY.observe(max(0.0, time.time() - record.timestamp / 1000))
             await self._off_loop(
                 lambda: self.store.write_case(case, "reported", None, self._next()))
 
     async def _contacts(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         persons: set[str] = set()
+        CONTACT_MESSAGES.inc(len(records))
         for record in records:
             try:
                 batch = ContactBatch.model_validate_json(record.value or b"")
@@ -294,6 +313,8 @@ class AlertsWorker:
         rows = [(a, c, False) for a, c in changes.upserts]
         rows += [(a, c, True) for a, c in changes.retractions]
         await self._off_loop(lambda: self.store.write_alerts(rows, self._next()))
+        ALERTS_PUBLISHED.labels("upsert").inc(len(changes.upserts))
+        ALERTS_PUBLISHED.labels("retract").inc(len(changes.retractions))
         log.info(
             "case %s: %d alert(s) raised or changed, %d withdrawn",
             changes.case_id,
@@ -321,7 +342,10 @@ class AlertsWorker:
             reason=reason,
         )
         log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition,
-                    record.offset, reason[:200])
+                    record.offset, reason[:200],
+                    extra={"topic": record.topic, "partition": record.partition,
+                           "offset": record.offset})
+        DEAD_LETTERS.labels(SERVICE, record.topic).inc()
         await self._send(self.dead_letter_topic, record.key, letter.model_dump_json().encode())
 
     async def _take_over(self) -> None:
@@ -392,7 +416,11 @@ class AlertsWorker:
     # ------------------------------------------------------------------ timers
 
     async def _heartbeat(self) -> None:
-        write_heartbeat(self.settings, "alerts-worker", len(self.engine.cases))
+        read = ",".join(f"{p}:{o}" for p, o in sorted(self._contacts_read.items()))
+        write_heartbeat(self.settings, "alerts-worker", f"{len(self.engine.cases)} contacts={read}")
+        OPEN_CASES.set(len(self.engine.cases))
+        if self.cases is not None:
+            await record_lag(self.cases, self.group_id)
 
     async def _close_old_cases(self) -> None:
         async with self._lock:
@@ -415,5 +443,5 @@ def _now() -> int:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    configure_process(settings, loglevel)
+    configure_process(settings, loglevel, "alerts-worker", settings.alerts_worker_metrics_port)
     asyncio.run(serve(AlertsWorker(settings)))

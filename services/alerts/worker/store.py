@@ -17,6 +17,7 @@ from schemas.venues import MAX_DWELL_LIMIT_S
 from services.alerts.domain import Alert, Case, ContactEdge, Exposure
 from services.core.clickhouse import clickhouse_client, utc, utc_day
 from services.core.config import Settings
+from services.core.metrics import observed_insert
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -139,7 +140,8 @@ class AlertStore:
             version,
         )
         self._with_retry(
-            lambda c: c.execute(
+            lambda c: observed_insert(
+                c, "cases",
                 "INSERT INTO cases (case_id, person_id, status, onset_at, sampled_at, reported_at,"
                 " isolated_at, withdrawn_at, version) VALUES",
                 [row],
@@ -166,7 +168,8 @@ class AlertStore:
         ]
         if values:
             self._with_retry(
-                lambda c: c.execute(
+                lambda c: observed_insert(
+                    c, "alerts",
                     "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
                     " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
                     values,
@@ -251,7 +254,8 @@ class AlertStore:
         """Rows of the registry's copy (``services/alerts/worker/venues.py``)."""
         if rows:
             self._with_retry(
-                lambda c: c.execute(
+                lambda c: observed_insert(
+                    c, "venues",
                     "INSERT INTO venues (venue_id, name, kind, default_dwell_s, max_dwell_s,"
                     " min_overlap_s, created_at, version) VALUES",
                     rows,

@@ -22,6 +22,7 @@ from schemas.registry import RegistryRecord, VenueRecord
 from services.alerts.worker.store import AlertStore, VenueRow
 from services.core.clickhouse import utc
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 
 log = logging.getLogger(__name__)
 _RECORD = TypeAdapter[RegistryRecord](RegistryRecord)
@@ -78,7 +79,7 @@ class VenueCopy:
     async def _copy(self) -> None:
         loop = asyncio.get_running_loop()
         tp = TopicPartition(self._settings.topic("registry"), 0)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._settings.kafka_bootstrap,
+        consumer = AIOKafkaConsumer(**kafka_options(self._settings),
                                     group_id=None, enable_auto_commit=False,
                                     auto_offset_reset="earliest")
         await consumer.start()

@@ -13,12 +13,27 @@ from schemas.venues import VenuePublic
 from services.core.http.errors import ApiError
 from services.core.http.ratelimit import FailureLimiter
 from services.core.registry_log import RegistryFollower
+from services.core.secrets import sha256_hex
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     role: Role
     venue: VenuePublic | None = None  # set for venue keys only
+    credential_sha256: str = ""  # of the key or token it was found by
+    # Set for tokens: what audit records name the caller by (see token_id()).
+    token_id: str | None = None
+
+
+def token_id(token_sha256: str) -> str:
+    """A token's id in audit records: the first 16 hex characters of the SHA-256 the registry
+    stores, so an operator finds the token record and nobody learns the token.
+
+    Example:
+        >>> token_id("ab" * 32)
+        'abababababababab'
+    """
+    return token_sha256[:16]
 
 
 class Authenticator:
@@ -59,12 +74,25 @@ class Authenticator:
         return found
 
     def _lookup(self, credential: str) -> Principal | None:
+        return self._lookup_hash(sha256_hex(credential))
+
+    def _lookup_hash(self, credential_sha256: str) -> Principal | None:
         view = self._registry.view
-        venue = view.venue_for_api_key(credential)
+        venue = view.venue_for_key_hash(credential_sha256)
         if venue is not None:
-            return Principal(role=Role.VENUE, venue=venue)
-        role = view.role_for_token(credential)
-        return Principal(role=role) if role is not None else None
+            return Principal(role=Role.VENUE, venue=venue, credential_sha256=credential_sha256)
+        role = view.role_for_token_hash(credential_sha256)
+        if role is None:
+            return None
+        return Principal(role=role, credential_sha256=credential_sha256,
+                         token_id=token_id(credential_sha256))
+
+    def still_valid(self, principal: Principal) -> bool:
+        """Whether the credential ``principal`` came with still holds its role: not revoked,
+        expired or rotated since. Long responses (the alert stream) ask it as they go; the
+        registry follower applies a revocation within about a second of its writing."""
+        found = self._lookup_hash(principal.credential_sha256)
+        return found is not None and found.role == principal.role
 
     async def require(self, request: Request, *roles: Role) -> Principal:
         principal = await self.principal(request)

@@ -30,7 +30,7 @@ _REFUSALS = refusals(401, 403, 422, 429, 503)
 async def report_case(
     body: CaseIn,
     ctx: Annotated[IngestContext, Depends(context)],
-    _: Annotated[Principal, Depends(requires(Role.AUTHORITY))],
+    who: Annotated[Principal, Depends(requires(Role.AUTHORITY))],
 ) -> CaseAccepted:
     if body.reported_at > utc_now() + ctx.admission.max_clock_skew:
         raise ApiError(422, "reported_at is in the future")
@@ -41,6 +41,7 @@ async def report_case(
         sampled_at=body.sampled_at,
         reported_at=body.reported_at,
         isolated_at=body.isolated_at,
+        reported_by=who.token_id,
     )
     await _publish(ctx, event)
     ctx.case_log.reported.add(body.case_id)  # the follower will see it too; this replica now
@@ -57,7 +58,7 @@ async def report_case(
 async def withdraw_case(
     case_id: Identifier,
     ctx: Annotated[IngestContext, Depends(context)],
-    _: Annotated[Principal, Depends(requires(Role.AUTHORITY))],
+    who: Annotated[Principal, Depends(requires(Role.AUTHORITY))],
     reason: Annotated[ShortText | None, Field(description="why")] = None,
 ) -> CaseAccepted:
     try:
@@ -70,7 +71,8 @@ async def withdraw_case(
         # Withdrawing again a case already withdrawn is 202 like the first time: a client
         # that lost the first answer retries safely.
         raise ApiError(404, f"no case {case_id!r} was ever reported")
-    await _publish(ctx, CaseWithdrawn(case_id=case_id, withdrawn_at=utc_now(), reason=reason))
+    await _publish(ctx, CaseWithdrawn(case_id=case_id, withdrawn_at=utc_now(), reason=reason,
+                                       withdrawn_by=who.token_id))
     return CaseAccepted(case_id=case_id, status="withdrawn")
 
 

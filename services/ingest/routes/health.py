@@ -1,12 +1,7 @@
-"""Liveness for ``truyvet status`` and load balancers."""
+"""Liveness and readiness, shared by both HTTP services (``services/core/http/health.py``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from services.core.http.health import router
 
-router = APIRouter(tags=["health"])
-
-
-@router.get("/healthz", summary="The service is up and has read the registry")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+__all__ = ["router"]

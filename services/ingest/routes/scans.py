@@ -11,9 +11,10 @@ from schemas.common import utc_now
 from schemas.errors import Problem
 from schemas.registry import Role
 from schemas.scans import ScanBatch, ScanIn, ScanReceipt
-from services.core.http.body import read_capped_body
+from services.core.http.body import capped_chunks
 from services.core.http.errors import ApiError
-from services.ingest.admission import BodyError, ForeignVenueError, parse_scan_items
+from services.core.metrics import SCANS_ACCEPTED, SCANS_REFUSED
+from services.ingest.admission import BodyError, ForeignVenueError, ScanItemReader
 from services.ingest.context import IngestContext, context
 from services.ingest.publisher import PublishUnavailableError
 
@@ -47,6 +48,7 @@ _SCAN_BODY_DOC = {
     responses={
         401: {"model": Problem},
         403: {"model": Problem},
+        408: {"model": Problem},
         413: {"model": Problem},
         422: {"model": ScanReceipt, "description": "no scan was accepted"},
         429: {"model": Problem},
@@ -60,9 +62,13 @@ async def post_scans(
     """202 only after Kafka acknowledged every accepted scan; refused scans are listed by index."""
     principal = await ctx.auth.require(request, Role.VENUE)
     assert principal.venue is not None
-    body = await read_capped_body(request, MAX_SCAN_BODY_BYTES)
     try:
-        items = parse_scan_items(body, request.headers.get("content-type", ""))
+        # Parsed while it arrives: a body over the scan cap is refused before it is all read.
+        reader = ScanItemReader(request.headers.get("content-type", ""))
+        async for chunk in capped_chunks(request, MAX_SCAN_BODY_BYTES,
+                                         ctx.settings.http_body_timeout_s):
+            reader.feed(chunk)
+        items = reader.finish()
         outcome = ctx.admission.admit(items, principal.venue.venue_id, utc_now())
     except BodyError as exc:
         raise ApiError(422, str(exc), error="invalid_body") from exc
@@ -81,6 +87,8 @@ async def post_scans(
                 "the scan log is unavailable; nothing was accepted, retry later",
                 headers={"Retry-After": "5"},
             ) from exc
+    SCANS_ACCEPTED.inc(len(outcome.accepted))
+    SCANS_REFUSED.inc(len(outcome.refused))
     receipt = ScanReceipt(
         accepted=len(outcome.accepted),
         duplicates_in_request=outcome.duplicates_in_request,

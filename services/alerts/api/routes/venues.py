@@ -1,4 +1,5 @@
-"""The contact graph of a venue on a day, as node-link JSON or GraphML."""
+"""The contact graph of a venue on a day, as node-link JSON or GraphML, for an authority
+reading a case that touches that venue-day, every person in that case's ids."""
 
 from __future__ import annotations
 
@@ -9,17 +10,21 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from schemas.common import Identifier
-from services.alerts.api.context import READERS, AlertsContext, context
+from services.alerts.api.context import PERSON_READERS, AlertsContext, context
 from services.alerts.api.models import CalendarDate, FiguresPublic, VenueGraph
+from services.alerts.api.routes.cases import known_case
 from services.core.http.auth import Principal, requires
-from services.core.http.errors import refusals
+from services.core.http.errors import ApiError, refusals
 from services.tracer.graph import contact_graph, graph_figures, graphml, node_link
 
 router = APIRouter(prefix="/v1/venues", tags=["graphs"])
 
-_REFUSALS = refusals(401, 403, 422, 429, 503)
+_REFUSALS = refusals(401, 403, 404, 410, 422, 429, 503)
 
-Reader = Annotated[Principal, Depends(requires(*READERS))]
+Reader = Annotated[Principal, Depends(requires(*PERSON_READERS))]
+ForCase = Annotated[Identifier, Query(
+    alias="case", description="The case being read: the venue-day must be one it touches (one "
+    "of its people was in contact there that day); persons are shown in that case's ids.")]
 Day = Annotated[CalendarDate, Query(alias="date", description="The UTC day, YYYY-MM-DD.",
                                     examples=["2026-11-20"])]
 
@@ -27,9 +32,10 @@ Day = Annotated[CalendarDate, Query(alias="date", description="The UTC day, YYYY
 @router.get("/{venue_id}/graph", response_model=VenueGraph, responses=_REFUSALS,
             summary="Who was in contact with whom at the venue that day, and for how long")
 async def venue_graph(
-    venue_id: Identifier, day: Day, ctx: Annotated[AlertsContext, Depends(context)], _: Reader
+    venue_id: Identifier, day: Day, case_id: ForCase,
+    ctx: Annotated[AlertsContext, Depends(context)], who: Reader,
 ) -> VenueGraph:
-    graph = await _graph(ctx, venue_id, day)
+    graph = await _graph(ctx, venue_id, day, case_id, who)
     return VenueGraph.model_validate(
         {**node_link(graph), "figures": FiguresPublic.of(graph_figures(graph))}
     )
@@ -38,9 +44,10 @@ async def venue_graph(
 @router.get("/{venue_id}/graph.graphml", response_class=Response, summary="The same as GraphML",
             responses={**_REFUSALS, 200: {"content": {"application/graphml+xml": {}}}})
 async def venue_graphml(
-    venue_id: Identifier, day: Day, ctx: Annotated[AlertsContext, Depends(context)], _: Reader
+    venue_id: Identifier, day: Day, case_id: ForCase,
+    ctx: Annotated[AlertsContext, Depends(context)], who: Reader,
 ) -> Response:
-    graph = await _graph(ctx, venue_id, day)
+    graph = await _graph(ctx, venue_id, day, case_id, who)
     return Response(
         "\n".join(graphml(graph)),
         media_type="application/graphml+xml",
@@ -49,5 +56,15 @@ async def venue_graphml(
     )
 
 
-async def _graph(ctx: AlertsContext, venue_id: str, day: CalendarDate) -> nx.Graph:
-    return contact_graph(venue_id, day, await ctx.queries.venue_contacts(venue_id, day))
+async def _graph(ctx: AlertsContext, venue_id: str, day: CalendarDate, case_id: str,
+                 who: Principal) -> nx.Graph:
+    case = await known_case(ctx, case_id)
+    edges = await ctx.queries.venue_contacts(venue_id, day)
+    people = {case.person_id} | {a.person for a in await ctx.queries.chain_alerts(case_id)}
+    if not any(e.person_a in people or e.person_b in people for e in edges):
+        raise ApiError(403, f"case {case_id!r} does not touch venue {venue_id!r} on "
+                            f"{day.isoformat()}: none of its people was in contact there")
+    graph = ctx.view(case_id).graph(contact_graph(venue_id, day, edges))
+    await ctx.audit.record(who, "venue_graph", case_id=case_id, people=graph.number_of_nodes(),
+                           subject=f"{venue_id} {day.isoformat()}")
+    return graph

@@ -25,14 +25,14 @@ export class Figures {
   hourly(hours) {
     const bars = clear(this.$("hourly"));
     const axis = clear(this.$("hourly-axis"));
-    const peak = Math.max(0, ...hours.map((h) => h.scans));
+    const peak = Math.max(0, ...hours.map((h) => h.scans ?? 0));
     const highest = Math.max(1, peak);
     hours.forEach((hour, index) => {
       const bar = el("div", {
         class: hour.scans ? "bar" : "bar zero",
         title: `${fullTime(hour.hour)}: ${count(hour.scans)} scans, ${count(hour.people)} people`,
       });
-      bar.style.height = `${Math.max(hour.scans ? 3 : 1, (100 * hour.scans) / highest)}%`;
+      bar.style.height = `${Math.max(hour.scans ? 3 : 1, (100 * (hour.scans ?? 0)) / highest)}%`;
       bars.append(bar);
       // A label every 6 hours keeps a phone-width axis readable.
       axis.append(el("span", {}, index % 6 === 0 ? localHour(hour.hour) : ""));
@@ -45,10 +45,10 @@ export class Figures {
   venues(venues) {
     const list = clear(this.$("venues"));
     this.$("venues-empty").hidden = venues.length > 0;
-    const most = Math.max(1, ...venues.map((v) => v.scans));
+    const most = Math.max(1, ...venues.map((v) => v.scans ?? 0));
     for (const venue of venues) {
       const fill = el("span", { class: "venue-fill" });
-      fill.style.width = `${(100 * venue.scans) / most}%`;
+      fill.style.width = `${(100 * (venue.scans ?? 0)) / most}%`;
       list.append(el("li", {},
         el("button", {
           type: "button", class: "venue-row", dataset: { venueId: venue.venue_id },
@@ -64,9 +64,13 @@ export class Figures {
   }
 
   cases(open) {
+    // Listed for authority tokens only; a dashboard token sees the counts.
+    this.$("cases-panel").hidden = open.cases === null;
+    if (open.cases === null) return;
     const body = clear(this.$("cases").tBodies[0]);
     this.$("cases-empty").hidden = open.cases.length > 0;
-    const shown = open.cases.length < open.count ? ` · newest ${open.cases.length} shown` : "";
+    const shown = open.count !== null && open.cases.length < open.count
+      ? ` · newest ${open.cases.length} shown` : "";
     this.$("cases-note").textContent = `${count(open.count)} open${shown}`;
     for (const c of open.cases) {
       const row = el("tr", {

@@ -33,8 +33,9 @@ export function fullTime(iso) {
   return iso ? full.format(new Date(iso)) : "";
 }
 
+/** A count; null is one the server suppressed (below TRUYVET_MIN_GROUP, default 5). */
 export function count(n) {
-  return integer.format(n);
+  return n === null || n === undefined ? "<5" : integer.format(n);
 }
 
 /** A pseudonym (64 hex characters) shortened for reading: "3f9a0c…e41b". */

@@ -1,5 +1,7 @@
-// The dashboard: asks for a token once (kept in this tab's sessionStorage), then keeps the
-// live alert feed, the headline figures, a case's chain and a venue's graph on one page.
+// The dashboard: asks for a token once (kept in this tab's sessionStorage), then shows what
+// that token may read (GET /v1/whoami): the headline figures (counts only) for every reader; the
+// open cases, a case's chain and the venue graphs that case touches for an authority; the live
+// alert feed for a notifier.
 
 import { AlertStream, Api, Unauthorized } from "./api.js";
 import { renderChain } from "./chain.js";
@@ -31,13 +33,20 @@ class Dashboard {
     this.stream = new AlertStream(this.api, {
       onEvent: (event) => this.onStreamEvent(event),
       onStatus: (status, detail) => showStreamStatus(status, detail),
-      onUnauthorized: () => signOut("The token was refused. Enter a valid dashboard token."),
+      onUnauthorized: () => signOut("The token was refused. Enter a valid token."),
     });
   }
 
   async start() {
-    await this.refreshFigures(); // also proves the token before anything else starts
-    this.stream.start();
+    try {
+      this.access = await this.api.get("/v1/whoami"); // also proves the token
+    } catch (error) {
+      this.failed(error, $("activity-note"));
+      return;
+    }
+    showAccess(this.access);
+    if (this.access.aggregates) await this.refreshFigures();
+    if (this.access.stream) this.stream.start();
     this.timers.push(setInterval(() => {
       this.refreshFigures();
       if (this.chainCase) this.openCase(this.chainCase, false);
@@ -74,6 +83,7 @@ class Dashboard {
   }
 
   async refreshFigures() {
+    if (!this.access?.aggregates) return;
     try {
       this.figures.render(await this.api.get("/v1/figures"));
     } catch (error) {
@@ -83,7 +93,7 @@ class Dashboard {
 
   async openCase(caseId, scroll = true) {
     caseId = caseId.trim();
-    if (!caseId) return;
+    if (!caseId || !this.access?.cases) return;
     this.chainCase = caseId;
     $("chain-case").value = caseId;
     this.figures.select(caseId);
@@ -103,16 +113,21 @@ class Dashboard {
 
   async openVenue(venueId, day, scroll = true) {
     venueId = venueId.trim();
-    if (!venueId || !day) return;
+    if (!venueId || !day || !this.access?.cases) return;
     $("graph-venue").value = venueId;
     $("graph-day").value = day;
     this.graphShown = [venueId, day];
     const summary = $("graph-summary");
     summary.classList.remove("error");
     if (scroll) $("graph-panel").scrollIntoView({ behavior: "smooth", block: "start" });
+    if (!this.chainCase) {
+      // A venue-day graph is read for a case that touches it, in that case's ids.
+      summary.textContent = "Open a case first: its venue-days can be shown.";
+      return;
+    }
     try {
       const graph = await this.api.get(`/v1/venues/${encodeURIComponent(venueId)}/graph`,
-        { date: day });
+        { date: day, case: this.chainCase });
       if (this.graphShown[0] !== venueId || this.graphShown[1] !== day) return;
       renderGraph($("graph"), summary, $("graph-detail"), graph, this.chainDegrees);
     } catch (error) {
@@ -123,13 +138,29 @@ class Dashboard {
 
   failed(error, where) {
     if (error instanceof Unauthorized) {
-      signOut("The token was refused. Enter a valid dashboard token.");
+      signOut("The token was refused. Enter a valid token.");
       return;
     }
     where.classList.remove("muted");
     where.textContent = error.message;
     where.classList.add("error");
   }
+}
+
+const MAY_SEE = {
+  dashboard: "Signed in as dashboard: counts only, small counts shown as <5; no person.",
+  authority: "Signed in as authority: counts, open cases, chains and the venue graphs a case " +
+    "touches; persons in each case's own ids; every read is audited.",
+  notifier: "Signed in as notifier: the live alert feed.",
+  admin: "Signed in as admin: counts only.",
+};
+
+function showAccess(access) {
+  $("access-note").textContent = MAY_SEE[access.role] ?? `Signed in as ${access.role}.`;
+  $("feed-panel").hidden = !access.stream;
+  $("stream-status").hidden = !access.stream;
+  for (const id of ["summary", "activity-panel"]) $(id).hidden = !access.aggregates;
+  for (const id of ["cases-panel", "chain-panel", "graph-panel"]) $(id).hidden = !access.cases;
 }
 
 function showStreamStatus(status, detail) {

@@ -1,0 +1,276 @@
+"""The connections that run the reads: a blocking client, and a small thread pool of them for
+the asyncio service. Rows come back as records (``records``), built by ``helpers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
+
+from schemas.audit import AuditEntry
+from services.alerts.domain import Alert
+from services.alerts.queries import sql
+from services.alerts.queries.helpers import (
+    CorruptRowError,
+    alert_of_row,
+    case_of_row,
+    epoch,
+    every_hour,
+    figures_window,
+    light_alert_of_row,
+    utc_seconds,
+    window_params,
+)
+from services.alerts.queries.records import (
+    AlertFilter,
+    AlertPage,
+    AlertRecord,
+    CaseRecord,
+    DayCases,
+    HeadlineFigures,
+    HourScans,
+    KindAlerts,
+    OpenCase,
+    OpenCases,
+    PageKey,
+    VenueScans,
+)
+from services.core.clickhouse import clickhouse_client
+from services.core.config import Settings
+from services.tracer.graph import Edge
+
+log = logging.getLogger(__name__)
+
+
+R = TypeVar("R")
+
+
+class StoreUnavailableError(RuntimeError):
+    """ClickHouse could not answer (down, restarting, or its tables missing): retry later."""
+
+
+class TooManyContactsError(ValueError):
+    """The venue-day has more contacts than one graph is built from."""
+
+
+class ClickHouseReads:
+    """Blocking reads over one clickhouse-driver client, which must not be shared by threads."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def case(self, case_id: str) -> CaseRecord | None:
+        rows = self._execute(sql.CASE, {"case_id": case_id})
+        return case_of_row(rows[0]) if rows else None
+
+    def current_alerts(self, case_id: str) -> list[AlertRecord]:
+        """The case's alerts that are not retracted, lowest degree and earliest exposure first."""
+        return [alert_of_row(row) for row in self._execute(sql.ALERTS, {"case_id": case_id})]
+
+    def alert(self, case_id: str, alert_id: str) -> AlertRecord | None:
+        """One current alert of the case, with every exposure; None if none is live."""
+        rows = self._execute(sql.ALERT, {"case_id": case_id, "alert_id": alert_id})
+        return alert_of_row(rows[0]) if rows else None
+
+    def alert_page(self, case_id: str, which: AlertFilter, after: PageKey | None,
+                   limit: int) -> AlertPage:
+        """Up to ``limit`` of the case's current alerts after ``after``, each with its first
+        :data:`~services.alerts.queries.sql.EXPOSURES_SHOWN` exposures."""
+        start = after or PageKey(0, 0, "")
+        params = {"case_id": case_id, "degree_min": which.degree_min,
+                  "degree_max": which.degree_max, "since": which.since, "until": which.until,
+                  "after_degree": start.degree, "after_at": start.exposed_at,
+                  "after_id": start.alert_id, "limit": limit + 1}
+        # One row more than the page tells "the last page" from "exactly a page left".
+        rows = self._execute(sql.ALERT_PAGE, params)
+        alerts = tuple(alert_of_row(row) for row in rows[:limit])
+        if len(rows) <= limit:
+            return AlertPage(alerts, None)
+        last = alerts[-1]
+        return AlertPage(alerts, PageKey(last.degree, epoch(last.exposed_at), last.alert_id))
+
+    def chain_alerts(self, case_id: str) -> list[Alert]:
+        """Every current alert of the case without its exposures, as the chain needs them."""
+        params = {"case_id": case_id, "limit": sql.MAX_CHAIN_ALERTS}
+        return [light_alert_of_row(row) for row in self._execute(sql.CHAIN_ALERTS, params)]
+
+    def venue_contacts(
+        self, venue_id: str, day: date, limit: int = sql.MAX_GRAPH_CONTACTS
+    ) -> list[Edge]:
+        """The current contact edges of ``venue_id`` that started on ``day`` (UTC)."""
+        # One row more than the limit tells "exactly the limit" from "more than it".
+        rows = self._execute(sql.CONTACTS, {"venue_id": venue_id, "day": day, "limit": limit + 1})
+        if len(rows) > limit:
+            raise TooManyContactsError(
+                f"venue {venue_id} had more than {limit} contacts on {day.isoformat()}; "
+                "query the contacts table in ClickHouse directly for a graph this large"
+            )
+        return [Edge(v, a, b, int(start), int(end)) for v, a, b, start, end in rows]
+
+    def scans_per_hour(self, since: datetime, until: datetime) -> list[HourScans]:
+        """Distinct scans and people of each UTC hour in ``[since, until)``, zeros included."""
+        rows = self._execute(sql.SCANS_PER_HOUR, window_params(since))
+        return every_hour(since, until, [
+            HourScans(utc_seconds(hour), int(scans), int(people))
+            for hour, scans, people in rows
+            if utc_seconds(hour) < until
+        ])
+
+    def busiest_venues(self, since: datetime, limit: int = sql.BUSIEST_VENUES) -> list[VenueScans]:
+        """The ``limit`` venues with the most distinct scans since ``since``, most first."""
+        rows = self._execute(sql.BUSIEST_VENUES_SQL, {**window_params(since), "limit": limit})
+        return [VenueScans(venue_id, name, int(scans)) for venue_id, name, scans in rows]
+
+    def open_cases(self, open_since: datetime, limit: int = sql.OPEN_CASES_LISTED) -> OpenCases:
+        """Cases reported since ``open_since`` and not withdrawn: totals, and the newest."""
+        params = {"open_since": int(open_since.timestamp()), "limit": limit}
+        ((count, f1, f2, beyond),) = self._execute(sql.OPEN_CASES_TOTALS, params)
+        newest = tuple(
+            OpenCase(case_id, person_id, utc_seconds(reported), int(a), int(b), int(c))
+            for case_id, person_id, reported, a, b, c in self._execute(sql.OPEN_CASES, params)
+        )
+        return OpenCases(int(count), int(f1), int(f2), int(beyond), newest)
+
+    def cases_by_day(self, open_since: datetime) -> list[DayCases]:
+        """Open cases and their alerts by the UTC day they were reported, oldest first."""
+        rows = self._execute(sql.CASES_BY_DAY, {"open_since": int(open_since.timestamp())})
+        return [DayCases(day, int(n), int(a), int(b), int(c)) for day, n, a, b, c in rows]
+
+    def alerts_by_venue_kind(self, open_since: datetime) -> list[KindAlerts]:
+        """Current alerts created since ``open_since`` by venue kind and degree."""
+        rows = self._execute(sql.ALERTS_BY_VENUE_KIND,
+                             {"open_since": int(open_since.timestamp())})
+        return [KindAlerts(kind, int(degree), int(n)) for kind, degree, n in rows]
+
+    def record_audit(self, entry: AuditEntry) -> None:
+        """Append one audit entry (the table is append-only)."""
+        row = (entry.at.date(), entry.at, entry.audit_id, entry.token_id, entry.role,
+               entry.what, entry.case_id or "", entry.subject, entry.people)
+        self._execute(sql.INSERT_AUDIT, [row])
+
+    def audit_since(self, since: datetime, limit: int = 100_000) -> list[tuple[Any, ...]]:
+        """Audit entries at or after ``since``, oldest first."""
+        return self._execute(sql.AUDIT_SINCE, {"since": int(since.timestamp()), "limit": limit})
+
+    def purge_audit_period(self, cutoff: datetime, database: str) -> list[str]:
+        """Delete cases, alerts and audit days older than ``cutoff`` (rule 10); what went."""
+        seconds = {"cutoff": int(cutoff.timestamp())}
+        self._execute(sql.PURGE_CASES, seconds)
+        self._execute(sql.PURGE_ALERTS, seconds)
+        dropped = []
+        for (partition,) in self._execute(sql.AUDIT_PARTITIONS, {"db": database}):
+            if date.fromisoformat(partition) < cutoff.date():
+                self._execute(f"ALTER TABLE audit DROP PARTITION '{partition}'", {})
+                dropped.append(f"audit:{partition}")
+        return dropped
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    def _execute(self, query: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]]:
+        # One retry: the first query after a ClickHouse restart fails on the stale connection,
+        # and the driver reconnects on the next one.
+        for attempt in (1, 2):
+            try:
+                rows: list[tuple[Any, ...]] = self._client.execute(query, params)
+            except (ClickHouseError, OSError, EOFError) as exc:
+                self._client.disconnect()
+                if attempt == 2:
+                    raise StoreUnavailableError(f"ClickHouse did not answer: {exc!r}") from exc
+                log.warning("ClickHouse query failed (%r); reconnecting once", exc)
+            else:
+                return rows
+        raise AssertionError("unreachable")
+
+
+class AlertsQueries:
+    """The same reads for an asyncio service: a few threads, each with a connection of its own.
+
+    clickhouse-driver blocks and its client is not thread-safe, so each worker thread of the
+    pool lazily opens one client and keeps it; the pool size bounds the connections.
+    """
+
+    def __init__(self, settings: Settings, workers: int = 4) -> None:
+        self._settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clickhouse")
+        self._local = threading.local()
+        self._opened: list[ClickHouseReads] = []
+        self._lock = threading.Lock()
+
+    async def case(self, case_id: str) -> CaseRecord | None:
+        return await self._run(lambda reads: reads.case(case_id))
+
+    async def current_alerts(self, case_id: str) -> list[AlertRecord]:
+        return await self._run(lambda reads: reads.current_alerts(case_id))
+
+    async def alert(self, case_id: str, alert_id: str) -> AlertRecord | None:
+        return await self._run(lambda reads: reads.alert(case_id, alert_id))
+
+    async def alert_page(self, case_id: str, which: AlertFilter, after: PageKey | None,
+                         limit: int) -> AlertPage:
+        return await self._run(lambda reads: reads.alert_page(case_id, which, after, limit))
+
+    async def chain_alerts(self, case_id: str) -> list[Alert]:
+        return await self._run(lambda reads: reads.chain_alerts(case_id))
+
+    async def venue_contacts(self, venue_id: str, day: date) -> list[Edge]:
+        return await self._run(lambda reads: reads.venue_contacts(venue_id, day))
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        await self._run(lambda reads: reads.record_audit(entry))
+
+    async def purge_audit_period(self, cutoff: datetime) -> list[str]:
+        database = self._settings.clickhouse_database
+        return await self._run(lambda reads: reads.purge_audit_period(cutoff, database))
+
+    async def headline_figures(self, now: datetime, open_for: timedelta) -> HeadlineFigures:
+        """The dashboard's figures at ``now``; cases reported within ``open_for`` count as open.
+
+        The reads run side by side on the pool's connections.
+        """
+        since, until = figures_window(now)
+        open_since = now.astimezone(UTC) - open_for
+        hourly, busiest, cases, by_day, by_kind = await asyncio.gather(
+            self._run(lambda reads: reads.scans_per_hour(since, until)),
+            self._run(lambda reads: reads.busiest_venues(since)),
+            self._run(lambda reads: reads.open_cases(open_since)),
+            self._run(lambda reads: reads.cases_by_day(open_since)),
+            self._run(lambda reads: reads.alerts_by_venue_kind(open_since)),
+        )
+        return HeadlineFigures(since, until, tuple(hourly), tuple(busiest), cases, open_since,
+                               tuple(by_day), tuple(by_kind))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            for reads in self._opened:
+                reads.close()
+            self._opened.clear()
+
+    async def _run(self, read: Callable[[ClickHouseReads], R]) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(self._in_thread, read))
+
+    def _in_thread(self, read: Callable[[ClickHouseReads], R]) -> R:
+        reads: ClickHouseReads | None = getattr(self._local, "reads", None)
+        if reads is None:
+            reads = ClickHouseReads(clickhouse_client(self._settings))
+            self._local.reads = reads
+            with self._lock:
+                self._opened.append(reads)
+        return read(reads)
+
+
+
+
+__all__ = ["AlertsQueries", "ClickHouseReads", "CorruptRowError", "StoreUnavailableError",
+           "TooManyContactsError"]

@@ -1,0 +1,206 @@
+"""The SQL text of every read, and the limits it is run with.
+
+The derived tables are ReplacingMergeTree(version) with a ``deleted`` flag (see
+``deploy/clickhouse/migrations/0001_init.sql``), so every read takes the ``FINAL`` rows of its
+keys and then drops the ``deleted`` ones: a row replayed after a crash is seen once and a
+retracted one not at all, whatever ClickHouse has merged so far. Every query runs on ClickHouse
+18.16 and on current releases (``tests/integration/test_sql_current_clickhouse.py``).
+"""
+
+MAX_GRAPH_CONTACTS = 100_000
+"""Most contact edges one venue-day graph is built from: beyond it the node-link JSON would be
+tens of megabytes and the graph gigabytes in memory, which no dashboard can show anyway."""
+
+CASE = """
+SELECT case_id, person_id, status, onset_at, sampled_at, reported_at, isolated_at, withdrawn_at
+FROM cases FINAL
+WHERE case_id = %(case_id)s
+ORDER BY version DESC
+LIMIT 1
+"""
+
+# Key conditions inside FINAL, the `deleted` flag outside it: a filter on a non-key column
+# that ClickHouse moved before the merge (PREWHERE) could keep a row its retraction replaced.
+ALERTS = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
+       exposure_count, created_at
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+           exposures, exposure_count, created_at, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
+ORDER BY degree, exposed_at, alert_id
+"""
+
+ALERT = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
+       exposure_count, created_at
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+           exposures, exposure_count, created_at, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s AND alert_id = %(alert_id)s
+)
+WHERE deleted = 0
+"""
+
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+EXPOSURES_SHOWN = 5
+"""Exposures a page's alert carries (the earliest); the alert's own endpoint has them all."""
+
+CHAIN_ALERTS = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
+LIMIT %(limit)s
+"""
+
+MAX_CHAIN_ALERTS = 1_000_000
+"""Alerts one chain is built from: far beyond any case (max_degree 6 of a dense city)."""
+
+# One page of a case's alerts in (degree, exposed_at, alert_id) order, after a cursor's key.
+# It reads `exposures_head` (the first few, 0007), never `exposures`: that is most of an
+# alert's bytes (tens of kilobytes for an F2 of a dense venue). The alert id orders ties: it is
+# per case (rule 8), so a cursor names no person. `after_degree = 0` starts at the first alert
+# (degrees begin at 1).
+ALERT_PAGE = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+       exposures_head, exposure_count, created_at
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+           exposures_head, exposure_count, created_at, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
+  AND degree >= %(degree_min)s AND degree <= %(degree_max)s
+  AND toUInt32(exposed_at) >= %(since)s AND toUInt32(exposed_at) < %(until)s
+  AND (degree > %(after_degree)s
+       OR (degree = %(after_degree)s
+           AND (toUInt32(exposed_at) > %(after_at)s
+                OR (toUInt32(exposed_at) = %(after_at)s AND alert_id > %(after_id)s))))
+ORDER BY degree, exposed_at, alert_id
+LIMIT %(limit)s
+"""
+
+# `venue_id = … AND day = …` is the primary-key range read the contacts table is ordered for.
+CONTACTS = """
+SELECT venue_id, person_a, person_b, toUInt32(started_at), toUInt32(ended_at)
+FROM (
+    SELECT venue_id, person_a, person_b, started_at, ended_at, contact_id, deleted
+    FROM contacts FINAL
+    WHERE venue_id = %(venue_id)s AND day = %(day)s
+)
+WHERE deleted = 0
+ORDER BY started_at, contact_id
+LIMIT %(limit)s
+"""
+
+FIGURES_HOURS = 24
+"""The headline figures cover this many UTC hours, the current (partial) one included."""
+
+BUSIEST_VENUES = 10
+OPEN_CASES_LISTED = 100
+"""Open cases listed one by one (newest first); all of them are counted."""
+
+# The figures read the views of 0002_dashboard_views.sql, which Grafana reads too. `day` first:
+# pushed into the view (the SETTINGS clause, the default of current releases) it prunes whole
+# day partitions of `scans`, so a figure reads one or two days, not the retention horizon.
+SCANS_PER_HOUR = """
+SELECT toUInt32(hour), scans, people
+FROM scans_per_hour
+WHERE day >= %(since_day)s AND hour >= toDateTime(%(since)s)
+ORDER BY hour
+SETTINGS enable_optimize_predicate_expression = 1
+"""
+
+BUSIEST_VENUES_SQL = """
+SELECT venue_id, if(name = '', venue_id, name), scans
+FROM
+(
+    SELECT venue_id, sum(scans) AS scans
+    FROM venue_activity
+    WHERE day >= %(since_day)s AND hour >= toDateTime(%(since)s)
+    GROUP BY venue_id
+    ORDER BY scans DESC, venue_id
+    LIMIT %(limit)s
+) AS busiest
+ANY LEFT JOIN venue_names AS names USING venue_id
+ORDER BY scans DESC, venue_id
+SETTINGS enable_optimize_predicate_expression = 1
+"""
+
+# "Open": the latest version of the case is not a withdrawal, and it was reported within the
+# retention horizon — the cases the alerts worker still re-traces as late scans arrive.
+OPEN_CASES_TOTALS = """
+SELECT count(), sum(f1), sum(f2), sum(beyond_f2)
+FROM case_alert_counts
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+"""
+
+OPEN_CASES = """
+SELECT case_id, person_id, toUInt32(reported_at), f1, f2, beyond_f2
+FROM case_alert_counts
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+ORDER BY reported_at DESC, case_id
+LIMIT %(limit)s
+"""
+
+
+# Open cases and their current alerts by the UTC day the case was reported.
+CASES_BY_DAY = """
+SELECT toDate(reported_at) AS day, count(), sum(f1), sum(f2), sum(beyond_f2)
+FROM case_alert_counts
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+GROUP BY day
+ORDER BY day
+"""
+
+# Current alerts of open cases by the kind of venue they were exposed at and degree: an alert
+# counts once for each kind among its venues. Recent alerts only (the open cases' horizon).
+ALERTS_BY_VENUE_KIND = """
+SELECT if(kind = '', 'unknown', kind) AS venue_kind, degree, uniqExact(case_id, alert_id)
+FROM
+(
+    SELECT case_id, alert_id, degree, venue_id
+    FROM
+    (
+        SELECT case_id, alert_id, degree, venue_ids, created_at, deleted
+        FROM alerts FINAL
+    )
+    ARRAY JOIN venue_ids AS venue_id
+    WHERE deleted = 0 AND created_at >= toDateTime(%(open_since)s)
+) AS exposed
+ANY LEFT JOIN venue_names USING venue_id
+GROUP BY venue_kind, degree
+ORDER BY venue_kind, degree
+"""
+
+INSERT_AUDIT = """
+INSERT INTO audit (day, at, audit_id, token_id, role, what, case_id, subject, people) VALUES
+"""
+
+AUDIT_SINCE = """
+SELECT at, token_id, role, what, case_id, subject, people
+FROM audit
+WHERE day >= toDate(toDateTime(%(since)s)) AND at >= toDateTime(%(since)s)
+ORDER BY at, audit_id
+LIMIT %(limit)s
+"""
+
+AUDIT_PARTITIONS = """
+SELECT DISTINCT partition FROM system.parts
+WHERE database = %(db)s AND table = 'audit' AND active
+"""
+
+# Rule 10's audit period: cases and alerts older than it go, as mutations (they are not
+# partitioned by day); the audit log's day partitions are dropped whole.
+PURGE_CASES = "ALTER TABLE cases DELETE WHERE reported_at < toDateTime(%(cutoff)s)"
+PURGE_ALERTS = "ALTER TABLE alerts DELETE WHERE created_at < toDateTime(%(cutoff)s)"
