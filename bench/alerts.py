@@ -8,7 +8,14 @@
 2. starts one alerts worker and reports ``--cases`` cases one after another on the ``cases``
    topic, each as soon as the previous one's alerts are all on the topic;
 3. prints the latency from producing a case to the last of its alerts on the ``alerts`` topic,
-   p50 / p99 / max, and the number of alerts per case. Bar: p99 under 1 s.
+   p50 / p99 / max, and the number of alerts per case. Bar: p99 under 1 s;
+4. with ``--retrace N``, writes N more open cases to ClickHouse's ``cases`` (what a worker
+   leaves behind) and starts ``--workers`` alerts workers at once: the time until every open
+   case is re-traced and its alerts published and stored ("cold": no alert stored yet), then,
+   the workers restarted, the same again with every alert stored ("warm": a restart).
+
+``--realistic`` is the product's bar: 10 M visits stored in a dense city, cases of >= 300 F1 and
+>= 3,000 F2 (``--min-f1``, ``--min-f2`` pick them).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import re
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -114,6 +122,68 @@ def load(settings: Settings, visits: list[Visit], min_overlap: int, report: Repo
     return contacts
 
 
+TOOK_OVER = re.compile(
+    r"^(\S+ \S+) INFO services.alerts.worker.app: took over cases partitions \[([0-9, ]*)\]: "
+    r"(\d+) open case")
+
+
+def retrace(settings: Settings, cases: list[Case], workers: int, report: Report) -> None:
+    """Time ``workers`` fresh alerts workers take to re-trace ``cases`` (stored open cases)."""
+    client = clickhouse_client(settings)
+    client.execute(
+        "INSERT INTO cases (case_id, person_id, status, onset_at, sampled_at, reported_at,"
+        " isolated_at, withdrawn_at, version) VALUES",
+        [(c.case_id, c.person, "reported", utc(c.onset_at or 0), None, utc(c.reported_at), None,
+          None, 1) for c in cases])
+    for phase in ("cold", "warm"):
+        began = time.time()
+        runs = [ServiceRun("services.alerts.worker",
+                           settings.model_copy(update={"state_dir": settings.state_dir / f"w{n}"}),
+                           settings.state_dir / f"retrace-{phase}-{n}.log")
+                for n in range(workers)]
+        try:
+            last = _all_taken_over(runs, settings.cases_partitions, timeout_s=1800)
+        finally:
+            for run in runs:
+                run.stop()
+        seconds = last - began
+        report.line(f"  re-trace of {len(cases):,} open cases by {workers} worker(s), {phase}: "
+                    f"{seconds:.1f} s")
+        report.set(f"retrace_{phase}_s", round(seconds, 1))
+    report.set("retrace_cases", len(cases))
+    report.set("retrace_workers", workers)
+
+
+def _all_taken_over(runs: list[ServiceRun], partitions: int, timeout_s: float) -> float:
+    """Wall-clock time of the takeover that completed the cover of every cases partition by
+    the workers' latest takeovers, once the cover holds for 5 s (the group settled)."""
+    deadline = time.monotonic() + timeout_s
+    settled_since, answer = None, None
+    while time.monotonic() < deadline:
+        latest: dict[int, tuple[float, set[int]]] = {}
+        for n, run in enumerate(runs):
+            if not run.alive():
+                raise RuntimeError(f"alerts worker exited:\n{run.log_tail()}")
+            held: set[int] = set()
+            at = 0.0
+            for line in run.log_path.read_text(errors="replace").splitlines():
+                m = TOOK_OVER.match(line)
+                if m:
+                    held |= {int(p) for p in m.group(2).split(",") if p.strip()}
+                    at = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(
+                        tzinfo=UTC).timestamp()
+            latest[n] = (at, held)
+        covered = set().union(*(h for _, h in latest.values()))
+        if covered >= set(range(partitions)):
+            done_at = max(at for at, _ in latest.values())
+            if answer != done_at:
+                answer, settled_since = done_at, time.monotonic()
+            elif settled_since is not None and time.monotonic() - settled_since > 5:
+                return answer
+        time.sleep(0.5)
+    raise TimeoutError("the alerts workers did not take over every cases partition")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--visits", type=int, default=1_000_000)
@@ -122,8 +192,20 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--retrace", type=int, default=0, metavar="N",
+                        help="then time the re-trace of N more open cases after a restart")
+    parser.add_argument("--workers", type=int, default=1, help="alerts workers for --retrace")
+    parser.add_argument("--min-f1", type=int, default=0, help="only cases with this many F1")
+    parser.add_argument("--min-f2", type=int, default=0, help="only cases with this many F2")
+    parser.add_argument("--realistic", action="store_true",
+                        help="10 M visits in a dense city, cases of >= 300 F1 and >= 3,000 F2")
     add_keep_options(parser, data=False)
     args = parser.parse_args()
+    if args.realistic:
+        # A dense city: 10 M visits of 400 k people at 20 k venues over 14 days, so a busy
+        # person meets hundreds and their contacts thousands.
+        args.visits, args.people, args.venues = 10_000_000, 400_000, 20_000
+        args.min_f1, args.min_f2 = max(args.min_f1, 300), max(args.min_f2, 3000)
     report = Report("alerts")
     report.line(f"alerts benchmark: {args.visits:,} visits, {args.cases} cases")
     now = int(time.time())
@@ -143,13 +225,19 @@ def main() -> None:
 
         rng = random.Random(args.seed)
         connected = sorted(p for p, es in edges_by_person.items() if len(es) >= 3)
+        rng.shuffle(connected)
         cases = []
-        for i, f0 in enumerate(rng.sample(connected, k=min(args.cases, len(connected)))):
-            case = Case(
-                case_id=f"bench-{i}", person=f0, onset_at=now - 5 * DAY, reported_at=now - 60
-            )
-            cases.append((case, len(trace_case(case, edges_of, settings.max_degree))))
+        for f0 in connected:
+            if len(cases) == args.cases:
+                break
+            case = Case(case_id=f"bench-{len(cases)}", person=f0, onset_at=now - 5 * DAY,
+                        reported_at=now - 60)
+            alerts = trace_case(case, edges_of, settings.max_degree)
+            f1 = sum(1 for a in alerts if a.degree == 1)
+            if f1 >= args.min_f1 and len(alerts) - f1 >= args.min_f2:
+                cases.append((case, len(alerts)))
         report.line(f"  {len(cases)} cases, {sum(n for _, n in cases):,} alerts expected")
+        report.set("alerts_per_case_max", max(n for _, n in cases))
 
         worker = ServiceRun(
             "services.alerts.worker", settings, settings.state_dir / "alerts-worker.log"
@@ -219,6 +307,11 @@ def main() -> None:
         report.set("latency_p99_ms", round(p99 * 1000, 1))
         report.set("latency_max_ms", round(max(latencies) * 1000, 1))
         report.set("bar_p99_under_1s", p99 < 1.0)
+        if args.retrace:
+            f0s = rng.sample(connected, k=min(args.retrace, len(connected)))
+            retrace(settings, [Case(case_id=f"open-{i}", person=f0, onset_at=now - 5 * DAY,
+                                    reported_at=now - 60) for i, f0 in enumerate(f0s)],
+                    args.workers, report)
         report.set("measured_at", datetime.now(UTC).isoformat(timespec="seconds"))
     report.finish()
 

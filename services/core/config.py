@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # Partitions of `scans` (and so of `contacts`): how many tracer workers can share the load.
     # Set before the topics are created; see docs/scaling.md for changing it later.
     scans_partitions: int = Field(default=8, ge=1, le=1024)
+    # Partitions of `cases` (keyed by case id): how many alerts workers can share the open
+    # cases. Set before the topics are created, like scans_partitions.
+    cases_partitions: int = Field(default=4, ge=1, le=1024)
     # Where a phone number written without its country is from (rule 13): ingest writes every
     # number in E.164 before the pseudonym, so `0912345678` and `+84912345678` are one person.
     phone_region: str = Field(default="VN", pattern=r"^[A-Z]{2}$")

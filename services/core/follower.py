@@ -23,7 +23,7 @@ Fold = Callable[[bytes | None, bytes | None], None]
 
 
 class TopicFollower:
-    """Applies every record of a one-partition topic to ``fold``, in order.
+    """Applies every record of a topic to ``fold``, each partition in order.
 
     ``start()`` returns once everything written before it was called is applied; after that a
     background task applies new records as they come. ``refresh()`` waits until everything
@@ -32,7 +32,7 @@ class TopicFollower:
     """
 
     def __init__(self, settings: Settings, topic: str, fold: Fold,
-                 start_timeout_s: float = 30.0) -> None:
+                 start_timeout_s: float = 30.0, partitions: int = 1) -> None:
         self._settings = settings
         self._topic = settings.topic(topic)
         self._fold = fold
@@ -41,7 +41,7 @@ class TopicFollower:
         self._task: asyncio.Task[None] | None = None
         self._caught_up = asyncio.Condition()
         self._refresh_lock = asyncio.Lock()
-        self._partitions: list[TopicPartition] = []
+        self._partitions = [TopicPartition(self._topic, p) for p in range(partitions)]
         self._positions: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
@@ -54,9 +54,8 @@ class TopicFollower:
         if self._topic not in await self._consumer.topics():
             await self._consumer.stop()
             raise RuntimeError(f"topic {self._topic!r} does not exist; run `truyvet up` first")
-        # Topics folded this way have one partition by design (truyvet/stack/topics.py): a
-        # total order of their records.
-        self._partitions = [TopicPartition(self._topic, 0)]
+        # The registry has one partition (a total order of its records); `cases` is keyed by
+        # case id, so each case's records are in order within its partition.
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_beginning(*self._partitions)
         self._task = asyncio.create_task(self._follow(), name=f"{self._topic}-follower")

@@ -57,6 +57,14 @@ def manual_commit_consumer(settings: Settings, group_id: str, **options: Any) ->
     )
 
 
+def unassigned_reader(settings: Settings, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of no group, for partitions the caller assigns and positions itself."""
+    return AIOKafkaConsumer(
+        **kafka_options(settings), group_id=None, enable_auto_commit=False,
+        auto_offset_reset="latest",
+        max_partition_fetch_bytes=MAX_MESSAGE_BYTES, fetch_max_bytes=4 * MAX_MESSAGE_BYTES,
+        **options,
+    )
 class Deliveries:
     """A batch's sends, waited for until the broker has acknowledged every one of them.
 

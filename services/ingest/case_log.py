@@ -57,7 +57,8 @@ class CaseLog(TopicFollower):
 
     def __init__(self, settings: Settings) -> None:
         self.reported = ReportedCases()
-        super().__init__(settings, "cases", self.reported.apply, start_timeout_s=START_TIMEOUT_S)
+        super().__init__(settings, "cases", self.reported.apply, start_timeout_s=START_TIMEOUT_S,
+                         partitions=settings.cases_partitions)
 
     async def was_reported(self, case_id: str) -> bool:
         """Whether ``case_id`` was ever reported, on any replica, before this call.

@@ -56,7 +56,7 @@ def test_topics_have_the_configured_partitions_and_policies(settings: Settings) 
 
     partitions = {topic["name"]: len(topic["partitions"]) for topic in described}
     assert partitions == {settings.topic(name): TOPIC_PARTITIONS[name] for name in TOPIC_NAMES}
-    assert TOPIC_PARTITIONS["scans"] == 8 and TOPIC_PARTITIONS["cases"] == 1
+    assert TOPIC_PARTITIONS["scans"] == 8 and TOPIC_PARTITIONS["cases"] == 4
 
     def value(name: str, key: str) -> str:
         return str(configs[settings.topic(name)][key]["value"])

@@ -4,6 +4,7 @@ and every topic and table of one isolated deployment."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
@@ -119,3 +120,15 @@ def folded_contacts(settings: Settings) -> set[Contact]:
 def folded_alerts(settings: Settings) -> dict[str, set[AlertKey]]:
     """The ``alerts`` topic folded in order (upserts replace, retractions remove), by case."""
     return fold_alerts(read_records(settings, settings.topic("alerts")))
+
+
+def contacts_read(worker_state_dir: Path) -> dict[int, int]:
+    """How far an alerts worker has applied each ``contacts`` partition, as its heartbeat file
+    (written every 5 s) says: the worker reads contacts outside any group, so nothing commits."""
+    try:
+        beat = (worker_state_dir / "run" / "alerts-worker.heartbeat").read_text().split()
+    except FileNotFoundError:
+        return {}
+    read = next((field.removeprefix("contacts=") for field in beat
+                 if field.startswith("contacts=")), "")
+    return {int(p): int(o) for p, _, o in (item.partition(":") for item in read.split(",") if item)}

@@ -31,6 +31,7 @@ from tests.reliability.access_table import ACCESS, ROLES, Endpoint, markdown_tab
 from tests.reliability.deployment import Deployment, running_deployment
 from tests.reliability.stores import (
     committed_offsets,
+    contacts_read,
     deployment_topics,
     end_offsets,
     read_records,
@@ -354,13 +355,16 @@ def test_no_raw_person_id_reaches_any_topic_table_or_log(world: World) -> None:
     settings = world.deployment.settings
     assert len(RAW_IDS) > 20
     prefix = settings.topic_prefix
-    for group, short in ((f"{prefix}truyvet-tracer", "scans"), (f"{prefix}truyvet-alerts", "cases"),
-                         (f"{prefix}truyvet-alerts", "contacts")):
+    for group, short in ((f"{prefix}truyvet-tracer", "scans"),
+                         (f"{prefix}truyvet-alerts", "cases")):
         topic = settings.topic(short)
         wait_while_running(
             lambda g=group, t=topic: committed_offsets(settings, g, t)  # type: ignore[misc]
             == end_offsets(settings, t), 90, f"{group} to process all of {topic}",
             world.deployment.processes)
+    contacts = settings.topic("contacts")
+    wait_while_running(lambda: contacts_read(settings.state_dir) == end_offsets(settings, contacts),
+                       90, "the alerts worker to apply all of contacts", world.deployment.processes)
     needles = [raw.encode() for raw in RAW_IDS]
     found: list[str] = []
     for topic in deployment_topics(settings):

@@ -27,7 +27,12 @@ from services.tracer.sink import RETENTION_TABLES
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.reliability import purging_tracer
 from tests.reliability.city import most_connected, venues
-from tests.reliability.stores import committed_offsets, count_rows, end_offsets, read_records
+from tests.reliability.stores import (
+    contacts_read,
+    count_rows,
+    end_offsets,
+    read_records,
+)
 from tests.reliability.waits import wait_while_running
 from tests.support.citygen import messy_day
 from tests.support.pipeline import expected_alerts, register_venues, report_case, stored_alerts
@@ -155,11 +160,10 @@ def test_cases_and_alerts_stay_for_audit_even_when_an_open_case_is_retraced(
     now, f0 = int(time.time()), purged.old_case_person
     produce_messages(settings, [[Scan("audit-1", VENUE, f0, "in", now - 5 * HOUR),
                                  Scan("audit-2", VENUE, "d" * 64, "in", now - 5 * HOUR)]])
-    group, topic = f"{settings.topic_prefix}truyvet-alerts", settings.topic("contacts")
+    topic = settings.topic("contacts")
     wait_while_running(lambda: count_rows(settings, "SELECT count() FROM contacts FINAL WHERE "
                                           f"person_a = '{f0}' OR person_b = '{f0}'") > 0
-                       and committed_offsets(settings, group, topic)
-                       == end_offsets(settings, topic),
+                       and contacts_read(settings.state_dir) == end_offsets(settings, topic),
                        90, "the alerts worker to take the new contact", purged.workers.values())
     for case_id, want in purged.expected_alerts.items():
         assert stored_alerts(settings, case_id) == want, case_id

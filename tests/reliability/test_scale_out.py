@@ -31,6 +31,7 @@ from services.core.config import Settings
 from services.core.kafka_connection import kafka_options
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.reliability.city import recent_start, venues
+from tests.reliability.groups import both_assigned, group_assignment
 from tests.reliability.stores import (
     committed_offsets,
     count_rows,
@@ -59,23 +60,6 @@ PER_SECOND = 8  # 285 messages: a ~36 s stream
 def partition_of(venue_id: str) -> int:
     """The ``scans`` partition of a venue's messages (the producer's default partitioner)."""
     return (murmur2(venue_id.encode()) & 0x7FFFFFFF) % SCANS_PARTITIONS
-
-
-def scans_assignment(admin: KafkaAdminClient, group: str, topic: str) -> list[set[int]] | None:
-    """The ``scans`` partitions of each member of the group, or None while it rebalances."""
-    described = admin.describe_groups([group]).get(group, {})
-    if described.get("group_state") != "Stable":
-        return None
-    return [
-        {p for tp in member["member_assignment"]["assigned_partitions"] if tp["topic"] == topic
-         for p in tp["partitions"]}
-        for member in described.get("members") or ()
-    ]
-
-
-def both_assigned(assignment: list[set[int]] | None) -> list[set[int]] | None:
-    """``assignment`` if it gives two members a share of the partitions each."""
-    return assignment if assignment and len(assignment) == 2 and all(assignment) else None
 
 
 def processed_scans(worker_settings: Settings) -> int:
@@ -147,7 +131,7 @@ def test_a_worker_joining_and_another_leaving_mid_stream_keep_the_reference_with
                 start_worker(2)
                 joining = time.monotonic()
                 after_join = wait_while_running(
-                    lambda: both_assigned(scans_assignment(admin, group, topic)), 90,
+                    lambda: both_assigned(group_assignment(admin, group, topic)), 90,
                     "both workers in the group with partitions of their own", workers,
                     every_s=0.2)
                 figures["join_s"] = round(time.monotonic() - joining, 1)
@@ -168,7 +152,7 @@ def test_a_worker_joining_and_another_leaving_mid_stream_keep_the_reference_with
                 assert workers[0].proc.returncode != -signal.SIGKILL, "no clean stop in 20 s"
                 figures["first_worker_exit_code"] = workers[0].proc.returncode
                 wait_while_running(
-                    lambda: scans_assignment(admin, group, topic) == [set(range(SCANS_PARTITIONS))],
+                    lambda: group_assignment(admin, group, topic) == [set(range(SCANS_PARTITIONS))],
                     90,
                     "the second worker alone in the group with every partition",
                     workers[1:], every_s=0.2)

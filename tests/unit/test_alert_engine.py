@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from services.alerts.domain import Alert, Case, ContactEdge
-from services.alerts.worker.engine import AlertChanges, AlertEngine
+from services.alerts.domain.engine import AlertChanges, AlertEngine
 
 H, DAY = 3600, 86_400
 RETENTION_S = 21 * DAY
@@ -127,3 +127,10 @@ def test_a_restarted_engine_keeps_them_too() -> None:
     changes = retrace(restarted, store, edge("k-dan", "f0", "dan", NOW - 5 * H))
     assert not changes, changes
     assert restarted.cases["c1"].alerts == published
+
+
+def test_a_forgotten_case_is_no_longer_held_nor_touched() -> None:
+    engine, _, _ = reported()
+    assert engine.cases_touched_by({"eve"}) == {"c1"}
+    engine.forget(["c1", "never-held"])
+    assert engine.cases == {} and engine.cases_touched_by({"f0", "eve"}) == set()

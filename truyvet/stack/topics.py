@@ -22,7 +22,7 @@ TOPIC_PARTITIONS: Mapping[str, int] = MappingProxyType(
     {
         "scans": 8,  # keyed by venue_id: up to 8 tracer workers (TRUYVET_SCANS_PARTITIONS)
         "contacts": 8,  # keyed by venue_id, like scans
-        "cases": 1,  # rare, and alerts need them in report order
+        "cases": 4,  # keyed by case_id: up to 4 alerts workers (TRUYVET_CASES_PARTITIONS)
         "alerts": 4,
         "dead-letter": 1,
         "registry": 1,  # venues, keys and tokens: small, compacted, read whole at start-up
@@ -39,9 +39,12 @@ _TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
 def partitions_of(name: str, settings: Settings) -> int:
-    """How many partitions topic ``name`` is created with (``scans`` and ``contacts`` as set)."""
+    """How many partitions topic ``name`` is created with (``scans``, ``contacts`` and ``cases``
+    as set)."""
     if name in ("scans", "contacts"):
         return settings.scans_partitions
+    if name == "cases":
+        return settings.cases_partitions
     return TOPIC_PARTITIONS[name]
 
 

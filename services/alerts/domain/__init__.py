@@ -6,6 +6,7 @@ ClickHouse for each :class:`Frontier` of an :class:`ExposureSearch` and publishe
 
 from services.alerts.domain.alert_diff import AlertDiff, diff_alerts
 from services.alerts.domain.chain import ChainNode, transmission_chain
+from services.alerts.domain.engine import AlertChanges, AlertEngine, OpenCase
 from services.alerts.domain.errors import (
     DomainError,
     InconsistentAlertsError,
@@ -20,7 +21,9 @@ from services.alerts.domain.window import INFECTIOUS_BEFORE_ONSET_S, InfectiousW
 __all__ = [
     "INFECTIOUS_BEFORE_ONSET_S",
     "Alert",
+    "AlertChanges",
     "AlertDiff",
+    "AlertEngine",
     "Case",
     "ChainNode",
     "ContactEdge",
@@ -33,6 +36,7 @@ __all__ = [
     "InfectiousWindow",
     "InvalidCaseError",
     "InvalidContactEdgeError",
+    "OpenCase",
     "SearchStateError",
     "alert_id_for",
     "diff_alerts",

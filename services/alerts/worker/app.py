@@ -1,21 +1,28 @@
-"""The alerts worker: a plain aiokafka group consumer over ``cases`` and ``contacts``.
+"""The alerts worker: a group consumer over ``cases`` and a reader of every ``contacts`` partition.
 
 A batch loop, like the tracer's (``services/tracer/app.py``): fetch (``getmany``), decode, ask
-:class:`AlertEngine`, publish, then commit exactly the offset after the last message of each
-partition, once every alert, retraction and dead letter of the batch is acknowledged by the
-broker and written to ClickHouse. For each case, changed alerts go to the ``alerts`` topic first
-and to ClickHouse second: after a crash, the replayed input is diffed against what ClickHouse
-holds, so an alert is re-sent only if it may not have been written (never lost, at worst
-repeated with the same ``alert_id``). aiokafka delivers each partition in order from its
+:class:`AlertEngine`, publish, then commit exactly the offset after the last ``cases`` message
+of each partition, once every alert, retraction and dead letter of the batch is acknowledged by
+the broker and written to ClickHouse. For each case, changed alerts go to the ``alerts`` topic
+first and to ClickHouse second: after a crash, the replayed input is diffed against what
+ClickHouse holds, so an alert is re-sent only if it may not have been written (never lost, at
+worst repeated with the same ``alert_id``). aiokafka delivers each partition in order from its
 position and commits what it is told, so a re-fetched case report is processed again, never
 passed over as already seen (faust-streaming #115, #216, #221).
 
+Scale-out: ``cases`` is keyed by case id, and the workers of one group share its partitions; a
+worker holds the open cases of its partitions only. Every open case must see every contact
+change, so each worker reads all of ``contacts``, by manual assignment rather than a group of
+its own: a group would split the partitions between its members, and a per-worker group would
+leave a committed position behind for every worker that ever ran, for nothing — the position
+need not survive a restart. A worker that gains a ``cases`` partition loads its open cases from
+ClickHouse and re-traces them there and then; the tracer stores contacts before it announces
+them, so every change announced before that moment is in the re-trace, and every change after
+it is read from ``contacts``, where the worker's position was fixed before. A worker that loses
+a partition forgets its cases (their alerts stay; the new owner re-traces them).
+
 Beside the loop, :class:`VenueCopy` keeps ClickHouse's ``venues`` (names, kinds, rules for the
 dashboard and Grafana) a copy of the venue records of the ``registry`` topic.
-
-One worker serves the whole deployment: ``cases`` has a single partition and every open case
-must see every contact change. Its state, the open cases and their published alerts, is loaded
-from ClickHouse before the first batch and again after every change of assignment.
 """
 
 from __future__ import annotations
@@ -29,14 +36,14 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.common import Op
 from schemas.derived import ContactBatch
-from services.alerts.domain import DomainError
-from services.alerts.worker.engine import AlertChanges, AlertEngine
+from services.alerts.domain import AlertChanges, AlertEngine, DomainError
 from services.alerts.worker.store import AlertStore
 from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of
@@ -58,6 +65,7 @@ from services.core.worker import (
     every,
     manual_commit_consumer,
     serve,
+    unassigned_reader,
     write_heartbeat,
 )
 
@@ -72,10 +80,10 @@ Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
 class AlertsWorker:
-    """Wires the consumer, the producer, the ClickHouse store and the engine together."""
+    """Wires the consumers, the producer, the ClickHouse store and the engine together."""
 
     def __init__(self, settings: Settings, *, take: int = 2000, gather_s: float = 1.0,
-                 fetch_wait_ms: int = 250) -> None:
+                 fetch_wait_ms: int = 50) -> None:
         self.settings = settings
         self.store = AlertStore(settings)
         self.engine = AlertEngine(settings.max_degree, settings.retention_s)
@@ -90,11 +98,18 @@ class AlertsWorker:
         # Held while a batch is processed and committed; a rebalance and the timers wait for it.
         self._lock = asyncio.Lock()
         self._generation = 0
-        self._reload = True  # the engine is (re)loaded from ClickHouse before the next batch
+        self._held: set[int] = set()  # the cases partitions whose open cases the engine holds
+        self._gained: set[int] = set()  # assigned, to load and re-trace before the next batch
+        self._committed: dict[int, int] = {}  # what this worker last committed, by partition
+        # contacts partition -> the offset after the last message applied (no group commits
+        # contacts: the heartbeat says how far this worker has read them).
+        self._contacts_read: dict[int, int] = {}
+        self._case_partitions = 1
         self._version = 0
         self._sent: list[asyncio.Future[Any]] = []  # sends of the batch not yet awaited
         self._stopping = asyncio.Event()
-        self.consumer: AIOKafkaConsumer | None = None
+        self.cases: AIOKafkaConsumer | None = None
+        self.contacts: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
 
     # ------------------------------------------------------------------ life cycle
@@ -102,17 +117,20 @@ class AlertsWorker:
     async def run(self) -> None:
         s = self.settings
         self.producer = acknowledged_producer(s)
-        self.consumer = manual_commit_consumer(
+        self.cases = manual_commit_consumer(
             s, self.group_id,
-            # A killed worker's partitions move to its replacement after this long.
+            # A killed worker's partitions move to the others after this long.
             session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
-            # A big case, or loading every open case, may keep the loop from fetching a while.
+            # A big case, or re-tracing every open case, may keep the loop from fetching a while.
             max_poll_interval_ms=600_000,
         )
+        self.contacts = unassigned_reader(s)
         await self.producer.start()
-        self.consumer.subscribe([self.cases_topic, self.contacts_topic],
-                                listener=Rebalance(self))
-        await self.consumer.start()
+        await self.contacts.start()
+        # The contacts position is fixed before any case is loaded (see the module docstring).
+        await self._follow_contacts_from_now()
+        self.cases.subscribe([self.cases_topic], listener=Rebalance(self))
+        await self.cases.start()
         timers = [asyncio.create_task(every(HEARTBEAT_EVERY_S, self._heartbeat)),
                   asyncio.create_task(every(CLOSE_OLD_CASES_EVERY_S, self._close_old_cases)),
                   asyncio.create_task(self.venues.run(), name="venue-copy")]
@@ -124,7 +142,8 @@ class AlertsWorker:
             for timer in timers:
                 timer.cancel()
             await asyncio.gather(*timers, return_exceptions=True)
-            await self.consumer.stop()  # leaves the group: its partitions move at once
+            await self.cases.stop()  # leaves the group: its partitions move at once
+            await self.contacts.stop()
             await self.producer.stop()
             self.store.close()
             self.venues.close()
@@ -132,63 +151,85 @@ class AlertsWorker:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def _follow_contacts_from_now(self) -> None:
+        assert self.contacts is not None and self.producer is not None
+        # The producer's metadata, waited for (the consumer's answers only once it has some).
+        partitions = await self.producer.partitions_for(self.contacts_topic)
+        tps = [TopicPartition(self.contacts_topic, p) for p in sorted(partitions)]
+        self.contacts.assign(tps)
+        await self.contacts.seek_to_end(*tps)
+        for tp in tps:  # resolved now, not at the first fetch
+            self._contacts_read[tp.partition] = await self.contacts.position(tp)
+
     # ------------------------------------------------------------------ the batch loop
 
     async def _step(self) -> None:
-        assert self.consumer is not None
-        generation = self._generation
-        batch = await self._fetch()
+        assert self.cases is not None
+        generation, cases_batch, contacts_batch = await self._fetch()
         async with self._lock:
-            if generation != self._generation:
-                # A rebalance came between the fetch and now: every partition was sought back
-                # to its committed offset, so this batch is fetched again.
-                return
-            assigned = self.consumer.assignment()
+            if self._gained:
+                await self._take_over()
             cases: list[ConsumerRecord[bytes, bytes]] = []
-            contacts: list[ConsumerRecord[bytes, bytes]] = []
             commits: dict[TopicPartition, int] = {}
-            for tp, records in sorted(batch.items()):
-                if not records or tp not in assigned:
-                    continue
-                (cases if tp.topic == self.cases_topic else contacts).extend(records)
-                commits[tp] = records[-1].offset + 1
-            if not commits:
-                return
-            if self._reload:
-                await self._load()
+            # A rebalance came between the fetch and now: every cases partition was sought
+            # back to its committed offset, so those messages are fetched again. Contact
+            # changes are not fetched again: they are applied whatever the assignment.
+            if generation == self._generation:
+                assigned = self.cases.assignment()
+                for tp, records in sorted(cases_batch.items()):
+                    if records and tp in assigned:
+                        cases.extend(records)
+                        commits[tp] = records[-1].offset + 1
+            contacts = [r for _, records in sorted(contacts_batch.items()) for r in records]
             for record in cases:
                 await self._case(record)
             await self._contacts(contacts)
             await self._acknowledged()
+            for tp, records in contacts_batch.items():
+                if records:
+                    self._contacts_read[tp.partition] = records[-1].offset + 1
+            if not commits:
+                return
             # Only now, with every alert and dead letter acknowledged and every row stored.
             try:
-                await self.consumer.commit(commits)
+                await self.cases.commit(commits)
             except (CommitFailedError, IllegalStateError) as exc:
                 # The group moved on without this member: the partitions' next owner processes
                 # these messages again, to the same alerts.
-                log.warning("commit refused (%r); reloading the open cases", exc)
+                log.warning("commit refused (%r); the partitions are taken over again", exc)
                 self._generation += 1
-                self._reload = True
+                self._committed.clear()
+                return
+            for tp, offset in commits.items():
+                self._committed[tp.partition] = offset
 
-    async def _fetch(self) -> Batch:
-        """A batch; contact changes are gathered for up to ``gather_s``, so a busy stream
-        re-traces each touched case once per gathering at most, while a case goes at once."""
-        assert self.consumer is not None
-        batch: Batch = await self.consumer.getmany(timeout_ms=self._fetch_wait_ms,
-                                                   max_records=self._take)
+    async def _fetch(self) -> tuple[int, Batch, Batch]:
+        """Cases, and contact changes gathered for up to ``gather_s`` since the first, so a busy
+        stream re-traces each touched case once per gathering at most; a case goes at once.
+        The generation is the one the cases were fetched in."""
+        assert self.cases is not None and self.contacts is not None
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._gather_s
-        while batch and not self._stopping.is_set():
-            count = sum(len(records) for records in batch.values())
-            left = deadline - loop.time()
-            if left <= 0 or count >= self._take or any(
-                    tp.topic == self.cases_topic and records for tp, records in batch.items()):
+        cases: Batch = {}
+        contacts: Batch = {}
+        count = 0
+        deadline = None
+        generation = self._generation
+        while not self._stopping.is_set():
+            # What the background fetcher holds already: a case never waits for contacts.
+            cases = await self.cases.getmany(timeout_ms=0, max_records=self._take)
+            generation = self._generation
+            if any(cases.values()):
                 break
-            more = await self.consumer.getmany(timeout_ms=max(1, int(left * 1000)),
+            more = await self.contacts.getmany(timeout_ms=self._fetch_wait_ms,
                                                max_records=self._take - count)
             for tp, records in more.items():
-                batch.setdefault(tp, []).extend(records)
-        return batch
+                contacts.setdefault(tp, []).extend(records)
+                count += len(records)
+            if count and deadline is None:
+                deadline = loop.time() + self._gather_s
+            if not count or count >= self._take or (deadline and loop.time() >= deadline):
+                break
+        return generation, cases, contacts
 
     async def _case(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
@@ -307,42 +348,79 @@ class AlertsWorker:
         DEAD_LETTERS.labels(SERVICE, record.topic).inc()
         await self._send(self.dead_letter_topic, record.key, letter.model_dump_json().encode())
 
-    async def _load(self) -> None:
+    async def _take_over(self) -> None:
+        """Load the open cases of the gained partitions from ClickHouse and re-trace them.
+
+        The re-trace is what makes a takeover exact: the contact changes the previous owner
+        applied, or had fetched and not yet applied, are in ClickHouse by now; and an alert it
+        published but had not stored is published and stored again if it still holds.
+        """
+        gained, self._gained = self._gained, set()
         since = _now() - self.settings.retention_s
-        engine = AlertEngine(self.settings.max_degree, self.settings.retention_s)
-        for case, alerts in await self._off_loop(lambda: self.store.open_cases(since)):
-            engine.load(case, alerts)
-        self.engine = engine
-        self._reload = False
-        log.info("loaded %d open case(s) from ClickHouse", len(engine.cases))
+        loaded = [
+            (case, alerts)
+            for case, alerts in await self._off_loop(lambda: self.store.open_cases(since))
+            if self.partition_of(case.case_id) in gained
+        ]
+        self.engine.forget(cid for cid in list(self.engine.cases)
+                           if self.partition_of(cid) in gained)
+        for case, alerts in loaded:
+            self.engine.load(case, alerts)
+        started = time.monotonic()
+        for case, _ in loaded:
+            changes = await self._off_loop(partial(self._recompute, case.case_id))
+            await self._publish(changes)
+        self._held |= gained
+        log.info("took over cases partitions %s: %d open case(s) re-traced in %.1f s",
+                 sorted(gained), len(loaded), time.monotonic() - started)
+
+    def partition_of(self, case_id: str) -> int:
+        """The ``cases`` partition of a case (the producers' default partitioner on its id)."""
+        return (murmur2(case_id.encode()) & 0x7FFFFFFF) % self._case_partitions
 
     # ------------------------------------------------------------------ rebalances
 
     async def partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # A batch fetched before this is not processed (the generation moved on); one already
-        # being processed is waited for: it commits before it lets go of the lock.
+        # being processed is waited for: it commits before it lets go of the lock. The cases
+        # of the partitions are forgotten only once the new assignment shows which go.
         self._generation += 1
         async with self._lock:
             pass
 
     async def partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        assert self.consumer is not None
+        assert self.cases is not None
         self._generation += 1
         async with self._lock:
-            # Another member may have processed cases meanwhile: the open cases are read back.
-            self._reload = True
+            self._case_partitions = len(self.cases.partitions_for_topic(self.cases_topic) or ())
+            now: set[int] = set()
             for tp in assigned:
-                committed = await self.consumer.committed(tp)
-                if committed is not None:
-                    self.consumer.seek(tp, committed)
+                now.add(tp.partition)
+                # Every partition sought explicitly, so a batch fetched before is fetched again.
+                committed = await self.cases.committed(tp)
+                if committed is None:
+                    await self.cases.seek_to_beginning(tp)
+                else:
+                    self.cases.seek(tp, committed)
+                # Kept only if nobody else committed on it meanwhile (this worker may have
+                # been out of the group for a while without knowing).
+                if committed != self._committed.get(tp.partition):
+                    self._held.discard(tp.partition)
+            lost = self._held - now
+            self.engine.forget(cid for cid in list(self.engine.cases)
+                               if self.partition_of(cid) in lost)
+            self._held &= now
+            self._gained = now - self._held
+            self._committed = {p: o for p, o in self._committed.items() if p in now}
 
     # ------------------------------------------------------------------ timers
 
     async def _heartbeat(self) -> None:
-        write_heartbeat(self.settings, "alerts-worker", len(self.engine.cases))
+        read = ",".join(f"{p}:{o}" for p, o in sorted(self._contacts_read.items()))
+        write_heartbeat(self.settings, "alerts-worker", f"{len(self.engine.cases)} contacts={read}")
         OPEN_CASES.set(len(self.engine.cases))
-        if self.consumer is not None:
-            await record_lag(self.consumer, self.group_id)
+        if self.cases is not None:
+            await record_lag(self.cases, self.group_id)
 
     async def _close_old_cases(self) -> None:
         async with self._lock:

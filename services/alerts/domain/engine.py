@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from services.alerts.domain import Alert, Case, ContactEdge, EdgesOf, diff_alerts, trace_case
+from services.alerts.domain.alert_diff import diff_alerts
+from services.alerts.domain.exposure import EdgesOf, trace_case
+from services.alerts.domain.model import Alert, Case, ContactEdge
 
 DAY_S = 86_400
 
@@ -123,6 +125,13 @@ class AlertEngine:
             del open_case.created_at[alert.alert_id]
         self._index(open_case)
         return changes
+
+    def forget(self, case_ids: Iterable[str]) -> None:
+        """Stop holding ``case_ids`` (another worker owns them now); nothing is retracted."""
+        for case_id in case_ids:
+            open_case = self.cases.pop(case_id, None)
+            if open_case is not None:
+                self._unindex(open_case)
 
     def close_reported_before(self, cutoff: int) -> list[str]:
         """Stop watching cases reported before ``cutoff`` (their alerts stay, for audit)."""
