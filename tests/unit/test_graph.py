@@ -1,4 +1,4 @@
-"""The venue-day contact graph and its figures (services/tracer/graph.py)."""
+"""The venue-day contact graph and its figures (services/alerts/domain/graph.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.tracer.domain import Contact
-from services.tracer.graph import (
+from services.alerts.domain.graph import (
     MOST_CONNECTED,
     ConnectedPerson,
     Edge,
@@ -22,6 +21,7 @@ from services.tracer.graph import (
     graphml,
     node_link,
 )
+from services.tracer.domain import Contact
 
 DAY = date(2026, 11, 20)
 T = 1_795_161_600  # 2026-11-20 08:00:00 UTC

@@ -30,6 +30,7 @@ from services.alerts.api.stream import (
     TooManyStreamsError,
 )
 from services.alerts.domain import InconsistentAlertsError
+from services.alerts.domain.graph import InvalidGraphInputError
 from services.alerts.queries import AlertsQueries, StoreUnavailableError, TooManyContactsError
 from services.core.config import Settings
 from services.core.http.auth import Authenticator
@@ -40,7 +41,6 @@ from services.core.http.observe import install_observability
 from services.core.http.ratelimit import FailureLimiter
 from services.core.metrics import SSE_CLIENTS
 from services.core.registry_log import RegistryFollower
-from services.tracer.graph import InvalidGraphInputError
 
 log = logging.getLogger(__name__)
 

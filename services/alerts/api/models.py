@@ -16,8 +16,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from services.alerts.api.views import CaseView
 from services.alerts.domain import ChainNode
+from services.alerts.domain.graph import GraphFigures
 from services.alerts.queries import AlertRecord, CaseRecord, CaseStatus, PageKey
-from services.tracer.graph import GraphFigures
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -18,6 +18,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 
 from schemas.audit import AuditEntry
 from services.alerts.domain import Alert
+from services.alerts.domain.graph import Edge
 from services.alerts.queries import sql
 from services.alerts.queries.helpers import (
     CorruptRowError,
@@ -46,7 +47,6 @@ from services.alerts.queries.records import (
 )
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
-from services.tracer.graph import Edge
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from schemas.common import Identifier
 from services.alerts.api.context import PERSON_READERS, AlertsContext, context
 from services.alerts.api.models import CalendarDate, FiguresPublic, VenueGraph
 from services.alerts.api.routes.cases import known_case
+from services.alerts.domain.graph import contact_graph, graph_figures, graphml, node_link
 from services.core.http.auth import Principal, requires
 from services.core.http.errors import ApiError, refusals
-from services.tracer.graph import contact_graph, graph_figures, graphml, node_link
 
 router = APIRouter(prefix="/v1/venues", tags=["graphs"])
 

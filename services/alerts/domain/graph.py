@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Protocol
 
 import networkx as nx
 
-from services.tracer.domain.errors import DomainError
+from services.alerts.domain.errors import DomainError
 
 __all__ = [
     "MOST_CONNECTED",
@@ -131,10 +131,11 @@ def contact_graph(venue_id: str, day: date, contacts: Iterable[ContactLike]) -> 
         ...                                     Edge("cafe", "bob", "ann", T + 3600, T + 4500)])
         >>> graph.edges["ann", "bob"]["weight"], graph.edges["ann", "bob"]["contacts"]
         (1800, 2)
-        >>> contact_graph("cafe", DAY, [Edge("bar", "ann", "bob", T, T + 900)])
-        Traceback (most recent call last):
-        ...
-        services.tracer.graph.InvalidGraphInputError: contact ann-bob is at venue 'bar', not 'cafe'
+        >>> try:
+        ...     contact_graph("cafe", DAY, [Edge("bar", "ann", "bob", T, T + 900)])
+        ... except InvalidGraphInputError as refused:
+        ...     print(refused)
+        contact ann-bob is at venue 'bar', not 'cafe'
     """
     graph = nx.Graph(venue_id=venue_id, day=day.isoformat())
     for contact in contacts:
