@@ -142,6 +142,31 @@ class RebalancingWorker(Protocol):
     async def partitions_assigned(self, assigned: list[TopicPartition]) -> None: ...
 
 
+async def fresh_producer(settings: Settings, old: AIOKafkaProducer | None,
+                         stopping: asyncio.Event) -> AIOKafkaProducer:
+    """A started producer in place of ``old`` (stopped), one the broker no longer knows: tried
+    again with a back-off while the broker is not back (see :class:`Deliveries`)."""
+    if old is not None:
+        try:
+            await old.stop()
+        except KafkaError as exc:  # it is being dropped for failing anyway
+            log.warning("stopping the old producer failed: %r", exc)
+    delay = 0.5
+    while True:
+        producer = acknowledged_producer(settings)
+        try:
+            await producer.start()
+        except KafkaError as exc:
+            await producer.stop()
+            if stopping.is_set():
+                raise
+            log.warning("a new producer could not start (%r); again in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(5.0, delay * 2)
+            continue
+        return producer
+
+
 class Rebalance(ConsumerRebalanceListener):
     """Hands each change of assignment to the worker, which finishes the batch in flight before
     partitions go and reloads its state when they come."""

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from services.core.clickhouse import utc_day
 from services.core.config import Settings
@@ -48,6 +48,7 @@ from services.core.worker import (
     acknowledged_producer,
     configure_process,
     every,
+    fresh_producer,
     manual_commit_consumer,
     serve,
     write_heartbeat,
@@ -224,27 +225,8 @@ class TracerWorker:
         await sent.acknowledged()
 
     async def _renew_producer(self) -> AIOKafkaProducer:
-        """A fresh producer in place of one the broker no longer knows (see Deliveries)."""
-        if self.producer is not None:
-            try:
-                await self.producer.stop()
-            except KafkaError as exc:  # it is being dropped for failing anyway
-                log.warning("stopping the old producer failed: %r", exc)
-        delay = 0.5
-        while True:
-            producer = acknowledged_producer(self.settings)
-            try:
-                await producer.start()
-            except KafkaError as exc:  # the broker is not back yet
-                await producer.stop()
-                if self._stopping.is_set():
-                    raise
-                log.warning("a new producer could not start (%r); again in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(5.0, delay * 2)
-                continue
-            self.producer = producer
-            return producer
+        self.producer = await fresh_producer(self.settings, self.producer, self._stopping)
+        return self.producer
 
     async def _publish(self, sent: Deliveries, out: StepOutput,
                        written: asyncio.Future[None]) -> None:

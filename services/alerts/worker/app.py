@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -59,10 +59,12 @@ from services.core.metrics import (
     record_lag,
 )
 from services.core.worker import (
+    Deliveries,
     Rebalance,
     acknowledged_producer,
     configure_process,
     every,
+    fresh_producer,
     manual_commit_consumer,
     serve,
     unassigned_reader,
@@ -106,7 +108,7 @@ class AlertsWorker:
         self._contacts_read: dict[int, int] = {}
         self._case_partitions = 1
         self._version = 0
-        self._sent: list[asyncio.Future[Any]] = []  # sends of the batch not yet awaited
+        self._deliveries: Deliveries | None = None  # sends of the batch not yet acknowledged
         self._stopping = asyncio.Event()
         self.cases: AIOKafkaConsumer | None = None
         self.contacts: AIOKafkaConsumer | None = None
@@ -126,6 +128,8 @@ class AlertsWorker:
         )
         self.contacts = unassigned_reader(s)
         await self.producer.start()
+        self._deliveries = Deliveries(self.producer, renew=self._renew_producer,
+                                      stopping=self._stopping)
         await self.contacts.start()
         # The contacts position is fixed before any case is loaded (see the module docstring).
         await self._follow_contacts_from_now()
@@ -323,13 +327,18 @@ class AlertsWorker:
         )
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        assert self.producer is not None
-        self._sent.append(await self.producer.send(topic, value, key=key))
+        assert self._deliveries is not None
+        await self._deliveries.send(topic, value, key)
 
     async def _acknowledged(self) -> None:
-        """Return once the broker has acknowledged every message sent so far."""
-        sent, self._sent = self._sent, []
-        await asyncio.gather(*sent)
+        """Return once the broker has acknowledged every message sent so far (a batch that
+        fails goes again, in order: an alert message is the alert's whole state)."""
+        assert self._deliveries is not None
+        await self._deliveries.acknowledged()
+
+    async def _renew_producer(self) -> AIOKafkaProducer:
+        self.producer = await fresh_producer(self.settings, self.producer, self._stopping)
+        return self.producer
 
     async def _dead(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         letter = dead_letter(
