@@ -50,13 +50,14 @@ def services(stack: IngestSettings, tmp_path_factory: pytest.TempPathFactory) ->
         yield running
 
 
-def _figures(services: Services, token: str) -> int:
-    return httpx.get(services.alerts + "/v1/figures", headers={"Authorization": f"Bearer {token}"},
+def _whoami(services: Services, token: str) -> int:
+    # Any live token may ask who it is (200); a revoked or expired one is a 401.
+    return httpx.get(services.alerts + "/v1/whoami", headers={"Authorization": f"Bearer {token}"},
                      timeout=10).status_code
 
 
 def _report_case(services: Services, token: str) -> int:
-    # Authentication comes before the body: 403 for a valid dashboard token, 401 for a dead one.
+    # Authentication comes before the body: 403 for a live non-authority token, 401 for a dead one.
     return httpx.post(services.ingest + "/v1/cases", json={}, timeout=10,
                       headers={"Authorization": f"Bearer {token}"}).status_code
 
@@ -65,8 +66,8 @@ def test_a_revoked_token_is_refused_everywhere_and_its_stream_ends(
     services: Services,
 ) -> None:
     settings = services.settings
-    token = add_token(settings, role="dashboard", label="wall screen 3")
-    wait_for(lambda: _figures(services, token) == 200, WITHIN_S, "the new token to work")
+    token = add_token(settings, role="notifier", label="wall screen 3")
+    wait_for(lambda: _whoami(services, token) == 200, WITHIN_S, "the new token to work")
     assert _report_case(services, token) == 403
     listed = [t for t in list_tokens(settings) if t.label == "wall screen 3"]
     assert len(listed) == 1 and listed[0].token_sha256 not in token
@@ -83,7 +84,7 @@ def test_a_revoked_token_is_refused_everywhere_and_its_stream_ends(
             pass
         assert time.monotonic() - revoked_at < WITHIN_S
 
-    wait_for(lambda: _figures(services, token) == 401, WITHIN_S, "alerts to refuse it")
+    wait_for(lambda: _whoami(services, token) == 401, WITHIN_S, "alerts to refuse it")
     wait_for(lambda: _report_case(services, token) == 401, WITHIN_S, "ingest to refuse it")
     assert [t.revoked for t in list_tokens(settings) if t.label == "wall screen 3"] == [True]
 
@@ -92,10 +93,10 @@ def test_an_expired_token_is_refused(services: Services) -> None:
     settings = services.settings
     token, record = issue_token(Role.DASHBOARD, "short-lived", expires_in=timedelta(seconds=3))
     publish_records_blocking(settings, [record])
-    wait_for(lambda: _figures(services, token) == 200, WITHIN_S, "the token to work")
+    wait_for(lambda: _whoami(services, token) == 200, WITHIN_S, "the token to work")
     assert record.expires_at is not None
     time.sleep(max(0.0, (record.expires_at - utc_now()).total_seconds()))
-    wait_for(lambda: _figures(services, token) == 401, WITHIN_S, "the expired token refused")
+    wait_for(lambda: _whoami(services, token) == 401, WITHIN_S, "the expired token refused")
 
 
 def test_a_rotated_venue_key_is_refused_and_the_new_one_works(services: Services) -> None:

@@ -22,6 +22,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
 from services.core.config import Settings
+from services.core.kafka_connection import kafka_options
 from tests.reference.tracing import reference_contacts
 from tests.reliability.city import cases_of, most_connected, recent_start, venues
 from tests.reliability.groups import both_assigned, group_assignment
@@ -84,7 +85,7 @@ def test_two_alerts_workers_one_killed_mid_stream_end_at_the_reference(
         return sum(len(stored_alerts(settings, c.case_id)) for c in cases)
 
     try:
-        with closing(KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+        with closing(KafkaAdminClient(**kafka_options(settings),
                                       request_timeout_ms=10_000)) as admin:
             wait_while_running(lambda: both_assigned(group_assignment(admin, group, topic)), 90,
                                "both alerts workers in the group with cases partitions",
