@@ -27,6 +27,7 @@ def production(**overrides: Any) -> Settings:
         "clickhouse_host": "127.0.0.1",
         "pseudonym_secret": _secret(),
         "qr_secret": _secret(),
+        "read_secret": _secret(),
         **overrides,
     }
     return IngestSettings(**values)
