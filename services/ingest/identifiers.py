@@ -93,7 +93,13 @@ def _as_phone_number(text: str, region: str) -> str | None:
             return None
     if not any(phonenumbers.is_possible_number_for_type(number, t) for t in _PERSON_TYPES):
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # A national part that starts with a trunk prefix after the country code ("+43 0…") loses
+    # it in parsing; where the result would lose another digit when read again, the spelling
+    # is not one number's: keep it as written rather than give one identifier two readings.
+    if e164 != text and _as_phone_number(e164, region) != e164:
+        return None
+    return e164
 
 
 def person_id_normaliser(region: str = DEFAULT_PHONE_REGION) -> Callable[[str], str]:

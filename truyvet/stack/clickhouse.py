@@ -126,9 +126,15 @@ def connect(settings: Settings, *, database: str | None = None, timeout: float =
 
 def drop_database(settings: Settings) -> None:
     """Drop ``settings.clickhouse_database`` if it exists (a test's or a benchmark run's own)."""
+    drop_databases(settings, [settings.clickhouse_database])
+
+
+def drop_databases(settings: Settings, names: list[str]) -> None:
+    """Drop each of ``names`` that exists, over one connection to ``settings``' server."""
     client = connect(settings)
     try:
-        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        for name in names:
+            client.execute(f"DROP DATABASE IF EXISTS {name}")
     finally:
         client.disconnect()
 
