@@ -16,10 +16,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +37,7 @@ from truyvet.stack.processes import (
     log_tails,
     port_open,
     split_host_port,
+    terminate_group,
     wait_for,
 )
 from truyvet.stack.status import PartStatus
@@ -50,6 +51,8 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 # Long enough for a cold JVM on a 2-core CI runner, short enough to fail a broken start quickly.
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
+# How long a broker may go on shutting down after the cluster's quorum has left (see stop).
+QUORUM_LOST_GRACE_S = 5.0
 RESOLVE_TIMEOUT_S = 900.0
 
 
@@ -569,17 +572,46 @@ def _wait_ready(
 
 
 def stop(settings: Settings) -> int | None:
-    """Stop every broker this state dir started (controlled shutdown first, all at once: the
-    last of a cluster could not shut down in order once the others left); return the first
+    """Stop every broker this state dir started (controlled shutdown first); return the first
     broker's pid, or another stopped one's, or None when none ran."""
     size = max(cluster_size(settings), formatted_size(settings) or 1)
     running = [proc for b in brokers(settings, size)
                if (proc := broker_process(settings, b)).pid() is not None]
     if len(running) <= 1:
         return running[0].stop(timeout=STOP_TIMEOUT_S) if running else None
-    with ThreadPoolExecutor(len(running)) as pool:
-        stopped = list(pool.map(lambda proc: proc.stop(timeout=STOP_TIMEOUT_S), running))
-    return next((pid for pid in stopped if pid is not None), None)
+    return _stop_cluster(running, voters=size)
+
+
+def _stop_cluster(running: list[Managed], *, voters: int) -> int | None:
+    """Stop brokers of one cluster together.
+
+    Each broker's controlled shutdown needs an active controller, that is a majority of the
+    voters. Stopped one after another, the last one never gets its answer; stopped together,
+    the ones that finish first can take the quorum with them. So all are asked at once, and a
+    broker still shutting down once a majority has gone is waited for only
+    ``QUORUM_LOST_GRACE_S`` more, then killed (its log is recovered on the next start, and every
+    broker that left in order holds a copy of each partition).
+    """
+    pids = {proc.name: proc.pid() for proc in running}
+    for pid in pids.values():
+        if pid is not None:
+            terminate_group(pid)
+    majority = voters // 2 + 1
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    quorum_lost_at: float | None = None
+    while time.monotonic() < deadline:
+        alive = [proc for proc in running if proc.pid() is not None]
+        if not alive:
+            break
+        if quorum_lost_at is None and len(alive) < majority:
+            quorum_lost_at = time.monotonic()
+        if quorum_lost_at is not None and time.monotonic() - quorum_lost_at > QUORUM_LOST_GRACE_S:
+            break
+        time.sleep(0.2)
+    for proc in running:
+        proc.stop(timeout=1.0)  # SIGKILL for any left; pid files removed
+    first = pids.get(NAME)
+    return first if first is not None else next((p for p in pids.values() if p), None)
 
 
 def status(settings: Settings) -> PartStatus:
