@@ -105,3 +105,8 @@ def test_a_bootstrap_listing_some_brokers_is_refused(tmp_path: Path) -> None:
                      kafka_bootstrap="127.0.0.1:9092,127.0.0.1:9094")
     with pytest.raises(StackError, match="names 2 brokers, but the stack runs 3"):
         kafka.brokers(settings)
+
+
+def test_one_broker_is_the_first_address_of_a_longer_bootstrap(tmp_path: Path) -> None:
+    settings = local(tmp_path, kafka_bootstrap="127.0.0.1:9200,127.0.0.1:9300")
+    assert [b.address for b in kafka.brokers(settings)] == ["127.0.0.1:9200"]

@@ -201,7 +201,8 @@ def cluster_size(settings: Settings) -> int:
 
 def broker_addresses(bootstrap: str, size: int) -> list[tuple[str, int]]:
     """The ``(host, port)`` of each of ``size`` brokers: the bootstrap's own list when it names
-    every broker, else ports every PORT_STEP from its (only) address.
+    every broker, else ports every PORT_STEP from its (only) address; a single broker is the
+    bootstrap's first address.
 
     >>> broker_addresses("127.0.0.1:9092", 3)
     [('127.0.0.1', 9092), ('127.0.0.1', 9094), ('127.0.0.1', 9096)]
@@ -213,8 +214,8 @@ def broker_addresses(bootstrap: str, size: int) -> list[tuple[str, int]]:
     truyvet.stack.processes.StackError: TRUYVET_KAFKA_BOOTSTRAP names 2 brokers, but ...
     """
     listed = [split_host_port(item) for item in bootstrap.split(",") if item.strip()]
-    if len(listed) == size:
-        return listed
+    if len(listed) == size or size == 1:  # one broker: the first address, as it always was
+        return listed[:size]
     if len(listed) != 1:
         raise StackError(
             f"TRUYVET_KAFKA_BOOTSTRAP names {len(listed)} brokers, but the stack runs {size} "
