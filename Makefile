@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 # prometheus (with promtool) is the local stack's metrics store and checks its rules.
 APT_PACKAGES := clickhouse-server clickhouse-client chromium gcc libssl-dev prometheus
 
-.PHONY: setup system-deps venv up down status demo test test-unit test-integration lint schemas \
+.PHONY: setup system-deps venv up down status demo test test-unit test-integration test-brokers \
+        lint schemas \
         bench-ingest bench-tracer bench-alerts soak clean
 
 ## setup: everything a fresh Debian 12 machine needs (apt, pip into .venv, Kafka jars via Maven)
@@ -59,6 +60,10 @@ test-unit: venv
 
 test-integration: setup
 	$(BIN)/pytest tests/integration tests/e2e
+
+## test-brokers: a broker of a three-broker Kafka killed mid-stream (minutes; not in `make test`)
+test-brokers: setup
+	$(BIN)/pytest -m brokers tests/reliability/test_broker_loss.py
 
 lint: venv
 	$(BIN)/ruff check .

@@ -75,6 +75,15 @@ def run_up(args: argparse.Namespace, settings: IngestSettings) -> int:
     return EXIT_OK
 
 
+def _up_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kafka-brokers", type=int, choices=range(1, 10), metavar="N",
+        help="run Kafka as N brokers on this machine (1-9; TRUYVET_KAFKA_BROKERS); 3 or more "
+             "replicate every topic 3 times with min.insync.replicas=2. A stack keeps the "
+             "size it was first started with (default: 1, or that size)",
+    )
+
+
 def run_down(args: argparse.Namespace, settings: IngestSettings) -> int:
     lifecycle.down(settings, progress=lambda line: console.print(f"  {line}"))
     return EXIT_OK
@@ -238,7 +247,8 @@ def run_audit(args: argparse.Namespace, settings: IngestSettings) -> int:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("up", "start the local stack (Kafka, ClickHouse, services); idempotent", run_up),
+    Command("up", "start the local stack (Kafka, ClickHouse, services); idempotent", run_up,
+            _up_arguments),
     Command("down", "stop what `up` started", run_down),
     Command(
         "status",
@@ -286,10 +296,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # The operator's CLI is on ingest's side: `venue add` prints the signed QR payload.
         settings = with_local_secrets(IngestSettings())
+        if getattr(args, "kafka_brokers", None) is not None:  # `up --kafka-brokers N`
+            settings = settings.model_copy(update={"kafka_brokers": args.kafka_brokers})
     except ValidationError as exc:
         errors.print(f"[red]error:[/] invalid TRUYVET_* settings:\n{escape(str(exc))}", markup=True)
         return EXIT_USAGE
     try:
+        # Every broker of a local cluster in the bootstrap: a command works while one is down.
+        settings = kafka.with_cluster(settings)
         code: int = args.run(args, settings)
     except StackError as exc:
         errors.print(f"[red]error:[/] {escape(str(exc))}", markup=True)

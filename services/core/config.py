@@ -43,9 +43,15 @@ class Settings(BaseSettings):
     kafka_cert_file: Path | None = None
     kafka_key_file: Path | None = None
     # Only used by the local stack (`truyvet up`, the test fixtures): the KRaft controller listener
-    # of the single-node broker, its JVM heap, and where the broker jars resolved by Maven are kept.
+    # of the (first) broker, each broker's JVM heap, and where the broker jars resolved by Maven
+    # are kept.
     kafka_controller_port: int = Field(default=9093, ge=1, le=65_535)
     kafka_heap: str = Field(default="1g", pattern=r"^[0-9]+[kmgKMG]?$")
+    # How many brokers the local stack runs (`truyvet up --kafka-brokers 3`): one, or a KRaft
+    # cluster on this machine whose topics are replicated (factor min(3, brokers), with
+    # min.insync.replicas one less). Broker k (from 0) listens on the bootstrap's first port + 2k
+    # and the controller port + 2k, unless the bootstrap lists every broker's address itself.
+    kafka_brokers: int = Field(default=1, ge=1, le=9)
     cache_dir: Path = Path("~/.cache/truyvet")
     topic_prefix: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9._-]*$")
 

@@ -48,7 +48,9 @@ WITH_EXAMPLES = (
     "services.tracer.processor",
     "truyvet.simulate.city",
     "truyvet.simulate.identities",
+    "truyvet.stack.kafka",
     "truyvet.stack.migrations",
+    "truyvet.stack.topics",
     "truyvet.trace_command",
 )
 

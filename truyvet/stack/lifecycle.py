@@ -62,7 +62,8 @@ def start_infrastructure(settings: Settings, progress: Progress = _quiet) -> lis
     for name, part in (("kafka", kafka), ("clickhouse", clickhouse)):
         with _step(progress, name) as outcome:
             pid, now = part.start(settings)
-            outcome.append(f"{'started' if now else 'already running'}, pid {pid}")
+            shown = ", ".join(map(str, kafka.pids(settings))) if part is kafka else str(pid)
+            outcome.append(f"{'started' if now else 'already running'}, pid {shown}")
         if now:
             started.append(name)
     return started
@@ -108,7 +109,7 @@ def isolated_copy(
 
 def up(settings: IngestSettings, progress: Progress = _quiet) -> UpResult:
     """Bring the whole local stack up and return what happened."""
-    settings = with_local_secrets(settings, create=True)
+    settings = kafka.with_cluster(with_local_secrets(settings, create=True))
     result = UpResult(settings)
     result.started += start_infrastructure(settings, progress)
     prepare_stores(settings, progress)
@@ -167,6 +168,7 @@ def stop_infrastructure(settings: Settings, progress: Progress = _quiet) -> None
 
 def down(settings: Settings, progress: Progress = _quiet) -> None:
     """Stop everything this state dir started: Prometheus, services, Kafka, then ClickHouse."""
+    settings = kafka.with_cluster(settings)
     pid = prometheus.stop(settings)
     if pid is not None:
         progress(f"{prometheus.NAME}: stopped pid {pid}")
@@ -185,6 +187,7 @@ def part_names() -> list[str]:
 def status(settings: Settings, parts: Sequence[str] | None = None) -> list[PartStatus]:
     """The status of each part (all by default; services only if their module exists)."""
     wanted = set(parts) if parts else None
+    settings = kafka.with_cluster(settings)
     found: list[PartStatus] = []
     for name, part in (("kafka", kafka), ("clickhouse", clickhouse)):
         if wanted is None or name in wanted:

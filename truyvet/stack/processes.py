@@ -130,6 +130,11 @@ def stop_group(pid: int, *, timeout: float) -> None:
     _reap(pid)
 
 
+def terminate_group(pid: int) -> None:
+    """SIGTERM the process group led by ``pid`` and return at once (``stop`` waits)."""
+    _signal_group(pid, signal.SIGTERM)
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)

@@ -38,6 +38,22 @@ _TOPIC_ADMIN_TIMEOUT_MS = 30_000
 _TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
 
 
+def replication_of(brokers: int) -> tuple[int, int]:
+    """(replication factor, ``min.insync.replicas``) of every topic on ``brokers`` brokers.
+
+    Three copies where there are three brokers, of which two must hold a message before a
+    producer with ``acks=all`` is told it is written: one broker may be lost (or restarted)
+    while the pipeline goes on, and no acknowledged message lives on one broker alone.
+
+    >>> replication_of(1), replication_of(2), replication_of(3), replication_of(5)
+    ((1, 1), (2, 1), (3, 2), (3, 2))
+    """
+    if brokers < 1:
+        raise ValueError(f"a cluster has at least one broker, not {brokers}")
+    factor = min(brokers, 3)
+    return factor, max(1, factor - 1)
+
+
 def partitions_of(name: str, settings: Settings) -> int:
     """How many partitions topic ``name`` is created with (``scans``, ``contacts`` and ``cases``
     as set)."""
@@ -68,11 +84,13 @@ def topic_configs(name: str, settings: Settings) -> dict[str, str]:
         # The latest record per key is the registry's state; older versions can go.
         "registry": {"cleanup.policy": "compact"},
     }
-    return configs[name]
+    _, min_insync = replication_of(settings.kafka_brokers)
+    return {**configs[name], "min.insync.replicas": str(min_insync)}
 
 
 def create_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
-    """Create every topic of ``TOPIC_NAMES`` (with ``settings.topic_prefix``) that is missing.
+    """Create every topic of ``TOPIC_NAMES`` (with ``settings.topic_prefix``) that is missing,
+    replicated as ``replication_of(settings.kafka_brokers)`` says.
 
     Idempotent: existing topics are left as they are. Returns the full names created now, after
     they have a leader for every partition (so a producer can use them right away).
@@ -92,7 +110,7 @@ def create_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
         wanted = {
             settings.topic(name): {
                 "num_partitions": partitions_of(name, settings),
-                "replication_factor": 1,  # single-node local stack
+                "replication_factor": replication_of(settings.kafka_brokers)[0],
                 "configs": topic_configs(name, settings),
             }
             for name in TOPIC_NAMES
