@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 
 from schemas.cases import CaseReported, CaseWithdrawn
+from schemas.directory import DirectoryEntry
 from schemas.registry import TokenRecord, VenueRecord
 from schemas.scans import ScanBatch
 from services.core.config import Settings
@@ -58,6 +59,14 @@ class KafkaPublisher:
 
     async def publish_case(self, event: CaseReported | CaseWithdrawn) -> None:
         await self._send("cases", event.case_id.encode(), event.model_dump_json().encode())
+
+    async def publish_directory(self, entries: list[DirectoryEntry]) -> None:
+        """Every entry acknowledged, or :class:`PublishUnavailableError`: one message each,
+        keyed by pseudonym, so compaction keeps the newest per person."""
+        if entries:
+            await asyncio.gather(*(
+                self._send("directory", e.pseudonym.encode(), e.model_dump_json().encode())
+                for e in entries))
 
     async def publish_registry(self, record: VenueRecord | TokenRecord) -> None:
         await self._send("registry", record_key(record), record.model_dump_json().encode())
