@@ -63,10 +63,21 @@ class KafkaPublisher:
     async def publish_directory(self, entries: list[DirectoryEntry]) -> None:
         """Every entry acknowledged, or :class:`PublishUnavailableError`: one message each,
         keyed by pseudonym, so compaction keeps the newest per person."""
-        if entries:
-            await asyncio.gather(*(
-                self._send("directory", e.pseudonym.encode(), e.model_dump_json().encode())
-                for e in entries))
+        if not entries:
+            return
+        producer, topic = self._producer, self._settings.topic("directory")
+        try:
+            # Enqueued one after the other (no task per message: a request may bring thousands
+            # of people seen for the first time), then every acknowledgement awaited together.
+            async with asyncio.timeout(self._ack_timeout_s):
+                sent = [await producer.send(topic, value=e.model_dump_json().encode(),
+                                            key=e.pseudonym.encode()) for e in entries]
+                await asyncio.gather(*sent)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("publish to directory failed: %r", exc)
+            if isinstance(exc, OutOfOrderSequenceNumber):
+                await self._replace(producer)
+            raise PublishUnavailableError("Kafka did not acknowledge the directory") from exc
 
     async def publish_registry(self, record: VenueRecord | TokenRecord) -> None:
         await self._send("registry", record_key(record), record.model_dump_json().encode())
