@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -28,6 +29,8 @@ from services.ingest.identifiers import person_id_normaliser
 from services.ingest.publisher import KafkaPublisher
 from services.ingest.routes import cases, health, people, scans, tokens, venues
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: IngestSettings) -> FastAPI:
     """The ASGI app; Kafka clients are created when it starts, not when it is built."""
@@ -38,6 +41,10 @@ def create_app(settings: IngestSettings) -> FastAPI:
         registry = RegistryFollower(settings)
         case_log = CaseLog(settings)
         keys = settings.sealing_keys
+        if not keys:
+            log.warning("TRUYVET_AUTHORITY_PUBLIC_KEYS is not set: no identifier is sealed for "
+                        "the contact directory, and the authority cannot reach the people "
+                        "alerted (truyvet authority keygen)")
         # Status lookups are answered by the alerts API, asked with the pseudonym (people.py).
         alerts_http = httpx.AsyncClient(base_url=settings.alerts_base_url, timeout=10.0,
                                         verify=str(settings.tls_cert_file)
