@@ -48,6 +48,7 @@ from bench.common import (
 )
 from schemas.scans import ScanBatch
 from services.core.config import Settings
+from services.core.directory import AuthorityPrivateKey
 from services.ingest.publisher import KafkaPublisher
 
 WARM_UP_PER_CLIENT = 3
@@ -167,6 +168,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2_000, help="scans per request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--sealed", action="store_true",
+                        help="configure an authority public key: ingest seals each new person "
+                        "for the contact directory (one directory message per person)")
     add_keep_options(parser)
     args = parser.parse_args()
 
@@ -186,6 +190,10 @@ def main() -> None:
             report.line(f"note: other busy processes share the CPUs: {', '.join(others)}")
         report.set("busy_processes_at_start", others)
         with isolated_stores(stack, keep_data=args.keep_data) as settings:
+            if args.sealed:
+                key = AuthorityPrivateKey.generate().public.configured()
+                settings = settings.model_copy(update={"authority_public_keys": key})
+            report.set("sealed", args.sealed)
             http = _run_http(report, settings, day, uploads, args.clients)
         with isolated_stores(stack, keep_data=args.keep_data) as settings:
             direct = _run_direct(report, settings, uploads, args.clients)

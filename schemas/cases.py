@@ -59,6 +59,9 @@ class CaseReported(_CaseTimes):
     person_id: Pseudonym
     reported_by: str | None = Field(default=None, max_length=64,
                                     description="Id of the authority token that reported it.")
+    from_case_id: Identifier | None = Field(
+        default=None, description="The case this one was a contact of, when it was reported "
+        "from that contact's follow-up (the chain goes on).")
 
 
 class CaseWithdrawn(WireModel):

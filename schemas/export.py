@@ -18,6 +18,7 @@ from schemas.alerts import Alert
 from schemas.audit import AuditEntry
 from schemas.cases import CaseIn, CaseReported, CaseWithdrawn
 from schemas.derived import ContactBatch, VisitChange
+from schemas.directory import DirectoryEntry
 from schemas.errors import DeadLetter, Problem
 from schemas.registry import TokenRecord, VenueRecord
 from schemas.scans import ScanBatch, ScanIn, ScanReceipt
@@ -43,6 +44,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     ContactBatch,
     Alert,
     AuditEntry,
+    DirectoryEntry,
     DeadLetter,
     Problem,
 )
@@ -59,6 +61,8 @@ TOPICS: dict[str, tuple[str, tuple[type[BaseModel], ...], str]] = {
     "alerts": ("person_id", (Alert,), "F1/F2 alerts and their retractions (op=retract)."),
     "audit": ("case_id", (AuditEntry,), "Every read of per-person data: who, what, when, how "
               "many people."),
+    "directory": ("pseudonym", (DirectoryEntry,), "Compacted, bounded by the retention horizon: "
+                  "each pseudonym's identifier sealed to the health authority's public key."),
     "dead-letter": (
         "source key",
         (DeadLetter,),

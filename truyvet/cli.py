@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -26,6 +28,7 @@ from schemas.venues import VenueKind
 from services.core.config import IngestSettings
 from services.core.tokens import ISSUABLE_ROLES
 from truyvet.audit_command import audit
+from truyvet.directory_commands import OpenError, generate_key, open_contacts, read_keys
 from truyvet.registry_commands import (
     CommandError,
     add_token,
@@ -246,6 +249,56 @@ def run_audit(args: argparse.Namespace, settings: IngestSettings) -> int:
     return audit(settings, args.since, as_json=args.json, console=console)
 
 
+# --- authority keys and contact lists (the sealed directory) -----------------------------------
+
+
+def _authority_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    keygen = actions.add_parser("keygen", help="a new X25519 key pair: the private key to a file "
+                                "(mode 0600, keep it offline), the public key line printed")
+    keygen.add_argument("--out", type=Path, required=True, help="the private key file to write")
+
+
+def run_authority(args: argparse.Namespace, settings: IngestSettings) -> int:
+    try:
+        line = generate_key(args.out)
+    except OpenError as exc:
+        errors.print(f"error: {exc}")
+        return EXIT_FAILED
+    errors.print(f"private key written to {args.out} (mode 0600): keep it offline; configure "
+                 "the servers with the public key below")
+    console.print(f"TRUYVET_AUTHORITY_PUBLIC_KEYS={line}")
+    return EXIT_OK
+
+
+def _contacts_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    opening = actions.add_parser("open", help="open the sealed identifiers of an exported "
+                                 "contact list (contacts.csv or contacts.json) into a CSV")
+    opening.add_argument("file", type=Path, help="the exported contact list")
+    opening.add_argument("--key", type=Path, action="append", required=True,
+                         help="an authority private key file (repeat for rotated keys)")
+    opening.add_argument("--out", type=Path, help="write the CSV here (default: stdout)")
+
+
+def run_contacts(args: argparse.Namespace, settings: IngestSettings) -> int:
+    try:
+        opened = open_contacts(args.file.read_text(), read_keys(args.key))
+    except (OSError, OpenError) as exc:
+        errors.print(f"error: {exc}")
+        return EXIT_FAILED
+    if args.out:
+        descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(opened.csv())
+    else:
+        console.file.write(opened.csv())
+    errors.print(f"{opened.opened} of {len(opened.rows)} identifiers opened; "
+                 f"{opened.other_key} sealed to another key, {opened.unsealed} with no sealed "
+                 f"copy, {opened.failed} that did not open")
+    return EXIT_OK if opened.opened or not opened.rows else EXIT_FAILED
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("up", "start the local stack (Kafka, ClickHouse, services); idempotent", run_up,
             _up_arguments),
@@ -265,6 +318,10 @@ COMMANDS: tuple[Command, ...] = (
             _trace_arguments),
     Command("audit", "who reported, withdrew and read per-person data since a time",
             run_audit, _audit_arguments),
+    Command("authority", "the health authority's key pair (authority keygen --out FILE)",
+            run_authority, _authority_arguments),
+    Command("contacts", "open an exported contact list (contacts open FILE --key KEYFILE)",
+            run_contacts, _contacts_arguments),
     Command("simulate", "push a synthetic city through the ingest API", run_simulate,
             simulate_arguments),
     Command("demo", "simulate a city, report 3 cases and show their alerts", run_demo,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,8 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.venues import MAX_DWELL_LIMIT_S
 from services.core.production import is_loopback, secret_problems
 
+if TYPE_CHECKING:
+    from services.core.directory import AuthorityPublicKey
+
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
-TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry", "audit")
+TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry", "audit",
+               "directory")
 DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - public defaults, refused in production
 
@@ -98,6 +102,16 @@ class Settings(BaseSettings):
     read_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "read")
     # Aggregates the dashboard role reads show a count below this as suppressed (null).
     min_group: int = Field(default=5, ge=1, le=1000)
+    # The health authority's X25519 public keys (``KEY_ID:BASE64``, comma-separated, the first
+    # sealing; ``truyvet authority keygen`` prints one): ingest seals each identifier to it for
+    # the contact directory. Public: no process has a setting for the private key.
+    authority_public_keys: str = Field(default="", max_length=4096)
+    # Follow-up of the people alerted: how long after exposure (WHO Go.Data: 14 days), and how
+    # soon after the alert a contact should have been reached before it is listed as overdue.
+    follow_up_days: int = Field(default=14, ge=1, le=60)
+    reach_within_h: int = Field(default=24, ge=1, le=24 * 14)
+    # Where ingest reaches the alerts API for a person's status (empty: from ALERTS_HOST/PORT).
+    alerts_url: str = Field(default="", max_length=512)
 
     retention_days: int = Field(default=21, ge=1, le=366)
     # Rule 10: cases, alerts and the audit log (tables and topics) are kept this long.
@@ -132,6 +146,29 @@ class Settings(BaseSettings):
                     f"TRUYVET_TRUSTED_PROXIES: {item!r} is not an IP address or network"
                 ) from None
         return value
+
+    @field_validator("authority_public_keys")
+    @classmethod
+    def _public_keys_parse(cls, value: str) -> str:
+        from services.core.directory import parse_public_keys
+
+        parse_public_keys(value)  # a DirectoryKeyError is a ValueError: refused at start-up
+        return value
+
+    @property
+    def sealing_keys(self) -> list[AuthorityPublicKey]:
+        """:attr:`authority_public_keys` parsed, the one ingest seals to first."""
+        from services.core.directory import parse_public_keys
+
+        return parse_public_keys(self.authority_public_keys)
+
+    @property
+    def alerts_base_url(self) -> str:
+        """The alerts API's address as the other services reach it."""
+        if self.alerts_url:
+            return self.alerts_url.rstrip("/")
+        scheme = "https" if self.tls_cert_file else "http"
+        return f"{scheme}://{self.alerts_host}:{self.alerts_port}"
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -32,5 +32,10 @@ class Pseudonymizer:
         self._normalise = normalise
 
     def pseudonym(self, person_id: str) -> str:
+        return self.identify(person_id)[1]
+
+    def identify(self, person_id: str) -> tuple[str, str]:
+        """The identifier's one spelling and its pseudonym: ingest seals the first
+        (``services/core/directory.py``) and publishes only the second."""
         normalised = self._normalise(person_id)
-        return hmac.new(self._key, normalised.encode(), hashlib.sha256).hexdigest()
+        return normalised, hmac.new(self._key, normalised.encode(), hashlib.sha256).hexdigest()

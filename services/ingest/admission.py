@@ -165,6 +165,9 @@ class Admission:
     accepted: list[ScanEvent] = field(default_factory=list)
     refused: list[ScanRefusal] = field(default_factory=list)
     duplicates_in_request: int = 0
+    identities: dict[str, str] = field(default_factory=dict)
+    """Each accepted scan's pseudonym and the normalised identifier it was made of, for the
+    sealed directory (``services/ingest/directory.py``); never published as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +206,13 @@ class AdmissionPolicy:
                 outcome.duplicates_in_request += 1
                 continue
             seen.add(scan.event_id)
+            normalised, pseudonym = self.pseudonymizer.identify(scan.person_id)
+            outcome.identities[pseudonym] = normalised
             # Values were validated as ScanIn; the pseudonym is hex by construction.
             outcome.accepted.append(
                 ScanEvent.model_construct(
                     event_id=scan.event_id,
-                    person_id=self.pseudonymizer.pseudonym(scan.person_id),
+                    person_id=pseudonym,
                     direction=scan.direction,
                     scanned_at=scan.scanned_at,
                     gate=scan.gate,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from schemas.scans import ScanIn
@@ -22,9 +24,12 @@ from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
 from services.ingest.case_log import CaseLog
 from services.ingest.context import IngestContext
+from services.ingest.directory import DirectorySealer
 from services.ingest.identifiers import person_id_normaliser
 from services.ingest.publisher import KafkaPublisher
-from services.ingest.routes import cases, health, scans, tokens, venues
+from services.ingest.routes import cases, health, people, scans, tokens, venues
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -35,6 +40,15 @@ def create_app(settings: IngestSettings) -> FastAPI:
         publisher = KafkaPublisher(settings)
         registry = RegistryFollower(settings)
         case_log = CaseLog(settings)
+        keys = settings.sealing_keys
+        if not keys:
+            log.warning("TRUYVET_AUTHORITY_PUBLIC_KEYS is not set: no identifier is sealed for "
+                        "the contact directory, and the authority cannot reach the people "
+                        "alerted (truyvet authority keygen)")
+        # Status lookups are answered by the alerts API, asked with the pseudonym (people.py).
+        alerts_http = httpx.AsyncClient(base_url=settings.alerts_base_url, timeout=10.0,
+                                        verify=str(settings.tls_cert_file)
+                                        if settings.tls_cert_file else True)
         await publisher.start()
         try:
             await registry.start()
@@ -58,10 +72,13 @@ def create_app(settings: IngestSettings) -> FastAPI:
                     retention=settings.retention,
                 ),
                 case_log=case_log,
+                sealer=DirectorySealer(keys[0] if keys else None),
+                alerts_http=alerts_http,
             )
             app.state.readiness = {"kafka": registry.reachable, "registry": registry.following}
             yield
         finally:
+            await alerts_http.aclose()
             await case_log.stop()
             await registry.stop()
             await publisher.stop()
@@ -76,7 +93,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES,
                        own_caps=frozenset({"/v1/scans"}), timeout_s=settings.http_body_timeout_s)
-    for module in (health, venues, scans, cases, tokens):
+    for module in (health, venues, scans, cases, people, tokens):
         app.include_router(module.router)
     _document_raw_body_models(app)
     install_observability(app, "ingest")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from fastapi import Request
 
 from services.core.config import Settings
@@ -13,6 +14,7 @@ from services.core.registry_log import RegistryFollower
 from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
 from services.ingest.case_log import CaseLog
+from services.ingest.directory import DirectorySealer
 from services.ingest.publisher import KafkaPublisher
 
 
@@ -26,6 +28,8 @@ class IngestContext:
     qr_signer: QrSigner
     admission: AdmissionPolicy
     case_log: CaseLog
+    sealer: DirectorySealer
+    alerts_http: httpx.AsyncClient
 
 
 def context(request: Request) -> IngestContext:

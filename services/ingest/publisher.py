@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 
 from schemas.cases import CaseReported, CaseWithdrawn
+from schemas.directory import DirectoryEntry
 from schemas.registry import TokenRecord, VenueRecord
 from schemas.scans import ScanBatch
 from services.core.config import Settings
@@ -58,6 +59,25 @@ class KafkaPublisher:
 
     async def publish_case(self, event: CaseReported | CaseWithdrawn) -> None:
         await self._send("cases", event.case_id.encode(), event.model_dump_json().encode())
+
+    async def publish_directory(self, entries: list[DirectoryEntry]) -> None:
+        """Every entry acknowledged, or :class:`PublishUnavailableError`: one message each,
+        keyed by pseudonym, so compaction keeps the newest per person."""
+        if not entries:
+            return
+        producer, topic = self._producer, self._settings.topic("directory")
+        try:
+            # Enqueued one after the other (no task per message: a request may bring thousands
+            # of people seen for the first time), then every acknowledgement awaited together.
+            async with asyncio.timeout(self._ack_timeout_s):
+                sent = [await producer.send(topic, value=e.model_dump_json().encode(),
+                                            key=e.pseudonym.encode()) for e in entries]
+                await asyncio.gather(*sent)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("publish to directory failed: %r", exc)
+            if isinstance(exc, OutOfOrderSequenceNumber):
+                await self._replace(producer)
+            raise PublishUnavailableError("Kafka did not acknowledge the directory") from exc
 
     async def publish_registry(self, record: VenueRecord | TokenRecord) -> None:
         await self._send("registry", record_key(record), record.model_dump_json().encode())

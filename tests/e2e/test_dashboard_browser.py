@@ -257,6 +257,11 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     assert re.search(r"[0-9a-f]{6}…", small.locator("body").inner_text()) is None
     overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"
+    # The follow-up funnel, counts only: the case's three contacts, none reached yet.
+    expect(small.locator("#funnel-panel")).to_be_visible(timeout=30_000)
+    expect(small.locator("#funnel li")).to_have_count(7)
+    expect(small.locator('#funnel li[data-state="new"] .funnel-count')).to_have_text("3")
+    expect(small.locator('#funnel li[data-state="reached"] .funnel-count')).to_have_text("0")
     small.screenshot(path=ARTIFACTS / "phone-dashboard.png", full_page=True)
 
     # Withdrawn: the feed marks the three alerts retracted, still without a reload.

@@ -17,6 +17,7 @@ from schemas.registry import Role
 from services.alerts.api.views import CaseView
 from services.alerts.domain.model import Case
 from services.core.config import Settings
+from services.core.directory import AuthorityPrivateKey
 from services.tracer.domain.model import Scan, VenueRules
 from tests.reference.tracing import reference_contacts
 from tests.support.citygen import messy_day
@@ -25,12 +26,14 @@ from tests.support.processes import ServiceProcess, running_http_service, wait_f
 from tests.support.pseudonyms import pseudonym as keyed
 from tests.support.pseudonyms import vn_mobile_e164
 from tests.support.stack import grant, isolated_settings
+from truyvet.directory_commands import open_contacts
 
 pytestmark = pytest.mark.e2e
 
 HOUR = 3600
 VENUE_KINDS = {"office-e2e": "office", "market-e2e": "market", "clinic-e2e": "clinic"}
 RULES = VenueRules()  # venues registered with the defaults
+AUTHORITY_KEY = AuthorityPrivateKey.generate()  # the authority's, kept here: never on a server
 
 
 @dataclass
@@ -50,7 +53,8 @@ class Pipeline:
 
 @pytest.fixture
 def pipeline(stack: Settings, tmp_path: Path) -> Iterator[Pipeline]:
-    settings = isolated_settings(stack, tmp_path)
+    settings = isolated_settings(stack, tmp_path,
+                                 authority_public_keys=AUTHORITY_KEY.public.configured())
     tokens = {role: grant(settings, role) for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD)}
     ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
     alerts = f"http://{settings.alerts_host}:{settings.alerts_port}"
@@ -166,3 +170,25 @@ def test_scans_and_cases_over_http_give_exactly_the_reference_alerts(pipeline: P
     assert chain["person"] == view.person(f0_early)
     f1 = {view.person(person) for person, d, _, _ in expected["e2e-early"] if d == 1}
     assert {child["person"] for child in chain["children"]} == f1
+
+    # Issue 16: each case's contact list, opened with the authority's key, gives exactly the
+    # raw ids (in their one spelling) of its F1 and F2; with another key it gives none.
+    other = AuthorityPrivateKey.generate()
+    for case_id in ("e2e-early", "e2e-late"):
+        truth = {vn_mobile_e164(raw_of[person]) for person, _, _, _ in expected[case_id]}
+
+        def listing(case: str = case_id) -> str | None:
+            with p.http(p.alerts, p.authority) as authority:
+                answer = authority.get(f"/v1/cases/{case}/contacts.csv")
+            assert answer.status_code == 200, answer.text
+            opened = open_contacts(answer.text, {AUTHORITY_KEY.public.key_id: AUTHORITY_KEY})
+            return answer.text if opened.opened == len(opened.rows) else None
+
+        wait_for(lambda: listing() is not None, 60, "every contact's sealed identifier", 0.5)
+        text = listing()
+        assert text is not None
+        opened = open_contacts(text, {AUTHORITY_KEY.public.key_id: AUTHORITY_KEY})
+        assert {row["identifier"] for row in opened.rows} == truth
+        assert len(opened.rows) == len(truth)
+        assert not any(raw[1:] in text for raw in raw_of.values())
+        assert open_contacts(text, {other.public.key_id: other}).opened == 0

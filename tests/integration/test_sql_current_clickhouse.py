@@ -137,3 +137,41 @@ def test_contact_graph_reads_hide_retracted_contacts(current: Any) -> None:
         bind(alert_queries.CONTACTS, {"venue_id": "v9", "day": date(2026, 11, 20), "limit": 10}),
     )
     assert [(r[1], r[2]) for r in found] == [("a", "b")]
+
+
+def test_directory_follow_up_and_status_reads_on_current_clickhouse(current: Any) -> None:
+    """Migration 0009's reads: the newest sealed copy per pseudonym, an alert's current
+    follow-up state, the funnel, and a person's open cases and alerts."""
+    at = "toDateTime('2026-11-20 10:00:00', 'UTC')"
+    later = "toDateTime('2026-11-21 10:00:00', 'UTC')"
+    current.query(f"INSERT INTO directory VALUES ('p2', 'k1', 'old', {at})")
+    current.query(f"INSERT INTO directory VALUES ('p2', 'k2', 'new', {later})")
+    found = rows(current, bind(alert_queries.DIRECTORY_OF, {"people": ("p2", "p9")}))
+    assert found == [["p2", "k2", "new"]]
+    current.query("INSERT INTO cases (case_id, person_id, status, reported_at, version) VALUES "
+                  f"('c9', 'p1', 'reported', {at}, 1)")
+    alert = ("INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at, "
+             "via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES ")
+    current.query(alert + f"('c9', 'a1', 'p2', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
+    current.query(alert + f"('c9', 'a2', 'p3', 2, {at}, 'p2', ['v'], '[]', {at}, 0, 1)")
+    follow = ("INSERT INTO follow_ups (day, at, case_id, alert_id, state, note, token_id, "
+              "reported_case_id, version) VALUES ")
+    current.query(follow + f"('2026-11-20', {at}, 'c9', 'a1', 'reached', '', 't', '', 1)")
+    current.query(follow + f"('2026-11-21', {later}, 'c9', 'a1', 'tested_positive', '', 't', "
+                  "'c10', 2)")
+    states = rows(current, bind(alert_queries.FOLLOW_UP_STATES, {"case_id": "c9"}))
+    assert [r[:2] for r in states] == [["a1", "tested_positive"]]
+    assert rows(current, bind(alert_queries.FOLLOW_UP_REPORTED, {"case_id": "c9"})) == [
+        ["a1", "c10"]]
+    since = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
+    funnel = dict(map(tuple, rows(current, bind(alert_queries.FOLLOW_UP_FUNNEL,  # type: ignore[arg-type]
+                                                {"open_since": since}))))
+    assert funnel.get("tested_positive") == "1" and int(funnel.get("new", 0)) >= 1
+    params = {"person": "p1", "open_since": since}
+    assert rows(current, bind(alert_queries.PERSON_CASES, params)) == [["c9"]]
+    params = {"person": "p3", "open_since": since}
+    assert [r[:3] for r in rows(current, bind(alert_queries.PERSON_ALERTS, params))] == [
+        ["c9", "a2", "2"]]
+    contacts = rows(current, bind(alert_queries.CONTACT_ALERTS, {"case_id": "c9",
+                                                                 "limit": 10}))
+    assert [r[0] for r in contacts] == ["a1", "a2"]

@@ -51,6 +51,7 @@ ACCESS: tuple[Endpoint, ...] = (
     _row("ingest", "POST", "/v1/scans",                       401, 401, 202, 403, 403, 403, 403, 403),
     _row("ingest", "POST", "/v1/cases",                       401, 401, 403, 403, 403, 202, 403, 403),
     _row("ingest", "DELETE", "/v1/cases/{case}",              401, 401, 403, 403, 403, 202, 403, 403),
+    _row("ingest", "POST", "/v1/people/status",               401, 401, 403, 403, 403, 200, 403, 403),
     _row("ingest", "POST", "/v1/tokens",                      401, 401, 403, 403, 403, 403, 403, 201),
     _row("alerts", "GET", "/healthz",                         200, 200, 200, 200, 200, 200, 200, 200),
     _row("alerts", "GET", "/readyz",                           200, 200, 200, 200, 200, 200, 200, 200),
@@ -60,11 +61,17 @@ ACCESS: tuple[Endpoint, ...] = (
     _row("alerts", "GET", "/v1/whoami",                       401, 401, 200, 200, 200, 200, 200, 200),
     _row("alerts", "GET", "/v1/cases/{case}/alerts",          401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/cases/{case}/alerts/{alert}",  401, 401, 403, 403, 403, 200, 403, 403),
+    _row("alerts", "PATCH", "/v1/cases/{case}/alerts/{alert}", 401, 401, 403, 403, 403, 200, 403, 403),
+    _row("alerts", "GET", "/v1/cases/{case}/alerts/{alert}/follow-up", 401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/cases/{case}/chain",           401, 401, 403, 403, 403, 200, 403, 403),
+    _row("alerts", "GET", "/v1/cases/{case}/contacts.csv",    401, 401, 403, 403, 403, 200, 403, 403),
+    _row("alerts", "GET", "/v1/cases/{case}/contacts.json",   401, 401, 403, 403, 403, 200, 403, 403),
+    _row("alerts", "POST", "/v1/pseudonyms/status",           401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/venues/{venue}/graph",         401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/venues/{venue}/graph.graphml", 401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/alerts/stream",                401, 401, 403, 403, 403, 403, 200, 403),
     _row("alerts", "GET", "/v1/figures",                      401, 401, 403, 403, 200, 200, 403, 200),
+    _row("alerts", "GET", "/v1/follow-up/funnel",             401, 401, 403, 403, 200, 200, 403, 200),
 )  # fmt: skip
 
 

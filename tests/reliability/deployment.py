@@ -50,10 +50,11 @@ class Deployment:
 
 
 @contextmanager
-def running_deployment(stack: Settings, state_dir: Path, *, workers: bool) -> Iterator[Deployment]:
+def running_deployment(stack: Settings, state_dir: Path, *, workers: bool,
+                       **overrides: object) -> Iterator[Deployment]:
     """Ingest and the alerts API (and the tracer and alerts worker if ``workers``) running on
-    topics and a database of their own."""
-    settings = isolated_settings(stack, state_dir)
+    topics and a database of their own (``overrides``: settings of their own too)."""
+    settings = isolated_settings(stack, state_dir, **overrides)
     tokens = {role: grant(settings, role) for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD,
                                                      Role.NOTIFIER)}
     deployment = Deployment(settings, state_dir, tokens)

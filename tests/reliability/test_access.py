@@ -9,6 +9,7 @@ address, and the table's 401s must not turn into 429s for the rows after them.
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import time
 import uuid
@@ -23,8 +24,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from schemas.directory import DirectoryEntry
 from schemas.registry import Role
+from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
+from services.core.directory import AuthorityPrivateKey, CannotOpenError
 from services.core.http.auth import token_id
 from services.core.secrets import QrSigner, sha256_hex
 from tests.reliability.access_table import ACCESS, ROLES, Endpoint, markdown_table
@@ -32,6 +36,7 @@ from tests.reliability.deployment import Deployment, running_deployment
 from tests.reliability.stores import (
     committed_offsets,
     contacts_read,
+    count_rows,
     deployment_topics,
     end_offsets,
     read_records,
@@ -40,6 +45,7 @@ from tests.reliability.stores import (
 )
 from tests.reliability.waits import wait_while_running
 from truyvet.audit_command import case_acts_since, reads_since
+from truyvet.directory_commands import open_contacts, read_keys
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +66,9 @@ def raw_person() -> str:
 
 
 RAW_IDS: list[str] = []
+AUTHORITY_KEY = AuthorityPrivateKey.generate()
+"""The health authority's key: its public half configured on the deployment, the private half
+here only, as the authority keeps it offline."""
 
 
 def now() -> datetime:
@@ -81,6 +90,8 @@ class World:
     case_id: str
     withdrawable: str  # reported too: the table's DELETE withdraws it, not the module's case
     alert_id: str = ""  # the case's F1 alert, once the worker made it
+    f0_raw: str = ""  # the raw ids of the case's F0 and its one F1
+    f1_raw: str = ""
 
     def secret(self, role: str) -> str | None:
         tokens = self.deployment.tokens
@@ -99,12 +110,14 @@ class World:
 @pytest.fixture(scope="module")
 def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     state_dir = tmp_path_factory.mktemp("access")
-    with running_deployment(stack, state_dir, workers=True) as deployment:
+    with running_deployment(stack, state_dir, workers=True,
+                            authority_public_keys=AUTHORITY_KEY.public.configured()) as deployment:
         suffix = uuid.uuid4().hex[:6]
         venue_a = deployment.add_venue(f"acc-a-{suffix}")
         venue_b = deployment.add_venue(f"acc-b-{suffix}")
         world = World(deployment, venue_a, venue_b, f"acc-case-{suffix}", f"acc-gone-{suffix}")
         first, second = raw_person(), raw_person()
+        world.f0_raw, world.f1_raw = first, second
         with deployment.http("ingest", venue_a["api_key"]) as gate:
             answer = gate.post("/v1/scans", json=[
                 scan(venue_a["venue_id"], first, minutes_ago=90),
@@ -149,10 +162,14 @@ def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[
                       "onset_at": (now() - timedelta(days=2)).isoformat(),
                       "reported_at": now().isoformat()},
         "/v1/tokens": {"role": "dashboard", "label": "access test"},
+        "/v1/people/status": {"person_id": raw_person()},
+        "/v1/pseudonyms/status": {"pseudonym": "0" * 64},
     }
     args: dict[str, object] = {}
     if endpoint.path in bodies:
         args["json"] = bodies[endpoint.path]
+    if endpoint.method == "PATCH":
+        args["json"] = {"state": "reached", "note": "access table"}
     if "graph" in endpoint.path:
         args["params"] = {"date": (now() - timedelta(minutes=90)).date().isoformat(),
                           "case": world.case_id}
@@ -243,8 +260,6 @@ def test_a_replayed_request_counts_once(world: World) -> None:
     wanted = {s["event_id"] for s in body}
     wait_while_running(lambda: wanted <= stored_event_ids(settings), 90, "the replayed scans",
                        world.deployment.processes)
-    from tests.reliability.stores import count_rows
-
     ids = ", ".join(f"'{e}'" for e in sorted(wanted))
     assert count_rows(settings, f"SELECT count() FROM scans FINAL WHERE event_id IN ({ids})") == 2
 
@@ -350,6 +365,180 @@ def test_tracking_a_number_through_a_fake_case_is_recorded_and_ends_at_withdrawa
     assert reads and {(line.what, line.token_id) for line in reads} == {("read case_chain", me)}
 
 
+def e164(raw: str) -> str:
+    """What ingest normalises one of :func:`raw_person`'s numbers to (rule 13)."""
+    return "+84" + raw[1:]
+
+
+def test_every_identifier_is_sealed_to_the_authority_key_and_opens_with_it_only(
+    world: World,
+) -> None:
+    """Issue 16: the directory (topic and table) holds each person's identifier sealed; the
+    authority's private key opens it, any other key opens nothing."""
+    settings, other = world.deployment.settings, AuthorityPrivateKey.generate()
+    records = read_records(settings, settings.topic("directory"))
+    entries = [DirectoryEntry.model_validate_json(value) for _, value, _, _ in records if value]
+    opened = {entry.pseudonym: AUTHORITY_KEY.open(entry.sealed) for entry in entries}
+    assert {e164(world.f0_raw), e164(world.f1_raw)} <= set(opened.values())
+    assert {entry.key_id for entry in entries} == {AUTHORITY_KEY.public.key_id}
+    for entry in entries:
+        with pytest.raises(CannotOpenError):
+            other.open(entry.sealed)
+
+    def copied() -> bool:
+        return count_rows(settings, "SELECT uniqExact(pseudonym) FROM directory") >= len(opened)
+
+    wait_while_running(copied, 60, "the directory's copy in ClickHouse",
+                       world.deployment.processes)
+    client = clickhouse_client(settings)
+    try:
+        stored = client.execute("SELECT pseudonym, sealed FROM directory FINAL")
+    finally:
+        client.disconnect()
+    assert {p: AUTHORITY_KEY.open(sealed) for p, sealed in stored if p in opened} == opened
+
+
+def test_a_cases_contact_list_opens_to_its_contacts_identifiers_with_the_key_only(
+    world: World, tmp_path: Path,
+) -> None:
+    authority = world.secret("authority")
+    with world.deployment.http("alerts", authority) as alerts:
+        def sealed_list() -> bool:
+            answer = alerts.get(f"/v1/cases/{world.case_id}/contacts.json")
+            return answer.status_code == 200 and all(
+                row["sealed"] for row in answer.json()["contacts"])
+
+        wait_while_running(sealed_list, 60, "the F1's sealed identifier in the contact list",
+                           world.deployment.processes)
+        answer = alerts.get(f"/v1/cases/{world.case_id}/contacts.csv")
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+        document = alerts.get(f"/v1/cases/{world.case_id}/contacts.json").json()
+    assert world.f1_raw not in answer.text and e164(world.f1_raw) not in answer.text
+    key_file, wrong_file = tmp_path / "authority.key", tmp_path / "wrong.key"
+    AUTHORITY_KEY.write(key_file)
+    AuthorityPrivateKey.generate().write(wrong_file)
+    for listing in (answer.text, json.dumps(document)):
+        # The module's other tests pushed scans beside the F0 too: every row opens, to one of
+        # the raw ids sent, the world's F1 among them.
+        opened = open_contacts(listing, read_keys([key_file]))
+        identifiers = {row["alert_id"]: row["identifier"] for row in opened.rows}
+        assert identifiers[world.alert_id] == e164(world.f1_raw)
+        assert opened.opened == len(opened.rows) == len(document["contacts"])
+        assert set(identifiers.values()) <= {e164(raw) for raw in RAW_IDS}
+        assert {row["identifier"] for row in open_contacts(listing, read_keys([wrong_file])).rows} \
+            == {""}
+    reads = [line.what for line in reads_since(world.deployment.settings,
+                                               now() - timedelta(minutes=5))
+             if line.case_id == world.case_id]
+    assert "read case_contacts" in reads
+
+
+def test_a_persons_status_is_looked_up_by_raw_identifier_through_ingest(world: World) -> None:
+    since = now() - timedelta(seconds=5)
+    with world.deployment.http("ingest", world.secret("authority")) as ingest:
+        as_f1 = ingest.post("/v1/people/status", json={"person_id": world.f1_raw}).json()
+        # Spelled another way, the same person (ingest's own normaliser, rule 13).
+        spelled = "+84 " + world.f1_raw[1:4] + " " + world.f1_raw[4:]
+        assert ingest.post("/v1/people/status", json={"person_id": spelled}).json() == as_f1
+        as_f0 = ingest.post("/v1/people/status", json={"person_id": world.f0_raw}).json()
+        nobody = ingest.post("/v1/people/status", json={"person_id": raw_person()}).json()
+    assert (as_f1["status"], as_f1["colour"]) == ("F1", "orange")
+    [involved] = as_f1["cases"]
+    assert (involved["case_id"], involved["alert_id"]) == (world.case_id, world.alert_id)
+    assert as_f1["follow_up_until"] and as_f1["earliest_exposure"]
+    assert (as_f0["status"], as_f0["colour"]) == ("F0", "red")
+    assert as_f0["cases"][0]["case_id"] == world.case_id
+    assert (nobody["status"], nobody["colour"], nobody["cases"]) == ("none", "green", [])
+    looked_up = [line for line in reads_since(world.deployment.settings, since)
+                 if line.what == "read person_status"]
+    assert len(looked_up) == 4
+
+
+def test_follow_up_changes_are_kept_and_refused_when_they_cannot_hold(world: World) -> None:
+    path = f"/v1/cases/{world.case_id}/alerts/{world.alert_id}"
+    with world.deployment.http("alerts", world.secret("authority")) as alerts:
+        assert alerts.patch(path, json={"state": "reached", "note": "called"}).status_code == 200
+        answer = alerts.patch(path, json={"state": "isolating"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["state"] == "isolating"
+        assert [c["state"] for c in answer.json()["history"]][-2:] == ["reached", "isolating"]
+        assert alerts.patch(path, json={"state": "cured"}).status_code == 422
+        refused = alerts.patch(path, json={"state": "reached", "report_case": {
+            "case_id": "never", "sampled_at": now().isoformat()}})
+        assert refused.status_code == 422 and refused.json()["error"] == "invalid_follow_up"
+        assert alerts.patch(f"/v1/cases/{world.case_id}/alerts/nope",
+                            json={"state": "reached"}).status_code == 404
+        rows = alerts.get(f"/v1/cases/{world.case_id}/contacts.json").json()["contacts"]
+        assert {r["alert_id"]: r["follow_up_state"] for r in rows}[world.alert_id] == "isolating"
+        assert "isolating" not in {r["follow_up_state"] for r in rows
+                                   if r["alert_id"] != world.alert_id}
+        history = alerts.get(path + "/follow-up").json()
+        assert history["current"] and history["state"] == "isolating"
+
+
+def test_follow_up_survives_a_retraction_and_a_positive_contact_continues_the_chain(
+    world: World,
+) -> None:
+    """A late scan retracts the contact's alert and another derives it again: its follow-up
+    state and history stay. Tested positive, the contact is reported as a case in the same
+    call; that case gets alerts of its own and the first case's chain links to it."""
+    d, authority = world.deployment, world.secret("authority")
+    suffix = uuid.uuid4().hex[:6]
+    venue = d.add_venue(f"acc-fu-{suffix}")
+    f0, contact = raw_person(), raw_person()
+    case_id, positive_id = f"acc-fu-{suffix}", f"acc-fu-pos-{suffix}"
+
+    def push(*scans: dict[str, str]) -> None:
+        with d.http("ingest", venue["api_key"]) as gate:
+            answer = gate.post("/v1/scans", json=list(scans))
+            assert answer.status_code == 202, answer.text
+
+    push(scan(venue["venue_id"], f0, minutes_ago=90),
+         scan(venue["venue_id"], f0, minutes_ago=20, direction="out"),
+         scan(venue["venue_id"], contact, minutes_ago=80))
+    with d.http("ingest", authority) as ingest:
+        assert ingest.post("/v1/cases", json={
+            "case_id": case_id, "person_id": f0, "reported_at": now().isoformat(),
+            "onset_at": (now() - timedelta(days=1)).isoformat()}).status_code == 202
+    with d.http("alerts", authority) as alerts:
+        def alert_ids(case: str) -> list[str]:
+            answer = alerts.get(f"/v1/cases/{case}/alerts")
+            return [a["alert_id"] for a in answer.json()["alerts"]] \
+                if answer.status_code == 200 else []
+
+        wait_while_running(lambda: len(alert_ids(case_id)) == 1, 90, "the contact's alert",
+                           d.processes)
+        [alert_id] = alert_ids(case_id)
+        path = f"/v1/cases/{case_id}/alerts/{alert_id}"
+        assert alerts.patch(path, json={"state": "isolating"}).status_code == 200
+        push(scan(venue["venue_id"], contact, minutes_ago=78, direction="out"))  # 2 min only
+        wait_while_running(lambda: alert_ids(case_id) == [], 90, "the alert's retraction",
+                           d.processes)
+        kept = alerts.get(path + "/follow-up").json()
+        assert (kept["current"], kept["state"]) == (False, "isolating")
+        push(scan(venue["venue_id"], contact, minutes_ago=70))  # back for 50 min
+        wait_while_running(lambda: alert_ids(case_id) == [alert_id], 90,
+                           "the alert derived again", d.processes)
+        [row] = alerts.get(f"/v1/cases/{case_id}/contacts.json").json()["contacts"]
+        assert row["follow_up_state"] == "isolating"
+
+        answer = alerts.patch(path, json={"state": "tested_positive", "report_case": {
+            "case_id": positive_id, "sampled_at": (now() - timedelta(hours=1)).isoformat()}})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["history"][-1]["reported_case_id"] == positive_id
+        wait_while_running(lambda: len(alert_ids(positive_id)) == 1, 90,
+                           "the positive contact's own alerts", d.processes)
+        assert alerts.patch(path, json={"state": "tested_positive", "report_case": {
+            "case_id": positive_id, "sampled_at": now().isoformat()}}).status_code == 409
+        chain = alerts.get(f"/v1/cases/{case_id}/chain").json()["chain"]
+    [node] = chain["children"]
+    assert node["reported_as"] == positive_id
+    with d.http("ingest", authority) as ingest:  # the new case is the F0 of its own case
+        status = ingest.post("/v1/people/status", json={"person_id": contact}).json()
+    assert status["status"] == "F0" and {c["case_id"] for c in status["cases"]} == {
+        case_id, positive_id}
+
+
 def test_no_raw_person_id_reaches_any_topic_table_or_log(world: World) -> None:
     """Runs last in the module: every raw id the tests above sent is checked."""
     settings = world.deployment.settings
@@ -365,7 +554,8 @@ def test_no_raw_person_id_reaches_any_topic_table_or_log(world: World) -> None:
     contacts = settings.topic("contacts")
     wait_while_running(lambda: contacts_read(settings.state_dir) == end_offsets(settings, contacts),
                        90, "the alerts worker to apply all of contacts", world.deployment.processes)
-    needles = [raw.encode() for raw in RAW_IDS]
+    # Raw as sent and normalised as sealed: a sealed box shows neither (it is random bytes).
+    needles = [form.encode() for raw in RAW_IDS for form in (raw, e164(raw))]
     found: list[str] = []
     for topic in deployment_topics(settings):
         for key, value, partition, offset in read_records(settings, topic):

@@ -27,6 +27,7 @@ TOPIC_PARTITIONS: Mapping[str, int] = MappingProxyType(
         "dead-letter": 1,
         "registry": 1,  # venues, keys and tokens: small, compacted, read whole at start-up
         "audit": 1,  # who read which per-person data: small, in the order it happened
+        "directory": 4,  # sealed identifiers keyed by pseudonym, compacted
     }
 )
 
@@ -83,6 +84,9 @@ def topic_configs(name: str, settings: Settings) -> dict[str, str]:
         },
         # The latest record per key is the registry's state; older versions can go.
         "registry": {"cleanup.policy": "compact"},
+        # One sealed identifier per pseudonym (the newest), and none older than the horizon:
+        # ingest seals a person again while they keep scanning.
+        "directory": {"cleanup.policy": "compact,delete", "retention.ms": horizon_ms},
     }
     _, min_insync = replication_of(settings.kafka_brokers)
     return {**configs[name], "min.insync.replicas": str(min_insync)}

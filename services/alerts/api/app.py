@@ -17,9 +17,12 @@ from services.alerts.api.context import AlertsContext, refuse_unknown_query
 from services.alerts.api.routes import (
     alerts,
     cases,
+    contacts,
     dashboard,
     figures,
+    funnel,
     health,
+    people,
     venues,
     whoami,
 )
@@ -89,7 +92,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     _install_read_error_handlers(app)
-    for module in (health, whoami, cases, venues, alerts, figures, dashboard):
+    for module in (health, whoami, cases, contacts, people, venues, alerts, figures,
+                   funnel, dashboard):
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
     install_observability(app, "alerts")
@@ -100,12 +104,15 @@ PURGE_EVERY_S = 3600.0
 
 
 async def _purge_every_hour(settings: Settings, queries: AlertsQueries) -> None:
-    """Rule 10's audit period: cases, alerts and audit rows older than it go, every hour (any
-    replica may; the deletes are idempotent)."""
+    """Rule 10's audit period: cases, alerts, follow-ups and audit rows older than it go, and
+    sealed identifiers older than the retention horizon, every hour (any replica may; the
+    deletes are idempotent)."""
     while True:
         await asyncio.sleep(PURGE_EVERY_S)
-        cutoff = datetime.now(UTC) - timedelta(days=settings.audit_retention_days)
+        now = datetime.now(UTC)
+        cutoff = now - timedelta(days=settings.audit_retention_days)
         try:
+            await queries.purge_directory(now - settings.retention)
             dropped = await queries.purge_audit_period(cutoff)
         except StoreUnavailableError as exc:
             log.warning("audit-period purge failed, retried in an hour: %r", exc)

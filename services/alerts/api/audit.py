@@ -12,6 +12,7 @@ import uuid
 from aiokafka import AIOKafkaProducer
 
 from schemas.audit import AuditEntry, AuditRead
+from schemas.cases import CaseReported
 from schemas.common import utc_now
 from services.alerts.queries import AlertsQueries
 from services.core.config import Settings
@@ -34,6 +35,14 @@ class AuditLog:
     async def stop(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
+
+    async def publish_case(self, event: CaseReported) -> None:
+        """A case reported from a positive contact's follow-up, on the ``cases`` topic like
+        ingest's (the identifier is already the pseudonym of the alert)."""
+        assert self._producer is not None, "AuditLog.start() was not awaited"
+        await self._producer.send_and_wait(self._settings.topic("cases"),
+                                           key=event.case_id.encode(),
+                                           value=event.model_dump_json().encode())
 
     async def record(self, who: Principal, what: AuditRead, *, case_id: str | None,
                      people: int, subject: str = "") -> AuditEntry:

@@ -8,16 +8,18 @@ Times are aware UTC datetimes, serialised as ISO 8601 with a ``Z``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.alerts.api.views import CaseView
 from services.alerts.domain import ChainNode
+from services.alerts.domain.contact_list import ContactRow
+from services.alerts.domain.follow_up import FollowUp
 from services.alerts.domain.graph import GraphFigures
-from services.alerts.queries import AlertRecord, CaseRecord, CaseStatus, PageKey
+from services.alerts.queries import AlertRecord, CaseRecord, CaseStatus, FollowUpChange, PageKey
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -66,6 +68,9 @@ class ChainNodePublic(_Public):
     exposed_at: datetime | None
     via: str | None
     venue_ids: list[str]
+    reported_as: str | None = Field(
+        default=None, description="The case this person was reported as from their "
+        "follow-up (tested positive): that case's chain goes on from here.")
     children: list[ChainNodePublic]
 
     def size(self) -> int:
@@ -90,14 +95,16 @@ class CaseChain(_Public):
     @classmethod
     def page(cls, case: CaseRecord, root: ChainNode, *, after: PageKey | None, limit: int,
              max_degree: int, key_of: Callable[[ChainNode], PageKey],
-             cursor_of: Callable[[PageKey], str], view: CaseView) -> CaseChain:
+             cursor_of: Callable[[PageKey], str], view: CaseView,
+             reported: Mapping[str, str] | None = None) -> CaseChain:
         """The chain with the F1 branches after ``after`` (in ``key_of`` order), ``limit`` of
         them, cut below ``max_degree``, every person in ``view``'s ids."""
         ordered = sorted(((key_of(child), child) for child in root.children),
                          key=lambda pair: pair[0])
         rest = [pair for pair in ordered if after is None or pair[0] > after]
         shown, more = rest[:limit], len(rest) > limit
-        tree = dict(root.to_dict(), children=[_cut(child.to_dict(), max_degree)
+        links = reported or {}
+        tree = dict(root.to_dict(), children=[_cut(child.to_dict(), max_degree, links)
                                               for _, child in shown])
         # The domain's tree holds epoch seconds; validating its dict turns them into UTC times.
         return cls(case_id=case.case_id, status=case.status, reported_at=case.reported_at,
@@ -106,9 +113,10 @@ class CaseChain(_Public):
                    next_cursor=cursor_of(shown[-1][0]) if more else None)
 
 
-def _cut(node: dict[str, Any], max_degree: int) -> dict[str, Any]:
+def _cut(node: dict[str, Any], max_degree: int, reported: Mapping[str, str]) -> dict[str, Any]:
     children = node["children"] if node["degree"] < max_degree else []
-    return dict(node, children=[_cut(child, max_degree) for child in children])
+    return dict(node, reported_as=reported.get(node["person"]),
+                children=[_cut(child, max_degree, reported) for child in children])
 
 
 class ConnectedPublic(_Public):
@@ -169,3 +177,76 @@ class VenueGraph(_Public):
     nodes: list[GraphNodePublic]
     links: list[GraphLinkPublic]
     figures: FiguresPublic
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class ContactListRow(_Public):
+    """One contact of a case's list: the identifier sealed, for ``truyvet contacts open``."""
+
+    case_id: str
+    alert_id: str
+    person: str = Field(description="The person in this case's own ids.")
+    degree: int
+    exposed_at: datetime
+    venue_ids: list[str]
+    risk_level: str = Field(description="Empty where the alert has none.")
+    follow_up_state: str
+    follow_up_until: datetime
+    key_id: str = Field(description="The authority key the identifier is sealed to; empty if "
+                        "the directory has no copy (no key was configured when it was seen).")
+    sealed: str
+
+    @classmethod
+    def of(cls, row: ContactRow) -> ContactListRow:
+        return cls(case_id=row.case_id, alert_id=row.alert_id, person=row.person,
+                   degree=row.degree, exposed_at=_utc(row.exposed_at),
+                   venue_ids=list(row.venue_ids), risk_level=row.risk_level,
+                   follow_up_state=row.follow_up_state,
+                   follow_up_until=_utc(row.follow_up_until), key_id=row.key_id,
+                   sealed=row.sealed)
+
+
+class ContactList(_Public):
+    case_id: str
+    contacts: list[ContactListRow]
+    follow_up_list: str | None = Field(
+        description="The follow-up list asked for (?list=); null: every contact.")
+
+
+class FollowUpChangePublic(_Public):
+    at: datetime
+    state: str
+    note: str
+    token_id: str
+    reported_case_id: str | None
+
+
+class FollowUpPublic(_Public):
+    """A contact's follow-up: its current state, the end of the period, every change."""
+
+    case_id: str
+    alert_id: str
+    current: bool = Field(description="False once the alert is retracted: its history stays.")
+    state: str
+    follow_up_until: datetime | None
+    overdue: bool
+    history: list[FollowUpChangePublic]
+
+    @classmethod
+    def of(cls, case_id: str, alert_id: str, history: list[FollowUpChange],
+           exposed_at: int | None, created_at: int | None, days: int, reach_within_h: int,
+           *, current: bool) -> FollowUpPublic:
+        state = history[-1].state if history else "new"
+        follow = (FollowUp(exposed_at, created_at, state, days, reach_within_h * 3600)
+                  if exposed_at is not None and created_at is not None else None)
+        now = int(datetime.now(UTC).timestamp())
+        return cls(case_id=case_id, alert_id=alert_id, current=current, state=state,
+                   follow_up_until=_utc(follow.until) if follow else None,
+                   overdue=follow.overdue(now) if follow else False,
+                   history=[FollowUpChangePublic(at=c.at, state=c.state, note=c.note,
+                                                 token_id=c.token_id,
+                                                 reported_case_id=c.reported_case_id or None)
+                            for c in history])

@@ -36,13 +36,17 @@ from services.alerts.queries.records import (
     AlertPage,
     AlertRecord,
     CaseRecord,
+    ContactAlert,
     DayCases,
+    FollowUpChange,
     HeadlineFigures,
     HourScans,
     KindAlerts,
     OpenCase,
     OpenCases,
     PageKey,
+    PersonAlert,
+    Sealed,
     VenueScans,
 )
 from services.core.clickhouse import clickhouse_client
@@ -171,7 +175,68 @@ class ClickHouseReads:
             if date.fromisoformat(partition) < cutoff.date():
                 self._execute(f"ALTER TABLE audit DROP PARTITION '{partition}'", {})
                 dropped.append(f"audit:{partition}")
+        for (partition,) in self._execute(sql.FOLLOW_UP_PARTITIONS, {"db": database}):
+            if date.fromisoformat(partition) < cutoff.date():
+                self._execute(f"ALTER TABLE follow_ups DROP PARTITION '{partition}'", {})
+                dropped.append(f"follow_ups:{partition}")
         return dropped
+
+    # ------------------------------------------------------------ contact list and follow-up
+
+    def contact_alerts(self, case_id: str) -> list[ContactAlert]:
+        rows = self._execute(sql.CONTACT_ALERTS, {"case_id": case_id,
+                                                  "limit": sql.MAX_CONTACT_LIST})
+        return [ContactAlert(alert_id, person, int(degree), int(exposed), via or "",
+                             tuple(venues), int(created))
+                for alert_id, person, degree, exposed, via, venues, created in rows]
+
+    def sealed_of(self, people: set[str]) -> dict[str, Sealed]:
+        """The newest sealed identifier of each of ``people`` that has one."""
+        found: dict[str, Sealed] = {}
+        ordered = sorted(people)
+        for start in range(0, len(ordered), 10_000):  # a bounded IN list per query
+            chunk = tuple(ordered[start:start + 10_000])
+            for pseudonym, key_id, sealed in self._execute(sql.DIRECTORY_OF, {"people": chunk}):
+                found[pseudonym] = Sealed(key_id, sealed)
+        return found
+
+    def follow_up_states(self, case_id: str) -> dict[str, str]:
+        """Each alert's current follow-up state, for the alerts that have one recorded."""
+        return {alert_id: state for alert_id, state, _ in
+                self._execute(sql.FOLLOW_UP_STATES, {"case_id": case_id})}
+
+    def follow_up_reported(self, case_id: str) -> dict[str, str]:
+        """alert id -> the case its person was reported as, for the case's contacts that were."""
+        return dict(self._execute(sql.FOLLOW_UP_REPORTED, {"case_id": case_id}))
+
+    def follow_up_history(self, case_id: str, alert_id: str) -> list[FollowUpChange]:
+        rows = self._execute(sql.FOLLOW_UP_HISTORY, {"case_id": case_id, "alert_id": alert_id})
+        return [FollowUpChange(at.replace(tzinfo=UTC) if at.tzinfo is None else at, state,
+                               note, token, reported)
+                for at, state, note, token, reported in rows]
+
+    def record_follow_up(self, case_id: str, alert_id: str, change: FollowUpChange,
+                         version: int) -> None:
+        row = (change.at.date(), change.at, case_id, alert_id, change.state, change.note,
+               change.token_id, change.reported_case_id, version)
+        self._execute(sql.INSERT_FOLLOW_UP, [row])
+
+    def follow_up_funnel(self, open_since: datetime) -> dict[str, int]:
+        rows = self._execute(sql.FOLLOW_UP_FUNNEL, {"open_since": int(open_since.timestamp())})
+        return {state: int(n) for state, n in rows}
+
+    def person_cases(self, person: str, open_since: datetime) -> list[str]:
+        params = {"person": person, "open_since": int(open_since.timestamp())}
+        return [case_id for (case_id,) in self._execute(sql.PERSON_CASES, params)]
+
+    def person_alerts(self, person: str, open_since: datetime) -> list[PersonAlert]:
+        params = {"person": person, "open_since": int(open_since.timestamp())}
+        return [PersonAlert(case_id, alert_id, int(degree), int(exposed), int(created))
+                for case_id, alert_id, degree, exposed, created
+                in self._execute(sql.PERSON_ALERTS, params)]
+
+    def purge_directory(self, cutoff: datetime) -> None:
+        self._execute(sql.PURGE_DIRECTORY, {"cutoff": int(cutoff.timestamp())})
 
     def close(self) -> None:
         self._client.disconnect()
@@ -231,6 +296,38 @@ class AlertsQueries:
     async def purge_audit_period(self, cutoff: datetime) -> list[str]:
         database = self._settings.clickhouse_database
         return await self._run(lambda reads: reads.purge_audit_period(cutoff, database))
+
+    async def contact_alerts(self, case_id: str) -> list[ContactAlert]:
+        return await self._run(lambda reads: reads.contact_alerts(case_id))
+
+    async def sealed_of(self, people: set[str]) -> dict[str, Sealed]:
+        return await self._run(lambda reads: reads.sealed_of(people))
+
+    async def follow_up_states(self, case_id: str) -> dict[str, str]:
+        return await self._run(lambda reads: reads.follow_up_states(case_id))
+
+    async def follow_up_reported(self, case_id: str) -> dict[str, str]:
+        return await self._run(lambda reads: reads.follow_up_reported(case_id))
+
+    async def follow_up_history(self, case_id: str, alert_id: str) -> list[FollowUpChange]:
+        return await self._run(lambda reads: reads.follow_up_history(case_id, alert_id))
+
+    async def record_follow_up(self, case_id: str, alert_id: str, change: FollowUpChange,
+                               version: int) -> None:
+        await self._run(lambda reads: reads.record_follow_up(case_id, alert_id, change,
+                                                             version))
+
+    async def follow_up_funnel(self, open_since: datetime) -> dict[str, int]:
+        return await self._run(lambda reads: reads.follow_up_funnel(open_since))
+
+    async def person_cases(self, person: str, open_since: datetime) -> list[str]:
+        return await self._run(lambda reads: reads.person_cases(person, open_since))
+
+    async def person_alerts(self, person: str, open_since: datetime) -> list[PersonAlert]:
+        return await self._run(lambda reads: reads.person_alerts(person, open_since))
+
+    async def purge_directory(self, cutoff: datetime) -> None:
+        await self._run(lambda reads: reads.purge_directory(cutoff))
 
     async def headline_figures(self, now: datetime, open_for: timedelta) -> HeadlineFigures:
         """The dashboard's figures at ``now``; cases reported within ``open_for`` count as open.

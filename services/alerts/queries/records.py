@@ -154,3 +154,46 @@ class HeadlineFigures:
     cases_by_day: tuple[DayCases, ...]
     alerts_by_venue_kind: tuple[KindAlerts, ...]
 
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAlert:
+    """One current alert of a case as its contact list needs it (times in epoch seconds)."""
+
+    alert_id: str
+    person_id: str
+    degree: int
+    exposed_at: int
+    via_person_id: str
+    venue_ids: tuple[str, ...]
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A pseudonym's identifier sealed to the authority key ``key_id``."""
+
+    key_id: str
+    sealed: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpChange:
+    """One recorded change of an alert's follow-up."""
+
+    at: datetime
+    state: str
+    note: str
+    token_id: str
+    reported_case_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonAlert:
+    """A current alert of an open case naming the person looked up."""
+
+    case_id: str
+    alert_id: str
+    degree: int
+    exposed_at: int
+    created_at: int

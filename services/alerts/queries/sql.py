@@ -204,3 +204,118 @@ WHERE database = %(db)s AND table = 'audit' AND active
 # partitioned by day); the audit log's day partitions are dropped whole.
 PURGE_CASES = "ALTER TABLE cases DELETE WHERE reported_at < toDateTime(%(cutoff)s)"
 PURGE_ALERTS = "ALTER TABLE alerts DELETE WHERE created_at < toDateTime(%(cutoff)s)"
+
+# ---------------------------------------------------------------- contact list and follow-up
+
+# A case's current alerts as its contact list shows them: no exposures, creation time kept.
+CONTACT_ALERTS = """
+SELECT alert_id, person_id, degree, toUInt32(exposed_at), via_person_id, venue_ids,
+       toUInt32(created_at)
+FROM (
+    SELECT alert_id, person_id, degree, exposed_at, via_person_id, venue_ids, created_at,
+           deleted
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
+ORDER BY degree, exposed_at, alert_id
+LIMIT %(limit)s
+"""
+
+MAX_CONTACT_LIST = 200_000
+"""Alerts one contact list holds: far beyond any case, bounded so one answer stays sane."""
+
+# The newest sealed copy of each of these pseudonyms (the key of the table: a range read each).
+DIRECTORY_OF = """
+SELECT pseudonym, key_id, sealed
+FROM directory FINAL
+WHERE pseudonym IN %(people)s
+"""
+
+# Each alert's current follow-up state: the newest change recorded for it.
+FOLLOW_UP_STATES = """
+SELECT alert_id, argMax(state, version), toUInt32(max(at))
+FROM follow_ups
+WHERE case_id = %(case_id)s
+GROUP BY alert_id
+"""
+
+# The contacts of a case that were reported as cases of their own from their follow-up.
+FOLLOW_UP_REPORTED = """
+SELECT alert_id, any(reported_case_id)
+FROM follow_ups
+WHERE case_id = %(case_id)s AND reported_case_id != ''
+GROUP BY alert_id
+"""
+
+FOLLOW_UP_HISTORY = """
+SELECT at, state, note, token_id, reported_case_id
+FROM follow_ups
+WHERE case_id = %(case_id)s AND alert_id = %(alert_id)s
+ORDER BY version
+"""
+
+INSERT_FOLLOW_UP = """
+INSERT INTO follow_ups (day, at, case_id, alert_id, state, note, token_id, reported_case_id,
+                        version) VALUES
+"""
+
+FOLLOW_UP_PARTITIONS = """
+SELECT DISTINCT partition FROM system.parts
+WHERE database = %(db)s AND table = 'follow_ups' AND active
+"""
+
+# The follow-up funnel of the open cases' current alerts: how many are in each state (an
+# alert nobody recorded anything for is `new`). Counts only: what the dashboard role reads.
+FOLLOW_UP_FUNNEL = """
+SELECT if(state = '', 'new', state) AS current, count()
+FROM
+(
+    SELECT case_id, alert_id
+    FROM
+    (
+        SELECT case_id, alert_id, created_at, deleted
+        FROM alerts FINAL
+    )
+    WHERE deleted = 0 AND created_at >= toDateTime(%(open_since)s)
+) AS current_alerts
+ANY LEFT JOIN
+(
+    SELECT case_id, alert_id, argMax(state, version) AS state
+    FROM follow_ups
+    GROUP BY case_id, alert_id
+) AS states USING (case_id, alert_id)
+GROUP BY current
+ORDER BY current
+"""
+
+# A person's open cases as their F0, and their current alerts in open cases (status lookup).
+# person_id is no key of either table: every version of a case or alert names the same person,
+# so the filter inside FINAL keeps all of a key's versions or none.
+PERSON_CASES = """
+SELECT case_id
+FROM (
+    SELECT case_id, status, reported_at
+    FROM cases FINAL
+    WHERE person_id = %(person)s
+)
+WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s)
+ORDER BY case_id
+"""
+
+PERSON_ALERTS = """
+SELECT case_id, alert_id, degree, toUInt32(exposed_at), toUInt32(created_at)
+FROM (
+    SELECT case_id, alert_id, degree, exposed_at, created_at, deleted
+    FROM alerts FINAL
+    WHERE person_id = %(person)s
+)
+WHERE deleted = 0
+  AND case_id IN (
+      SELECT case_id FROM (SELECT case_id, status, reported_at FROM cases FINAL)
+      WHERE status = 'reported' AND reported_at >= toDateTime(%(open_since)s))
+ORDER BY case_id
+"""
+
+# Rule 10: a sealed identifier goes with the retention horizon, like the scans it came with.
+PURGE_DIRECTORY = "ALTER TABLE directory DELETE WHERE sealed_at < toDateTime(%(cutoff)s)"

@@ -44,6 +44,7 @@ from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.common import Op
 from schemas.derived import ContactBatch
 from services.alerts.domain import AlertChanges, AlertEngine, DomainError
+from services.alerts.worker.directory import DirectoryCopy
 from services.alerts.worker.store import AlertStore
 from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of
@@ -91,6 +92,7 @@ class AlertsWorker:
         self.engine = AlertEngine(settings.max_degree, settings.retention_s)
         # Its own store (own connection): it runs beside the batch loop.
         self.venues = VenueCopy(settings, AlertStore(settings))
+        self.directory = DirectoryCopy(settings, AlertStore(settings))
         self._take, self._gather_s, self._fetch_wait_ms = take, gather_s, fetch_wait_ms
         self.group_id = f"{settings.topic_prefix}truyvet-alerts"
         self.cases_topic = settings.topic("cases")
@@ -137,7 +139,8 @@ class AlertsWorker:
         await self.cases.start()
         timers = [asyncio.create_task(every(HEARTBEAT_EVERY_S, self._heartbeat)),
                   asyncio.create_task(every(CLOSE_OLD_CASES_EVERY_S, self._close_old_cases)),
-                  asyncio.create_task(self.venues.run(), name="venue-copy")]
+                  asyncio.create_task(self.venues.run(), name="venue-copy"),
+                  asyncio.create_task(self.directory.run(), name="directory-copy")]
         try:
             await self._heartbeat()
             while not self._stopping.is_set():
@@ -151,6 +154,7 @@ class AlertsWorker:
             await self.producer.stop()
             self.store.close()
             self.venues.close()
+            self.directory.close()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -24,6 +24,8 @@ T = TypeVar("T")
 # A row of `venues`: venue_id, name, kind, default_dwell_s, max_dwell_s, min_overlap_s,
 # created_at, version (the record's offset in the registry topic).
 VenueRow = tuple[str, str, str, int, int, int, datetime, int]
+DirectoryRow = tuple[str, str, str, datetime]
+"""pseudonym, key id, sealed identifier, sealed at."""
 
 # Current contacts of some persons, in two primary-key range reads. First the venues where they
 # were during the window, each with their earliest visit start there (`visits_by_person`, person
@@ -259,6 +261,16 @@ class AlertStore:
                     "INSERT INTO venues (venue_id, name, kind, default_dwell_s, max_dwell_s,"
                     " min_overlap_s, created_at, version) VALUES",
                     rows,
+                )
+            )
+
+    def write_directory(self, rows: list[DirectoryRow]) -> None:
+        """Sealed directory entries (``services/alerts/worker/directory.py``)."""
+        if rows:
+            self._with_retry(
+                lambda c: observed_insert(
+                    c, "directory",
+                    "INSERT INTO directory (pseudonym, key_id, sealed, sealed_at) VALUES", rows,
                 )
             )
 

@@ -34,15 +34,24 @@ async def report_case(
 ) -> CaseAccepted:
     if body.reported_at > utc_now() + ctx.admission.max_clock_skew:
         raise ApiError(422, "reported_at is in the future")
+    normalised, pseudonym = ctx.pseudonymizer.identify(body.person_id)
+    now = utc_now()
+    sealed = ctx.sealer.entries({pseudonym: normalised}, now)
     event = CaseReported(
         case_id=body.case_id,
-        person_id=ctx.pseudonymizer.pseudonym(body.person_id),
+        person_id=pseudonym,
         onset_at=body.onset_at,
         sampled_at=body.sampled_at,
         reported_at=body.reported_at,
         isolated_at=body.isolated_at,
         reported_by=who.token_id,
     )
+    try:
+        await ctx.publisher.publish_directory(sealed)
+    except PublishUnavailableError as exc:
+        raise ApiError(503, "the contact directory is unavailable; retry later",
+                       headers={"Retry-After": "5"}) from exc
+    ctx.sealer.remember(sealed, now)
     await _publish(ctx, event)
     ctx.case_log.reported.add(body.case_id)  # the follower will see it too; this replica now
     return CaseAccepted(case_id=body.case_id, status="reported")

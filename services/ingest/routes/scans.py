@@ -79,7 +79,11 @@ async def post_scans(
         batch = ScanBatch.model_construct(
             venue_id=principal.venue.venue_id, scans=outcome.accepted, ingested_at=received_at
         )
+        sealed = ctx.sealer.entries(outcome.identities, received_at)
         try:
+            # The directory first: a person whose scans are in is one the authority can reach.
+            await ctx.publisher.publish_directory(sealed)
+            ctx.sealer.remember(sealed, received_at)
             await ctx.publisher.publish_scans(batch)
         except PublishUnavailableError as exc:
             raise ApiError(

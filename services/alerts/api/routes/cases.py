@@ -105,12 +105,15 @@ async def case_chain(
 ) -> CaseChain:
     after = _page_key(cursor)
     case = await known_case(ctx, case_id)
-    root = transmission_chain(case.case_id, case.person_id,
-                              await ctx.queries.chain_alerts(case_id))
+    alerts = await ctx.queries.chain_alerts(case_id)
+    root = transmission_chain(case.case_id, case.person_id, alerts)
+    reported_from = await ctx.queries.follow_up_reported(case_id)
+    reported = {a.person: reported_from[a.alert_id] for a in alerts
+                if a.alert_id in reported_from}
     chain = CaseChain.page(case, root, after=after, limit=limit, max_degree=max_degree,
                            key_of=lambda node: PageKey(
                                1, node.exposed_at or 0, alert_id_for(case.case_id, node.person)),
-                           cursor_of=encode_cursor, view=ctx.view(case_id))
+                           cursor_of=encode_cursor, view=ctx.view(case_id), reported=reported)
     await ctx.audit.record(who, "case_chain", case_id=case_id, people=chain.chain.size())
     return chain
 

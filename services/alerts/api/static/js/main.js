@@ -7,6 +7,7 @@ import { AlertStream, Api, Unauthorized } from "./api.js";
 import { renderChain } from "./chain.js";
 import { Feed } from "./feed.js";
 import { Figures } from "./figures.js";
+import { renderFunnel } from "./funnel.js";
 import { timeZone, utcDay } from "./format.js";
 import { renderGraph } from "./graph.js";
 
@@ -86,6 +87,8 @@ class Dashboard {
     if (!this.access?.aggregates) return;
     try {
       this.figures.render(await this.api.get("/v1/figures"));
+      $("funnel-panel").hidden = false;
+      await renderFunnel(this.api, $("funnel"));
     } catch (error) {
       this.failed(error, $("activity-note"));
     }
