@@ -7,6 +7,7 @@ production deployment configure the same code the same way. Nothing here opens a
 from __future__ import annotations
 
 import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -23,13 +24,29 @@ DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - public defaults, refused in production
 
 
+def default_state_dir() -> Path:
+    """Where a stack keeps its state when ``TRUYVET_STATE_DIR`` does not say.
+
+    ``.truyvet/`` in the project's own folder (the checkout this code runs from, found by its
+    ``pyproject.toml``); for an install outside a checkout, ``$XDG_STATE_HOME/truyvet`` (by
+    default ``~/.local/state/truyvet``). Either way the same from every working directory.
+    """
+    project = Path(__file__).resolve().parents[2]
+    if (project / "pyproject.toml").is_file():
+        return project / ".truyvet"
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "truyvet"
+
+
 class Settings(BaseSettings):
     """Addresses, secrets and domain defaults of one truyvet deployment."""
 
     model_config = SettingsConfigDict(env_prefix="TRUYVET_", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
-    state_dir: Path = Path(".truyvet")
+    # TRUYVET_STATE_DIR, else the project's own `.truyvet/` (see default_state_dir): never the
+    # working directory's, so `truyvet status` finds a running stack from anywhere.
+    state_dir: Path = Field(default_factory=lambda: default_state_dir())
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     # How every Kafka client (services, CLI, tests, benchmarks) authenticates: SCRAM over SASL by

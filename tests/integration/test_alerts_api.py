@@ -826,3 +826,16 @@ def test_trace_of_an_unknown_case_says_so_and_fails(api: AlertsUnderTest) -> Non
     console = Console(file=out, width=160, color_system=None)
     assert trace(api.settings, "no-such-case", console=console) == 1
     assert "no case 'no-such-case' is known" in out.getvalue()
+
+
+def test_trace_json_is_one_document_of_the_case_its_alerts_and_chain(
+    api: AlertsUnderTest, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert trace(api.settings, CASE, as_json=True) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["case"]["case_id"] == CASE and document["counts"] == {"F1": 2, "F2": 2}
+    assert {a["person_id"] for a in document["alerts"]} == {
+        person(n) for n in ("ann", "bob", "dan", "eve")}
+    assert document["chain"]["person"] == person("f0")
+    assert {child["person"] for child in document["chain"]["children"]} == {
+        person("ann"), person("bob")}
