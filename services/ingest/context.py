@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -14,6 +14,7 @@ from services.core.secrets import QrSigner
 from services.ingest.admission import AdmissionPolicy
 from services.ingest.case_log import CaseLog
 from services.ingest.publisher import KafkaPublisher
+from services.ingest.replays import RecentEvents
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class IngestContext:
     qr_signer: QrSigner
     admission: AdmissionPolicy
     case_log: CaseLog
+    recent: RecentEvents = field(default_factory=RecentEvents)
 
 
 def context(request: Request) -> IngestContext:

@@ -189,6 +189,7 @@ def api(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     tokens = {role.value: grant(settings, role)
               for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD, Role.NOTIFIER)}
     tokens["venue"] = add_venue(settings, name="A venue")["api_key"]
+    add_venue(settings, name="Cà phê Graph", venue_id=GRAPH_VENUE)
     tokens["bogus"] = "tvt_not-a-token"
     write_rows(settings)
     url = f"http://{settings.alerts_host}:{settings.alerts_port}"
@@ -839,3 +840,12 @@ def test_trace_json_is_one_document_of_the_case_its_alerts_and_chain(
     assert document["chain"]["person"] == person("f0")
     assert {child["person"] for child in document["chain"]["children"]} == {
         person("ann"), person("bob")}
+
+
+def test_the_graph_of_a_venue_nobody_registered_is_404(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        answer = http.get("/v1/venues/nowhere-venue/graph", params={"date": "2026-11-20",
+                                                                    "case": CASE})
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == "no venue 'nowhere-venue' is registered"

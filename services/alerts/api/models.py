@@ -117,7 +117,7 @@ class ConnectedPublic(_Public):
     exposure_s: int = Field(description="Seconds in contact, summed over those people.")
 
 
-class FiguresPublic(_Public):
+class GraphFiguresPublic(_Public):
     """Headline numbers of a venue-day contact graph."""
 
     people: int
@@ -131,7 +131,7 @@ class FiguresPublic(_Public):
     )
 
     @classmethod
-    def of(cls, figures: GraphFigures) -> FiguresPublic:
+    def of(cls, figures: GraphFigures) -> GraphFiguresPublic:
         return cls.model_validate(figures.to_dict())
 
 
@@ -168,4 +168,4 @@ class VenueGraph(_Public):
     graph: GraphMeta
     nodes: list[GraphNodePublic]
     links: list[GraphLinkPublic]
-    figures: FiguresPublic
+    figures: GraphFiguresPublic
