@@ -4,11 +4,16 @@ and ``case withdraw``."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import sync_playwright
 
 from tests.integration.conftest import IngestUnderTest
 from truyvet.cli import main
@@ -100,3 +105,47 @@ def test_a_resent_request_is_counted_as_replayed_not_accepted_again(
         again = gate.post("/v1/scans", json=body).json()
     assert (first["accepted"], first["replayed"]) == (2, 0)
     assert (again["accepted"], again["replayed"], again["duplicates_in_request"]) == (1, 2, 0)
+
+
+# --- the venue's door poster -----------------------------------------------------------------
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def _rendered(svg: str, tmp_path: Path) -> Image.Image:
+    """The poster as headless Chromium draws it, at 96 dpi (an A4 page is 794 × 1123 px)."""
+    page_file = tmp_path / "poster.svg"
+    page_file.write_text(svg)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 794, "height": 1123})
+            page.goto(page_file.as_uri())
+            png = page.screenshot(path=str(tmp_path / "poster.png"))  # kept with the test
+        finally:
+            browser.close()
+    return Image.open(io.BytesIO(png))
+
+
+def test_the_poster_is_an_a4_page_whose_qr_decodes_to_the_signed_payload(
+    ingest: IngestUnderTest, tmp_path: Path,
+) -> None:
+    venue = ingest.add_venue(name="Phở 24 Lý Quốc Sư", address="24 Lý Quốc Sư, Hà Nội")
+    with ingest.client(venue["api_key"]) as http:
+        answer = http.get(f"/v1/venues/{venue['venue_id']}/poster.svg")
+        other = ingest.add_venue()
+        refused = http.get(f"/v1/venues/{other['venue_id']}/poster.svg")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/svg+xml"
+    assert refused.status_code == 403  # a venue key reads only its own venue's poster
+    svg = answer.text
+    assert 'width="210mm" height="297mm"' in svg
+    assert "Phở 24 Lý Quốc Sư" in svg and "Quét mã này khi vào" in svg
+    assert "Scan this code when you enter" in svg
+    found = zxingcpp.read_barcodes(_rendered(svg, tmp_path))
+    assert [code.text for code in found] == [venue["qr_payload"]]
+    with ingest.client() as http:
+        check = http.post("/v1/qr/verify", json={"payload": found[0].text})
+    assert check.status_code == 200 and check.json()["venue_id"] == venue["venue_id"]
