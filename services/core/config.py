@@ -11,6 +11,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,14 @@ def default_state_dir() -> Path:
         return project / ".truyvet"
     state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state_home) / "truyvet"
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA time zone, e.g. Asia/Ho_Chi_Minh") from exc
+    return name
 
 
 class Settings(BaseSettings):
@@ -109,6 +118,9 @@ class Settings(BaseSettings):
     read_secret: SecretStr = SecretStr(_DEV_SECRET_PREFIX + "read")
     # Aggregates the dashboard role reads show a count below this as suppressed (null).
     min_group: int = Field(default=5, ge=1, le=1000)
+    # The zone a person reads times in (the dashboard, a venue's own hourly counts): the days
+    # they ask for are local days. Stored and compared in UTC all the same.
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
 
     retention_days: int = Field(default=21, ge=1, le=366)
     # Rule 10: cases, alerts and the audit log (tables and topics) are kept this long.
@@ -148,6 +160,16 @@ class Settings(BaseSettings):
     def trusted_proxy_list(self) -> list[str]:
         """:attr:`trusted_proxies` as a list (empty: trust no forwarded header)."""
         return _comma_list(self.trusted_proxies)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _known_zone(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """:attr:`timezone` as a ``ZoneInfo``."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("phone_region")
     @classmethod

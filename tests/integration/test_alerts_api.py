@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -849,3 +849,59 @@ def test_the_graph_of_a_venue_nobody_registered_is_404(api: AlertsUnderTest) -> 
     assert answer.status_code == 404, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["detail"] == "no venue 'nowhere-venue' is registered"
+
+
+# --- a venue's own hourly visitor counts ---------------------------------------------------
+
+
+def test_a_venue_key_reads_its_own_hourly_counts_in_local_time_and_nothing_else(
+    api: AlertsUnderTest,
+) -> None:
+    own = add_venue(api.settings, name="Quán Visitors", venue_id=f"visits-{uuid.uuid4().hex[:6]}")
+    vid = own["venue_id"]
+    ict = timezone(timedelta(hours=7))
+
+    def row(n: int, local: datetime) -> tuple[Any, ...]:
+        moment = local.astimezone(UTC)
+        return (moment.date(), vid, f"e-{n}", person(f"visitor-{n % 8}"), "in", moment, "", moment,
+                1)
+
+    def local(day: int, hour: int, minute: int) -> datetime:
+        return datetime(2026, 11, day, hour, minute, tzinfo=ict)
+
+    rows = [row(n, local(20, 8, 5 + n)) for n in range(6)]  # six people at 08:xx
+    rows += [row(10 + n, local(20, 10, n)) for n in range(2)]  # two at 10:xx
+    rows.append(row(20, local(20, 23, 30)))  # local 11-20, UTC 16:30 that day
+    rows.append(row(21, local(21, 0, 30)))  # the next local day, UTC still 11-20
+    rows.append(row(22, local(19, 23, 30)))  # the local day before
+    client = clickhouse_client(api.settings)
+    try:
+        client.execute("INSERT INTO scans (day, venue_id, event_id, person_id, direction,"
+                       " scanned_at, gate, ingested_at, version) VALUES", rows)
+    finally:
+        client.disconnect()
+
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {own['api_key']}"},
+                      timeout=30) as venue:
+        answer = venue.get(f"/v1/venues/{vid}/visitors", params={"date": "2026-11-20"})
+        foreign = venue.get(f"/v1/venues/{GRAPH_VENUE}/visitors", params={"date": "2026-11-20"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["name"], body["timezone"], body["min_group"]) == (
+        "Quán Visitors", "Asia/Ho_Chi_Minh", 5)
+    hours = {h["start"]: (h["scans"], h["visitors"]) for h in body["hours"]}
+    assert len(hours) == 24 and body["hours"][0]["start"] == "2026-11-20T00:00:00+07:00"
+    assert hours["2026-11-20T08:00:00+07:00"] == (6, 6)
+    assert hours["2026-11-20T10:00:00+07:00"] == (None, None)  # two: too few to show
+    assert hours["2026-11-20T23:00:00+07:00"] == (None, None)
+    assert hours["2026-11-20T09:00:00+07:00"] == (0, 0)
+    assert body["scans"] == 9  # 6 + 2 + 1: the next and the previous local day are not in it
+    assert person("visitor-1") not in answer.text
+    assert foreign.status_code == 403
+
+    with api.client("dashboard") as http:
+        assert http.get(f"/v1/venues/{vid}/visitors",
+                        params={"date": "2026-11-20"}).json()["scans"] == 9
+        assert http.get("/v1/venues/nowhere/visitors").status_code == 404
+    with api.client("notifier") as http:
+        assert http.get(f"/v1/venues/{vid}/visitors").status_code == 403
