@@ -1,5 +1,6 @@
 // Headline figures (GET /v1/figures): tiles, scans per hour, busiest venues, open cases.
 
+import { t } from "./i18n.js";
 import { clear, count, el, fullTime, localHour, localTime, shortId, utcDay } from "./format.js";
 
 export class Figures {
@@ -19,7 +20,7 @@ export class Figures {
     this.hourly(figures.scans_per_hour);
     this.venues(figures.busiest_venues);
     this.cases(cases);
-    this.$("activity-note").textContent = `updated ${localTime(new Date().toISOString())}`;
+    this.$("activity-note").textContent = `${t("updated")} ${localTime(new Date().toISOString())}`;
   }
 
   hourly(hours) {

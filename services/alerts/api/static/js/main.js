@@ -7,7 +7,8 @@ import { AlertStream, Api, Unauthorized } from "./api.js";
 import { renderChain } from "./chain.js";
 import { Feed } from "./feed.js";
 import { Figures } from "./figures.js";
-import { timeZone, utcDay } from "./format.js";
+import { configureFormats, timeZone, utcDay } from "./format.js";
+import { applyLanguage, language, t } from "./i18n.js";
 import { renderGraph } from "./graph.js";
 
 const TOKEN_KEY = "truyvet.dashboardToken";
@@ -44,6 +45,9 @@ class Dashboard {
       this.failed(error, $("activity-note"));
       return;
     }
+    // Times in the deployment's zone (TRUYVET_TIMEZONE), not the viewing machine's.
+    configureFormats({ zone: this.access.timezone, language });
+    showZone();
     showAccess(this.access);
     if (this.access.aggregates) await this.refreshFigures();
     if (this.access.stream) this.stream.start();
@@ -168,7 +172,7 @@ function showStreamStatus(status, detail) {
   const labels = {
     connecting: "connecting…", live: "live", reconnecting: "reconnecting…", stopped: "offline",
   };
-  pill.textContent = labels[status] ?? status;
+  pill.textContent = t(labels[status] ?? status);
   pill.className = `pill pill-${status === "live" ? "on" : status === "stopped" ? "off" : "wait"}`;
   pill.title = detail ? `Alert stream: ${detail}` : "Alert stream";
 }
@@ -198,8 +202,25 @@ function signOut(message) {
   $("token").focus();
 }
 
+function showZone() {
+  $("zone").textContent = `${t("times in")} ${timeZone}`;
+}
+
+function switchLanguage(lang) {
+  applyLanguage(lang);
+  configureFormats({ language: lang });
+  showZone();
+  if (dashboard) {
+    dashboard.refreshFigures();
+    if (dashboard.chainCase) dashboard.openCase(dashboard.chainCase, false);
+  }
+}
+
 function init() {
-  $("zone").textContent = `times in ${timeZone}`;
+  applyLanguage(language);
+  configureFormats({ language });
+  showZone();
+  $("language").addEventListener("click", () => switchLanguage(language === "vi" ? "en" : "vi"));
   $("graph-day").value = utcDay();
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
