@@ -144,8 +144,9 @@ def sign_in(page: Page, url: str, token: str, role: Role) -> None:
     expect(page.locator("#sign-in")).to_be_visible()
     page.fill("#token", token)
     page.click("#token-form button[type=submit]")
-    expect(page.locator("#access-note")).to_contain_text(f"Signed in as {role.value}",
-                                                         timeout=30_000)
+    # "Signed in as authority: …", or in Vietnamese "Đăng nhập (authority): …"
+    expect(page.locator("#access-note")).to_contain_text(
+        re.compile(rf"(Signed in as |Đăng nhập \(){role.value}"), timeout=30_000)
     if role == Role.NOTIFIER:
         expect(page.locator("#stream-status")).to_have_text(re.compile(r"^(live|trực tiếp)$"),
                                                             timeout=30_000)

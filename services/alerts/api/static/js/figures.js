@@ -40,7 +40,7 @@ export class Figures {
     });
     bars.setAttribute("aria-label",
       `Scans per hour, last 24 hours; most in one hour: ${count(peak)}`);
-    this.$("activity-title").textContent = `Scans per hour · peak ${count(peak)}`;
+    this.$("activity-title").textContent = `${t("Scans per hour")} · ${t("peak")} ${count(peak)}`;
   }
 
   venues(venues) {
@@ -71,8 +71,8 @@ export class Figures {
     const body = clear(this.$("cases").tBodies[0]);
     this.$("cases-empty").hidden = open.cases.length > 0;
     const shown = open.count !== null && open.cases.length < open.count
-      ? ` · newest ${open.cases.length} shown` : "";
-    this.$("cases-note").textContent = `${count(open.count)} open${shown}`;
+      ? ` · ${t("newest shown")}: ${open.cases.length}` : "";
+    this.$("cases-note").textContent = `${count(open.count)} ${t("open")}${shown}`;
     for (const c of open.cases) {
       const row = el("tr", {
         class: c.case_id === this.selectedCase ? "selected" : null,

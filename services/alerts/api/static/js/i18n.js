@@ -46,6 +46,24 @@ const VI = {
   "times in": "giờ theo",
   "reported": "báo cáo",
   "updated": "cập nhật",
+  "peak": "cao nhất",
+  "open": "đang mở",
+  "newest shown": "hiện những ca mới nhất",
+  "reconnecting…": "đang kết nối lại…",
+  "Signed in as dashboard: counts only, small counts shown as <5; no person.":
+    "Đăng nhập (dashboard): chỉ số liệu tổng hợp, số nhỏ hiện là <5; không có cá nhân nào.",
+  ["Signed in as authority: counts, open cases, chains and the venue graphs a case touches; "
+    + "persons in each case's own ids; every read is audited."]:
+    "Đăng nhập (authority): số liệu, ca bệnh đang mở, chuỗi lây nhiễm và đồ thị tiếp xúc của "
+    + "các địa điểm liên quan; mỗi người hiện bằng mã riêng của từng ca; mọi lượt xem đều "
+    + "được ghi nhật ký.",
+  "Signed in as notifier: the live alert feed.":
+    "Đăng nhập (notifier): luồng cảnh báo trực tiếp.",
+  "Signed in as admin: counts only.": "Đăng nhập (admin): chỉ số liệu tổng hợp.",
+  "The token was refused. Enter a valid token.":
+    "Mã truy cập bị từ chối. Hãy nhập một mã hợp lệ.",
+  "Open a case first: its venue-days can be shown.":
+    "Hãy mở một ca bệnh trước: đồ thị chỉ hiện cho các địa điểm và ngày của ca đó.",
 };
 
 export let language = chosenLanguage();

@@ -34,7 +34,7 @@ class Dashboard {
     this.stream = new AlertStream(this.api, {
       onEvent: (event) => this.onStreamEvent(event),
       onStatus: (status, detail) => showStreamStatus(status, detail),
-      onUnauthorized: () => signOut("The token was refused. Enter a valid token."),
+      onUnauthorized: () => signOut(t("The token was refused. Enter a valid token.")),
     });
   }
 
@@ -126,7 +126,7 @@ class Dashboard {
     if (scroll) $("graph-panel").scrollIntoView({ behavior: "smooth", block: "start" });
     if (!this.chainCase) {
       // A venue-day graph is read for a case that touches it, in that case's ids.
-      summary.textContent = "Open a case first: its venue-days can be shown.";
+      summary.textContent = t("Open a case first: its venue-days can be shown.");
       return;
     }
     try {
@@ -142,7 +142,7 @@ class Dashboard {
 
   failed(error, where) {
     if (error instanceof Unauthorized) {
-      signOut("The token was refused. Enter a valid token.");
+      signOut(t("The token was refused. Enter a valid token."));
       return;
     }
     where.classList.remove("muted");
@@ -160,7 +160,8 @@ const MAY_SEE = {
 };
 
 function showAccess(access) {
-  $("access-note").textContent = MAY_SEE[access.role] ?? `Signed in as ${access.role}.`;
+  const note = MAY_SEE[access.role] ?? `Signed in as ${access.role}.`;
+  $("access-note").textContent = t(note);
   $("feed-panel").hidden = !access.stream;
   $("stream-status").hidden = !access.stream;
   for (const id of ["summary", "activity-panel"]) $(id).hidden = !access.aggregates;
@@ -211,6 +212,7 @@ function switchLanguage(lang) {
   configureFormats({ language: lang });
   showZone();
   if (dashboard) {
+    if (dashboard.access) showAccess(dashboard.access);
     dashboard.refreshFigures();
     if (dashboard.chainCase) dashboard.openCase(dashboard.chainCase, false);
   }
