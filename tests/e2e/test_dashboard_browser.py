@@ -226,6 +226,11 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     expect(row.locator("td.f1")).to_have_text("2", timeout=60_000)
     expect(row.locator("td.f2")).to_have_text("1")
     expect(page.locator("#tile-cases")).to_have_text("1")
+    # The case list searches by case id (any case, any part of the id).
+    page.fill("#cases-search", "no-such-case")
+    expect(page.locator("#cases tbody tr")).to_have_count(0)
+    page.fill("#cases-search", "DASH-00")
+    expect(row).to_be_visible()
 
     # The chain of the case: F0 → two F1 → one F2 under the F1 who met them.
     row.click()

@@ -46,6 +46,8 @@ const VI = {
   "times in": "giờ theo",
   "reported": "báo cáo",
   "updated": "cập nhật",
+  "Search cases": "Tìm ca bệnh",
+  "search by case id": "tìm theo mã ca bệnh",
   "peak": "cao nhất",
   "open": "đang mở",
   "newest shown": "hiện những ca mới nhất",
