@@ -6,14 +6,16 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 # gcc and libssl-dev build the tracer's ids module (services/tracer/domain/_uuid5.c);
 # prometheus (with promtool) is the local stack's metrics store and checks its rules.
+# nodejs and npm run the spec checkers of tools/specs (the AsyncAPI parser, Redocly's linter).
 APT_PACKAGES := clickhouse-server clickhouse-client chromium gcc libssl-dev prometheus
+SPEC_TOOLS := tools/specs/node_modules/.installed
 
-.PHONY: setup system-deps venv up down status demo test test-unit test-integration test-brokers \
-        lint schemas \
+.PHONY: setup system-deps venv spec-tools up down status demo test test-unit test-integration \
+        test-brokers lint schemas \
         bench-ingest bench-tracer bench-alerts soak clean
 
 ## setup: everything a fresh Debian 12 machine needs (apt, pip into .venv, Kafka jars via Maven)
-setup: system-deps venv
+setup: system-deps venv spec-tools
 	$(BIN)/truyvet fetch
 
 system-deps:
@@ -22,6 +24,9 @@ system-deps:
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "installing Node.js and npm"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@command -v java >/dev/null && command -v mvn >/dev/null || { \
 	  echo "installing a JDK 17 and Maven"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
@@ -32,6 +37,13 @@ $(VENV)/.installed: pyproject.toml services/tracer/domain/_uuid5.c
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## spec-tools: the npm packages pinned in tools/specs/package-lock.json (the tests run them)
+spec-tools: $(SPEC_TOOLS)
+
+$(SPEC_TOOLS): tools/specs/package.json tools/specs/package-lock.json
+	npm ci --prefix tools/specs --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
 ## up / down / status: the local stack (Kafka, ClickHouse, ingest, tracer, alerts)
@@ -55,7 +67,7 @@ test: setup lint
 
 ## test-unit: pure tests and the docstring examples of the code, nothing started
 
-test-unit: venv
+test-unit: venv spec-tools
 	$(BIN)/pytest tests/unit schemas services truyvet
 
 test-integration: setup

@@ -16,8 +16,12 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """The JSON body of every 4xx/5xx answer."""
+    """The body of every 4xx/5xx answer, as ``application/problem+json`` (RFC 9457)."""
 
+    type: str = Field(description="`urn:truyvet:problem:` and the `error` code.",
+                      examples=["urn:truyvet:problem:forbidden"])
+    title: str = Field(description="The HTTP status's phrase, e.g. `Forbidden`.")
+    status: int = Field(ge=400, le=599, description="The HTTP status code, as sent.")
     error: str = Field(description="A stable machine-readable code, e.g. `forbidden`.")
     detail: str = Field(description="What went wrong, for a person.")
     errors: list[FieldError] | list[dict[str, Any]] | None = None

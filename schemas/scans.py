@@ -84,7 +84,10 @@ class ScanRefusal(WireModel):
 class ScanReceipt(WireModel):
     """The body of a ``202``/``422`` answer to ``POST /v1/scans``."""
 
-    accepted: int = Field(ge=0)
-    duplicates_in_request: int = Field(ge=0)
+    accepted: int = Field(ge=0, description="New scans, acknowledged by Kafka.")
+    replayed: int = Field(default=0, ge=0, description="Scans this service had acknowledged "
+                          "before (a resend): acknowledged again, counted once downstream.")
+    duplicates_in_request: int = Field(ge=0, description="Repeats of an event_id within this "
+                                       "request, counted once.")
     refused: list[ScanRefusal]
     received_at: datetime

@@ -14,26 +14,30 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from schemas.common import utc_now
 from schemas.registry import TokenRecord
-from schemas.venues import VenueKind
+from schemas.venues import VenueKind, VenuePublic
 from services.core.config import IngestSettings
 from services.core.tokens import ISSUABLE_ROLES
 from truyvet.audit_command import audit
+from truyvet.case_commands import case_body, report_case, withdraw_case
 from truyvet.directory_commands import OpenError, generate_key, open_contacts, read_keys
+from truyvet.messages import validation_lines
 from truyvet.registry_commands import (
     CommandError,
     add_token,
     add_venue,
     list_tokens,
+    list_venues,
     revoke_token,
     rotate_venue_key,
 )
@@ -133,7 +137,7 @@ def _venue_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--kind", default="other",
                      choices=[k.value for k in VenueKind], help="kind of venue (default: other)")
     add.add_argument("--id", dest="venue_id", help="venue id (default: generated)")
-    add.add_argument("--address")
+    add.add_argument("--address", help="the venue's street address (optional)")
     add.add_argument("--default-dwell", type=int, metavar="SECONDS",
                      help="visit length when a check-out is missing (default: 3600)")
     add.add_argument("--max-dwell", type=int, metavar="SECONDS",
@@ -142,10 +146,14 @@ def _venue_arguments(parser: argparse.ArgumentParser) -> None:
                      help="shortest overlap that is a contact (default: 900)")
     rotate = actions.add_parser("rotate-key",
                                 help="give a venue a new API key; the old one stops working")
-    rotate.add_argument("venue_id")
+    rotate.add_argument("venue_id", help="the venue's id (from `venue list`)")
+    listing = actions.add_parser("list", help="every registered venue: id, name, kind, rules")
+    listing.add_argument("--json", action="store_true", help="one JSON document")
 
 
 def run_venue(args: argparse.Namespace, settings: IngestSettings) -> int:
+    if args.action == "list":
+        return _print_venues(list_venues(settings), as_json=args.json)
     if args.action == "rotate-key":
         try:
             api_key = rotate_venue_key(settings, args.venue_id)
@@ -170,17 +178,36 @@ def run_venue(args: argparse.Namespace, settings: IngestSettings) -> int:
     return EXIT_OK
 
 
+def _print_venues(venues: list[VenuePublic], *, as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(json.dumps({"venues": [v.model_dump(mode="json") for v in venues]}) + "\n")
+        return EXIT_OK
+    # Ids and kinds are never cut (they are what the operator types next); names wrap.
+    table = Table(Column("id", no_wrap=True), "name", Column("kind", no_wrap=True), "address",
+                  "rules (dwell / max / overlap)")
+    for venue in venues:
+        rules = (f"{venue.default_dwell_s // 60} min / {venue.max_dwell_s // 3600} h / "
+                 f"{venue.min_overlap_s // 60} min")
+        table.add_row(venue.venue_id, venue.name, venue.kind.value, venue.address or "-", rules)
+    console.print(table)
+    console.print(f"{len(venues)} venue{'s' if len(venues) != 1 else ''}")
+    return EXIT_OK
+
+
 def _token_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="issue a token; prints it as the last word")
-    add.add_argument("--role", required=True, choices=[r.value for r in ISSUABLE_ROLES])
+    add.add_argument("--role", required=True, choices=[r.value for r in ISSUABLE_ROLES],
+                     help="what the token may do: admin registers venues and issues tokens, "
+                     "authority reports cases and reads per-person data, dashboard reads "
+                     "aggregates, notifier reads the live alert stream")
     add.add_argument("--label", help="who or what the token is for")
     add.add_argument("--expires-in", metavar="DURATION",
                      help="valid for this long: 90m, 12h, 30d (default: until revoked)")
     listing = actions.add_parser("list", help="every token's id, role, label and state")
     listing.add_argument("--json", action="store_true", help="one JSON document")
     revoke = actions.add_parser("revoke", help="revoke a token by its id (from `token list`)")
-    revoke.add_argument("token_id")
+    revoke.add_argument("token_id", help="the token's id, or its first 6 or more characters")
 
 
 def run_token(args: argparse.Namespace, settings: IngestSettings) -> int:
@@ -228,10 +255,70 @@ def run_fetch(args: argparse.Namespace, settings: IngestSettings) -> int:
 
 def _trace_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("case_id", help="the case to show")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON document: the case, counts, alerts and chain")
 
 
 def run_trace(args: argparse.Namespace, settings: IngestSettings) -> int:
-    return trace(settings, args.case_id, console=console)
+    return trace(settings, args.case_id, console=console, as_json=args.json)
+
+
+# --- cases, through the ingest API as an authority -------------------------------------------
+
+
+def _case_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    report = actions.add_parser("report", help="report a confirmed case (F0); alerts follow")
+    report.add_argument("case_id", help="the authority's id of the case, e.g. HN-2026-0001")
+    report.add_argument("--person-id", required=True,
+                        help="the person's code or phone number, as a venue's scanner reads it")
+    report.add_argument("--onset-at", type=_aware_time, metavar="TIME",
+                        help="symptom onset, ISO 8601 with a zone (this or --sampled-at)")
+    report.add_argument("--sampled-at", type=_aware_time, metavar="TIME",
+                        help="when the positive sample was taken, ISO 8601 with a zone")
+    report.add_argument("--reported-at", type=_aware_time, metavar="TIME",
+                        help="when the case was confirmed (default: now)")
+    report.add_argument("--isolated-at", type=_aware_time, metavar="TIME",
+                        help="when the person was isolated (ends the infectious window)")
+    withdraw = actions.add_parser("withdraw", help="withdraw a mistaken case and its alerts")
+    withdraw.add_argument("case_id", help="the case to withdraw")
+    withdraw.add_argument("--reason", help="why, kept with the withdrawal")
+    for sub in (report, withdraw):
+        sub.add_argument("--token", default=os.environ.get("TRUYVET_TOKEN"),
+                         help="an authority token (default: $TRUYVET_TOKEN)")
+        sub.add_argument("--ingest-url", help="ingest API (default: from TRUYVET_INGEST_*)")
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time, e.g. 2026-11-22T08:00+07:00") from exc
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a zone, e.g. {text}+07:00")
+    return moment
+
+
+def run_case(args: argparse.Namespace, settings: IngestSettings) -> int:
+    if not args.token:
+        errors.print("error: an authority token is needed: --token, or TRUYVET_TOKEN "
+                     "(`truyvet token add --role authority` issues one)")
+        return EXIT_USAGE
+    url = (args.ingest_url or f"http://{settings.ingest_host}:{settings.ingest_port}").rstrip("/")
+    try:
+        if args.action == "withdraw":
+            accepted = withdraw_case(url, args.token, args.case_id, args.reason)
+        else:
+            body = case_body(case_id=args.case_id, person_id=args.person_id,
+                             reported_at=args.reported_at or utc_now(), onset_at=args.onset_at,
+                             sampled_at=args.sampled_at, isolated_at=args.isolated_at)
+            accepted = report_case(url, args.token, body)
+    except CommandError as exc:
+        errors.print(f"error: {exc}")
+        return EXIT_USAGE if args.action == "report" else EXIT_FAILED
+    console.print(f"case {accepted['case_id']}: {accepted['status']}")
+    return EXIT_OK
 
 
 def _audit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -241,7 +328,11 @@ def _audit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _since(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date or time, e.g. 2026-12-01") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -309,13 +400,15 @@ COMMANDS: tuple[Command, ...] = (
         run_status,
         _status_arguments,
     ),
-    Command("venue", "manage venues (venue add …, venue rotate-key ID)", run_venue,
+    Command("venue", "manage venues (venue add …, venue list, venue rotate-key ID)", run_venue,
             _venue_arguments),
     Command("token", "issue, list and revoke API tokens (token add --role …)", run_token,
             _token_arguments),
     Command("fetch", "resolve the Kafka broker jars from Maven Central (once)", run_fetch),
     Command("trace", "a case's F1/F2 alerts and transmission chain", run_trace,
             _trace_arguments),
+    Command("case", "report or withdraw a case through the ingest API (case report ID …)",
+            run_case, _case_arguments),
     Command("audit", "who reported, withdrew and read per-person data since a time",
             run_audit, _audit_arguments),
     Command("authority", "the health authority's key pair (authority keygen --out FILE)",
@@ -329,12 +422,21 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
+def _version() -> str:
+    try:
+        return metadata.version("truyvet")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="truyvet",
         description="Contact tracing from venue QR check-ins. Settings come from TRUYVET_* "
         "environment variables.",
     )
+    parser.add_argument("--version", action="version", version=f"truyvet {_version()}",
+                        help="print truyvet's version and exit")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         sub = subcommands.add_parser(command.name, help=command.help, description=command.help)
@@ -356,7 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "kafka_brokers", None) is not None:  # `up --kafka-brokers N`
             settings = settings.model_copy(update={"kafka_brokers": args.kafka_brokers})
     except ValidationError as exc:
-        errors.print(f"[red]error:[/] invalid TRUYVET_* settings:\n{escape(str(exc))}", markup=True)
+        lines = "\n".join(f"  {line}" for line in validation_lines(exc, env_prefix="TRUYVET_"))
+        errors.print(f"[red]error:[/] invalid settings:\n{escape(lines)}", markup=True)
         return EXIT_USAGE
     try:
         # Every broker of a local cluster in the bootstrap: a command works while one is down.

@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from pydantic import ValidationError
+
 from schemas.registry import Role, TokenRecord, VenueRecord
-from schemas.venues import VenueCreate, VenueKind
+from schemas.venues import VenueCreate, VenueKind, VenuePublic
 from services.core.config import IngestSettings, Settings
 from services.core.registry_log import publish_records_blocking, read_registry_blocking
 from services.core.secrets import QrSigner, new_secret, sha256_hex
 from services.core.tokens import issue_token
 from services.ingest.routes.venues import new_venue
+from truyvet.messages import validation_lines
 
 
 class CommandError(RuntimeError):
@@ -45,6 +48,8 @@ def add_venue(
             min_overlap_s=min_overlap_s,
         )
         venue, api_key = new_venue(body, settings)
+    except ValidationError as exc:
+        raise CommandError("; ".join(validation_lines(exc))) from exc
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     if venue_id is not None and read_registry_blocking(settings).venue(venue_id) is not None:
@@ -80,6 +85,11 @@ def add_token(
         raise CommandError(str(exc)) from exc
     publish_records_blocking(settings, [record])
     return token
+
+
+def list_venues(settings: Settings) -> list[VenuePublic]:
+    """Every registered venue, by id."""
+    return sorted(read_registry_blocking(settings).venues(), key=lambda venue: venue.venue_id)
 
 
 def list_tokens(settings: Settings) -> list[TokenRecord]:

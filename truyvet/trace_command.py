@@ -7,7 +7,11 @@ as a health worker on the phone with an F1 would say them.
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -31,10 +35,12 @@ EXIT_FAILED = 1
 _SHORT = 12  # hex characters of a pseudonym: unambiguous among millions, readable aloud
 
 
-def trace(settings: Settings, case_id: str, *, console: Console | None = None) -> int:
+def trace(settings: Settings, case_id: str, *, console: Console | None = None,
+          as_json: bool = False) -> int:
     """Print case ``case_id``'s current alerts and transmission chain; the exit code.
 
     Output goes to ``console`` (stdout by default), refusals to stderr unless a console is given.
+    With ``as_json``, one JSON document (:func:`trace_document`) instead of the tables.
     """
     out = console or Console(highlight=False, markup=False, soft_wrap=True)
     err = console or Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -53,6 +59,15 @@ def trace(settings: Settings, case_id: str, *, console: Console | None = None) -
                   "reported just now", style="red")
         return EXIT_FAILED
 
+    if as_json:
+        try:
+            document = trace_document(case, alerts)
+        except InconsistentAlertsError as exc:
+            err.print(f"the chain is being updated ({exc}); run this again in a moment",
+                      style="yellow")
+            return EXIT_FAILED
+        sys.stdout.write(json.dumps(document, default=str) + "\n")
+        return EXIT_OK
     out.print(_headline(case, alerts))
     if alerts:
         out.print(alerts_table(case, alerts))
@@ -64,6 +79,21 @@ def trace(settings: Settings, case_id: str, *, console: Console | None = None) -
         return EXIT_FAILED
     out.print(chain_tree(root))
     return EXIT_OK
+
+
+def trace_document(case: CaseRecord, alerts: list[AlertRecord]) -> dict[str, Any]:
+    """``{"case", "counts", "alerts", "chain"}``: the case, its F1/F2 counts by degree, every
+    current alert with rule 8's fields, and the transmission tree; times in ISO 8601 UTC."""
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        counts[f"F{alert.degree}"] = counts.get(f"F{alert.degree}", 0) + 1
+    return {
+        "case": {key: value.isoformat() if isinstance(value, datetime) else value
+                 for key, value in asdict(case).items()},
+        "counts": counts,
+        "alerts": [alert.model_dump(mode="json") for alert in alerts],
+        "chain": chain_of(case, alerts).to_dict(),
+    }
 
 
 def alerts_table(case: CaseRecord, alerts: list[AlertRecord]) -> Table:

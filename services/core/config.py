@@ -7,9 +7,11 @@ production deployment configure the same code the same way. Nothing here opens a
 from __future__ import annotations
 
 import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,13 +29,37 @@ DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - public defaults, refused in production
 
 
+def default_state_dir() -> Path:
+    """Where a stack keeps its state when ``TRUYVET_STATE_DIR`` does not say.
+
+    ``.truyvet/`` in the project's own folder (the checkout this code runs from, found by its
+    ``pyproject.toml``); for an install outside a checkout, ``$XDG_STATE_HOME/truyvet`` (by
+    default ``~/.local/state/truyvet``). Either way the same from every working directory.
+    """
+    project = Path(__file__).resolve().parents[2]
+    if (project / "pyproject.toml").is_file():
+        return project / ".truyvet"
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "truyvet"
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA time zone, e.g. Asia/Ho_Chi_Minh") from exc
+    return name
+
+
 class Settings(BaseSettings):
     """Addresses, secrets and domain defaults of one truyvet deployment."""
 
     model_config = SettingsConfigDict(env_prefix="TRUYVET_", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
-    state_dir: Path = Path(".truyvet")
+    # TRUYVET_STATE_DIR, else the project's own `.truyvet/` (see default_state_dir): never the
+    # working directory's, so `truyvet status` finds a running stack from anywhere.
+    state_dir: Path = Field(default_factory=lambda: default_state_dir())
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     # How every Kafka client (services, CLI, tests, benchmarks) authenticates: SCRAM over SASL by
@@ -112,6 +138,9 @@ class Settings(BaseSettings):
     reach_within_h: int = Field(default=24, ge=1, le=24 * 14)
     # Where ingest reaches the alerts API for a person's status (empty: from ALERTS_HOST/PORT).
     alerts_url: str = Field(default="", max_length=512)
+    # The zone a person reads times in (the dashboard, a venue's own hourly counts): the days
+    # they ask for are local days. Stored and compared in UTC all the same.
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
 
     retention_days: int = Field(default=21, ge=1, le=366)
     # Rule 10: cases, alerts and the audit log (tables and topics) are kept this long.
@@ -174,6 +203,16 @@ class Settings(BaseSettings):
     def trusted_proxy_list(self) -> list[str]:
         """:attr:`trusted_proxies` as a list (empty: trust no forwarded header)."""
         return _comma_list(self.trusted_proxies)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return _known_zone(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """:attr:`timezone` as a ``ZoneInfo``."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("phone_region")
     @classmethod

@@ -15,6 +15,7 @@ from schemas.scans import ScanIn
 from services.core.config import IngestSettings
 from services.core.http.auth import Authenticator
 from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
+from services.core.http.conventions import app_options, install_api_conventions
 from services.core.http.errors import install_error_handlers
 from services.core.http.observe import install_observability
 from services.core.http.ratelimit import FailureLimiter
@@ -84,6 +85,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
             await publisher.stop()
 
     app = FastAPI(
+        **app_options(),
         title="truyvet ingest",
         version="1.0.0",
         description="Venue scans and confirmed cases in. Person identifiers are pseudonymised "
@@ -96,6 +98,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     for module in (health, venues, scans, cases, people, tokens):
         app.include_router(module.router)
     _document_raw_body_models(app)
+    install_api_conventions(app, "ingest")
     install_observability(app, "ingest")
     return app
 

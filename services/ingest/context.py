@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from fastapi import Request
@@ -16,6 +16,7 @@ from services.ingest.admission import AdmissionPolicy
 from services.ingest.case_log import CaseLog
 from services.ingest.directory import DirectorySealer
 from services.ingest.publisher import KafkaPublisher
+from services.ingest.replays import RecentEvents
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class IngestContext:
     case_log: CaseLog
     sealer: DirectorySealer
     alerts_http: httpx.AsyncClient
+    recent: RecentEvents = field(default_factory=RecentEvents)
 
 
 def context(request: Request) -> IngestContext:

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -143,10 +144,12 @@ def sign_in(page: Page, url: str, token: str, role: Role) -> None:
     expect(page.locator("#sign-in")).to_be_visible()
     page.fill("#token", token)
     page.click("#token-form button[type=submit]")
-    expect(page.locator("#access-note")).to_contain_text(f"Signed in as {role.value}",
-                                                         timeout=30_000)
+    # "Signed in as authority: …", or in Vietnamese "Đăng nhập (authority): …"
+    expect(page.locator("#access-note")).to_contain_text(
+        re.compile(rf"(Signed in as |Đăng nhập \(){role.value}"), timeout=30_000)
     if role == Role.NOTIFIER:
-        expect(page.locator("#stream-status")).to_have_text("live", timeout=30_000)
+        expect(page.locator("#stream-status")).to_have_text(re.compile(r"^(live|trực tiếp)$"),
+                                                            timeout=30_000)
     else:
         expect(page.locator("#tile-scans")).not_to_have_text("–", timeout=30_000)
 
@@ -188,8 +191,11 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     # The notifier's live feed, the authority's cases, each on a page of its own.
     live, live_watch = desktop_page(Role.NOTIFIER)
     page, watch = desktop_page(Role.AUTHORITY)
-    # Chromium names Asia/Ho_Chi_Minh by its older alias, Asia/Saigon.
-    expect(page.locator("#zone")).to_have_text(re.compile(r"times in Asia/(Ho_Chi_Minh|Saigon)"))
+    # A browser asking for Vietnamese gets it; times are in the deployment's zone
+    # (TRUYVET_TIMEZONE, default Asia/Ho_Chi_Minh), as /v1/whoami tells the page.
+    expect(page.locator("#zone")).to_have_text("giờ theo Asia/Ho_Chi_Minh")
+    expect(page.locator("#cases-title")).to_have_text("Ca bệnh đang mở")
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
     expect(page.locator("#feed-panel")).to_be_hidden()
     expect(live.locator("#chain-panel")).to_be_hidden()
 
@@ -220,6 +226,11 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     expect(row.locator("td.f1")).to_have_text("2", timeout=60_000)
     expect(row.locator("td.f2")).to_have_text("1")
     expect(page.locator("#tile-cases")).to_have_text("1")
+    # The case list searches by case id (any case, any part of the id).
+    page.fill("#cases-search", "no-such-case")
+    expect(page.locator("#cases tbody tr")).to_have_count(0)
+    page.fill("#cases-search", "DASH-00")
+    expect(row).to_be_visible()
 
     # The chain of the case: F0 → two F1 → one F2 under the F1 who met them.
     row.click()
@@ -228,6 +239,11 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     expect(page.locator('#chain svg .node[data-degree="0"]')).to_have_count(1)
     expect(page.locator('#chain svg .node[data-degree="2"]')).to_have_count(1)
     expect(page.locator("#chain-summary")).to_contain_text("2 F1, 1 F2")
+    summary = page.locator("#chain-summary").inner_text()
+    assert summary.count("reported") + summary.count("báo cáo") == 1, summary
+    # No column of the open cases is cut off or pushed out of its panel.
+    wrap = page.locator("#cases-panel .table-wrap")
+    assert wrap.evaluate("w => w.scrollWidth - w.clientWidth") <= 0
 
     # The café's contact graph of the exposure's day, the case's people ringed by degree.
     page.fill("#graph-venue", "cafe-dash")
@@ -263,6 +279,33 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     expect(small.locator('#funnel li[data-state="new"] .funnel-count')).to_have_text("3")
     expect(small.locator('#funnel li[data-state="reached"] .funnel-count')).to_have_text("0")
     small.screenshot(path=ARTIFACTS / "phone-dashboard.png", full_page=True)
+    small.set_viewport_size({"width": 360, "height": 780})
+    overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than a 360 px screen"
+    small.screenshot(path=ARTIFACTS / "phone-360-dashboard.png", full_page=True)
+
+    # An English browser in London on a wide screen: English, and still Hà Nội's times; then
+    # switched to Vietnamese by the button, which the next visit remembers.
+    wide = browser.new_context(viewport={"width": 1920, "height": 1080},
+                               timezone_id="Europe/London", locale="en-GB")
+    large = wide.new_page()
+    large_watch = PageWatch(large, p.alerts)
+    sign_in(large, p.alerts, p.tokens[Role.AUTHORITY], Role.AUTHORITY)
+    expect(large.locator("#zone")).to_have_text("times in Asia/Ho_Chi_Minh")
+    expect(large.locator("#cases-title")).to_have_text("Open cases")
+    reported_shown = large.locator(f'#cases tbody tr[data-case-id="{CASE}"] time')
+    expect(reported_shown).to_have_count(1, timeout=60_000)
+    expected_clock = datetime.fromtimestamp(now - 10, ZoneInfo("Asia/Ho_Chi_Minh"))
+    expect(reported_shown).to_have_text(expected_clock.strftime("%H:%M"))
+    assert large.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    large.screenshot(path=ARTIFACTS / "wide-english.png", full_page=True)
+    large.click("#language")
+    expect(large.locator("#cases-title")).to_have_text("Ca bệnh đang mở")
+    expect(large.locator("#tile-scans + .tile-label")).to_have_text("lượt quét, 24 giờ qua")
+    expect(large.locator("#language")).to_have_text("English")
+    large.screenshot(path=ARTIFACTS / "wide-vietnamese.png", full_page=True)
+    large.reload()
+    expect(large.locator("#cases-title")).to_have_text("Ca bệnh đang mở")
 
     # Withdrawn: the feed marks the three alerts retracted, still without a reload.
     with p.http(p.ingest, p.tokens[Role.AUTHORITY]) as authority:
@@ -282,9 +325,10 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
 
     # The withdrawn case's chain is a 410, which Chromium logs; nothing else may be.
     watch.errors = [e for e in watch.errors if "410 (Gone)" not in e]
-    for checked in (watch, live_watch, small_watch):
+    for checked in (watch, live_watch, small_watch, large_watch):
         checked.check()
     phone.close()
+    wide.close()
     print(f"alerts on the page {alert_latency:.1f}s after the case was reported; "
           f"whole scenario {time.monotonic() - started:.1f}s")
 

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,7 @@ def api(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     tokens = {role.value: grant(settings, role)
               for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD, Role.NOTIFIER)}
     tokens["venue"] = add_venue(settings, name="A venue")["api_key"]
+    add_venue(settings, name="Cà phê Graph", venue_id=GRAPH_VENUE)
     tokens["bogus"] = "tvt_not-a-token"
     write_rows(settings)
     url = f"http://{settings.alerts_host}:{settings.alerts_port}"
@@ -826,3 +827,81 @@ def test_trace_of_an_unknown_case_says_so_and_fails(api: AlertsUnderTest) -> Non
     console = Console(file=out, width=160, color_system=None)
     assert trace(api.settings, "no-such-case", console=console) == 1
     assert "no case 'no-such-case' is known" in out.getvalue()
+
+
+def test_trace_json_is_one_document_of_the_case_its_alerts_and_chain(
+    api: AlertsUnderTest, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert trace(api.settings, CASE, as_json=True) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["case"]["case_id"] == CASE and document["counts"] == {"F1": 2, "F2": 2}
+    assert {a["person_id"] for a in document["alerts"]} == {
+        person(n) for n in ("ann", "bob", "dan", "eve")}
+    assert document["chain"]["person"] == person("f0")
+    assert {child["person"] for child in document["chain"]["children"]} == {
+        person("ann"), person("bob")}
+
+
+def test_the_graph_of_a_venue_nobody_registered_is_404(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        answer = http.get("/v1/venues/nowhere-venue/graph", params={"date": "2026-11-20",
+                                                                    "case": CASE})
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == "no venue 'nowhere-venue' is registered"
+
+
+# --- a venue's own hourly visitor counts ---------------------------------------------------
+
+
+def test_a_venue_key_reads_its_own_hourly_counts_in_local_time_and_nothing_else(
+    api: AlertsUnderTest,
+) -> None:
+    own = add_venue(api.settings, name="Quán Visitors", venue_id=f"visits-{uuid.uuid4().hex[:6]}")
+    vid = own["venue_id"]
+    ict = timezone(timedelta(hours=7))
+
+    def row(n: int, local: datetime) -> tuple[Any, ...]:
+        moment = local.astimezone(UTC)
+        return (moment.date(), vid, f"e-{n}", person(f"visitor-{n % 8}"), "in", moment, "", moment,
+                1)
+
+    def local(day: int, hour: int, minute: int) -> datetime:
+        return datetime(2026, 11, day, hour, minute, tzinfo=ict)
+
+    rows = [row(n, local(20, 8, 5 + n)) for n in range(6)]  # six people at 08:xx
+    rows += [row(10 + n, local(20, 10, n)) for n in range(2)]  # two at 10:xx
+    rows.append(row(20, local(20, 23, 30)))  # local 11-20, UTC 16:30 that day
+    rows.append(row(21, local(21, 0, 30)))  # the next local day, UTC still 11-20
+    rows.append(row(22, local(19, 23, 30)))  # the local day before
+    client = clickhouse_client(api.settings)
+    try:
+        client.execute("INSERT INTO scans (day, venue_id, event_id, person_id, direction,"
+                       " scanned_at, gate, ingested_at, version) VALUES", rows)
+    finally:
+        client.disconnect()
+
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {own['api_key']}"},
+                      timeout=30) as venue:
+        answer = venue.get(f"/v1/venues/{vid}/visitors", params={"date": "2026-11-20"})
+        foreign = venue.get(f"/v1/venues/{GRAPH_VENUE}/visitors", params={"date": "2026-11-20"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["name"], body["timezone"], body["min_group"]) == (
+        "Quán Visitors", "Asia/Ho_Chi_Minh", 5)
+    hours = {h["start"]: (h["scans"], h["visitors"]) for h in body["hours"]}
+    assert len(hours) == 24 and body["hours"][0]["start"] == "2026-11-20T00:00:00+07:00"
+    assert hours["2026-11-20T08:00:00+07:00"] == (6, 6)
+    assert hours["2026-11-20T10:00:00+07:00"] == (None, None)  # two: too few to show
+    assert hours["2026-11-20T23:00:00+07:00"] == (None, None)
+    assert hours["2026-11-20T09:00:00+07:00"] == (0, 0)
+    assert body["scans"] == 9  # 6 + 2 + 1: the next and the previous local day are not in it
+    assert person("visitor-1") not in answer.text
+    assert foreign.status_code == 403
+
+    with api.client("dashboard") as http:
+        assert http.get(f"/v1/venues/{vid}/visitors",
+                        params={"date": "2026-11-20"}).json()["scans"] == 9
+        assert http.get("/v1/venues/nowhere/visitors").status_code == 404
+    with api.client("notifier") as http:
+        assert http.get(f"/v1/venues/{vid}/visitors").status_code == 403

@@ -175,3 +175,20 @@ def test_directory_follow_up_and_status_reads_on_current_clickhouse(current: Any
     contacts = rows(current, bind(alert_queries.CONTACT_ALERTS, {"case_id": "c9",
                                                                  "limit": 10}))
     assert [r[0] for r in contacts] == ["a1", "a2"]
+
+def test_a_venues_hours_count_its_own_distinct_scans_on_current_clickhouse(current: Any) -> None:
+    insert = ("INSERT INTO scans (day, venue_id, event_id, person_id, direction, scanned_at, gate,"
+              " ingested_at, version) VALUES ")
+    at = "toDateTime('2026-11-20 01:10:00', 'UTC')"
+    for venue, event, who, version in (("v7", "e1", "p1", 1), ("v7", "e1", "p1", 2),
+                                       ("v7", "e2", "p1", 1), ("v7", "e3", "p2", 1),
+                                       ("v8", "e9", "p3", 1)):
+        current.query(insert + f"('2026-11-20', '{venue}', '{event}', '{who}', 'in', {at}, '',"
+                      f" {at}, {version})")
+    since = datetime(2026, 11, 19, 17, tzinfo=UTC)
+    until = datetime(2026, 11, 20, 17, tzinfo=UTC)
+    found = rows(current, bind(alert_queries.VENUE_HOURS, {
+        "venue_id": "v7", "since": int(since.timestamp()), "since_day": since.date(),
+        "until": int(until.timestamp()), "until_day": until.date()}))
+    hour = int(datetime(2026, 11, 20, 1, tzinfo=UTC).timestamp())
+    assert found == [[str(hour), "3", "2"]]  # e1 replayed counts once; v8 is not in it

@@ -47,6 +47,8 @@ ACCESS: tuple[Endpoint, ...] = (
     _row("ingest", "GET", "/v1/venues/{venue}",               401, 401, 200, 403, 200, 403, 403, 200),
     _row("ingest", "GET", "/v1/venues/{venue}/qr.svg",        401, 401, 200, 403, 200, 403, 403, 200),
     _row("ingest", "GET", "/v1/venues/{venue}/qr.png",        401, 401, 200, 403, 200, 403, 403, 200),
+    _row("ingest", "GET", "/v1/venues/{venue}/poster.svg",    401, 401, 200, 403, 200, 403, 403, 200),
+    _row("ingest", "GET", "/version",                         200, 200, 200, 200, 200, 200, 200, 200),
     _row("ingest", "POST", "/v1/qr/verify",                   200, 200, 200, 200, 200, 200, 200, 200),
     _row("ingest", "POST", "/v1/scans",                       401, 401, 202, 403, 403, 403, 403, 403),
     _row("ingest", "POST", "/v1/cases",                       401, 401, 403, 403, 403, 202, 403, 403),
@@ -72,6 +74,8 @@ ACCESS: tuple[Endpoint, ...] = (
     _row("alerts", "GET", "/v1/alerts/stream",                401, 401, 403, 403, 403, 403, 200, 403),
     _row("alerts", "GET", "/v1/figures",                      401, 401, 403, 403, 200, 200, 403, 200),
     _row("alerts", "GET", "/v1/follow-up/funnel",             401, 401, 403, 403, 200, 200, 403, 200),
+    _row("alerts", "GET", "/v1/venues/{venue}/visitors",      401, 401, 200, 403, 200, 200, 403, 200),
+    _row("alerts", "GET", "/version",                         200, 200, 200, 200, 200, 200, 200, 200),
 )  # fmt: skip
 
 

@@ -3,8 +3,8 @@ then hypothesis with the values a schema does not think of (extreme times, offse
 
 Every operation gets positive and negative generated requests (bounded: ``MAX_EXAMPLES`` each,
 a fixed seed, derandomized so that CI runs the same requests every time). No answer may be a
-5xx, and every status must be one the operation documents. The SSE stream is left out (it never
-ends); the role table in ``test_access.py`` covers it.
+5xx, and every status, media type and body must be what the operation documents. The SSE
+stream is left out (it never ends); the role table in ``test_access.py`` covers it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error, status_code_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.config import SchemathesisConfig
 
 from schemas.registry import Role
@@ -70,7 +75,11 @@ def call(deployment: Deployment, case: Any, sent: Counter[str]) -> None:
     secret = credential(deployment, case.method, case.path)
     headers = {"Authorization": f"Bearer {secret}"} if secret else None
     response = case.call_and_validate(
-        headers=headers, checks=[not_a_server_error, status_code_conformance], timeout=30)
+        headers=headers, timeout=30,
+        # Every status, media type and body is the one the document states (problem+json
+        # refusals included).
+        checks=[not_a_server_error, status_code_conformance, content_type_conformance,
+                response_schema_conformance])
     sent[f"{response.status_code // 100}xx"] += 1
 
 

@@ -295,7 +295,9 @@ class _Pusher:
         summary = self._summary
         summary.batches += 1
         summary.scans_sent += len(batch.scans)
-        summary.accepted += int(receipt["accepted"])
+        # Acknowledged, new or replayed: the re-deliveries are taken out below, by the run's own
+        # account (ingest's memory of replays is bounded and per replica).
+        summary.accepted += int(receipt["accepted"]) + int(receipt.get("replayed", 0))
         summary.duplicates_in_request += int(receipt["duplicates_in_request"])
         refused_at = {int(r["index"]) for r in receipt["refused"]}
         summary.accepted_redeliveries += len(batch.redelivered - refused_at)

@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.alerts.api.audit import AuditLog
-from services.alerts.api.context import AlertsContext, refuse_unknown_query
+from services.alerts.api.context import AlertsContext
 from services.alerts.api.routes import (
     alerts,
     cases,
@@ -24,6 +24,7 @@ from services.alerts.api.routes import (
     health,
     people,
     venues,
+    visitors,
     whoami,
 )
 from services.alerts.api.stream import (
@@ -38,6 +39,7 @@ from services.alerts.queries import AlertsQueries, StoreUnavailableError, TooMan
 from services.core.config import Settings
 from services.core.http.auth import Authenticator
 from services.core.http.body import MAX_JSON_BODY_BYTES, BodySizeLimit
+from services.core.http.conventions import app_options, install_api_conventions
 from services.core.http.errors import install_error_handlers, problem
 from services.core.http.health import clickhouse_check
 from services.core.http.observe import install_observability
@@ -68,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
             await audit.start()
             app.state.auth = Authenticator(registry, FailureLimiter())
             app.state.alerts = AlertsContext(settings=settings, queries=queries, streams=streams,
-                                             audit=audit)
+                                             audit=audit, registry=registry)
             app.state.readiness = {"kafka": registry.reachable, "registry": registry.following,
                                    "clickhouse": clickhouse_check(settings)}
             SSE_CLIENTS.set_function(streams.open_count)
@@ -81,21 +83,22 @@ def create_app(settings: Settings) -> FastAPI:
             queries.close()
 
     app = FastAPI(
+        **app_options(),
         title="truyvet alerts",
         version="1.0.0",
         description="Who must be alerted about a case and why, contact graphs of venues, and "
         "alerts live as Server-Sent Events. Persons appear only as pseudonyms.",
         lifespan=lifespan,
-        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.streams = streams
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     _install_read_error_handlers(app)
-    for module in (health, whoami, cases, contacts, people, venues, alerts, figures,
+    for module in (health, whoami, cases, contacts, people, venues, visitors, alerts, figures,
                    funnel, dashboard):
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
+    install_api_conventions(app, "alerts")
     install_observability(app, "alerts")
     return app
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
-from fastapi.routing import APIRoute
 
 from schemas.registry import Role
 from services.alerts.api.audit import AuditLog
@@ -13,7 +12,7 @@ from services.alerts.api.stream import AlertStreams
 from services.alerts.api.views import CaseView
 from services.alerts.queries import AlertsQueries
 from services.core.config import Settings
-from services.core.http.errors import ApiError
+from services.core.registry_log import RegistryFollower
 
 AGGREGATE_READERS = (Role.DASHBOARD, Role.AUTHORITY, Role.ADMIN)
 """Who may read aggregates (counts by hour, day, venue, venue kind, degree): no person in them.
@@ -34,6 +33,17 @@ class AlertsContext:
     queries: AlertsQueries
     streams: AlertStreams
     audit: AuditLog
+    # The venues registered (the registry topic): a graph of a venue nobody registered is a
+    # 404, not an empty graph that reads as "nobody met there".
+    registry: RegistryFollower | None = None
+
+    async def known_venue(self, venue_id: str) -> bool:
+        if self.registry is None:
+            return True
+        if self.registry.view.venue(venue_id) is not None:
+            return True
+        await self.registry.refresh()  # registered a moment ago, through another replica?
+        return self.registry.view.venue(venue_id) is not None
 
     def view(self, case_id: str) -> CaseView:
         """The per-case pseudonyms an authority reading ``case_id`` is shown."""
@@ -43,36 +53,3 @@ class AlertsContext:
 def context(request: Request) -> AlertsContext:
     ctx: AlertsContext = request.app.state.alerts
     return ctx
-
-
-async def refuse_unknown_query(request: Request) -> None:
-    """422 for a query parameter the route does not take: ``?page=2`` silently answered with
-    the first page would look like the second."""
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
-    unknown = sorted(set(request.query_params) - _query_names(route))
-    if unknown:
-        known = ", ".join(sorted(_query_names(route))) or "none"
-        raise ApiError(422, f"unknown query parameter(s) {', '.join(unknown)}; this endpoint "
-                            f"takes: {known}", error="unknown_parameter")
-
-
-def _query_names(route: APIRoute) -> frozenset[str]:
-    known = _QUERY_NAMES.get(route.unique_id)
-    if known is None:
-        known = _QUERY_NAMES[route.unique_id] = _walk_query_names(route)
-    return known
-
-
-_QUERY_NAMES: dict[str, frozenset[str]] = {}
-
-
-def _walk_query_names(route: APIRoute) -> frozenset[str]:
-    names: set[str] = set()
-    pending = [route.dependant]
-    while pending:
-        dependant = pending.pop()
-        names.update(param.alias for param in dependant.query_params)
-        pending.extend(dependant.dependencies)
-    return frozenset(names)

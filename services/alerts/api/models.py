@@ -125,7 +125,7 @@ class ConnectedPublic(_Public):
     exposure_s: int = Field(description="Seconds in contact, summed over those people.")
 
 
-class FiguresPublic(_Public):
+class GraphFiguresPublic(_Public):
     """Headline numbers of a venue-day contact graph."""
 
     people: int
@@ -139,7 +139,7 @@ class FiguresPublic(_Public):
     )
 
     @classmethod
-    def of(cls, figures: GraphFigures) -> FiguresPublic:
+    def of(cls, figures: GraphFigures) -> GraphFiguresPublic:
         return cls.model_validate(figures.to_dict())
 
 
@@ -176,7 +176,7 @@ class VenueGraph(_Public):
     graph: GraphMeta
     nodes: list[GraphNodePublic]
     links: list[GraphLinkPublic]
-    figures: FiguresPublic
+    figures: GraphFiguresPublic
 
 
 def _utc(seconds: int) -> datetime:

@@ -129,6 +129,16 @@ class ClickHouseReads:
             if utc_seconds(hour) < until
         ])
 
+    def venue_hours(self, venue_id: str, since: datetime, until: datetime) -> list[HourScans]:
+        """Distinct scans and visitors of ``venue_id`` in each UTC hour of ``[since, until)``,
+        zeros included: its operator's own counts, never a person."""
+        params = {**window_params(since), "venue_id": venue_id,
+                  "until": int(until.timestamp()), "until_day": until.astimezone(UTC).date()}
+        rows = self._execute(sql.VENUE_HOURS, params)
+        return every_hour(since, until, [
+            HourScans(utc_seconds(hour), int(scans), int(people)) for hour, scans, people in rows
+        ])
+
     def busiest_venues(self, since: datetime, limit: int = sql.BUSIEST_VENUES) -> list[VenueScans]:
         """The ``limit`` venues with the most distinct scans since ``since``, most first."""
         rows = self._execute(sql.BUSIEST_VENUES_SQL, {**window_params(since), "limit": limit})
@@ -289,6 +299,10 @@ class AlertsQueries:
 
     async def venue_contacts(self, venue_id: str, day: date) -> list[Edge]:
         return await self._run(lambda reads: reads.venue_contacts(venue_id, day))
+
+    async def venue_hours(self, venue_id: str, since: datetime,
+                          until: datetime) -> list[HourScans]:
+        return await self._run(lambda reads: reads.venue_hours(venue_id, since, until))
 
     async def record_audit(self, entry: AuditEntry) -> None:
         await self._run(lambda reads: reads.record_audit(entry))

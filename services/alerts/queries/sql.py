@@ -121,6 +121,16 @@ ORDER BY hour
 SETTINGS enable_optimize_predicate_expression = 1
 """
 
+# One venue's hours, for its own operator: the same view, the venue's rows only.
+VENUE_HOURS = """
+SELECT toUInt32(hour), scans, people
+FROM venue_activity
+WHERE day >= %(since_day)s AND day <= %(until_day)s AND venue_id = %(venue_id)s
+    AND hour >= toDateTime(%(since)s) AND hour < toDateTime(%(until)s)
+ORDER BY hour
+SETTINGS enable_optimize_predicate_expression = 1
+"""
+
 BUSIEST_VENUES_SQL = """
 SELECT venue_id, if(name = '', venue_id, name), scans
 FROM

@@ -1,14 +1,21 @@
-"""HTTP refusals with a machine-readable body, and the handlers that render them."""
+"""HTTP refusals with a machine-readable body, and the handlers that render them.
+
+Every refusal is ``application/problem+json`` (RFC 9457): ``type``, ``title``, ``status`` and
+``detail``, plus this API's own members — ``error`` (a stable code) and, for a body or query
+that does not match, ``errors`` (one entry per problem).
+"""
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.status import HTTP_503_SERVICE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,22 @@ _CODES = {
     429: "too_many_requests",
     503: "unavailable",
 }
+
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:truyvet:problem:"
+"""A problem's ``type`` is ``urn:truyvet:problem:<error>``: a name, not a page to fetch."""
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 class ApiError(Exception):
@@ -47,6 +70,23 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def problem_body(status: int, detail: str, *, error: str | None = None,
+                 errors: Any = None) -> dict[str, Any]:
+    """An RFC 9457 problem with this API's ``error`` code (and ``errors`` where given).
+
+    Example:
+        >>> problem_body(404, "no venue 'x'")
+        {'type': 'urn:truyvet:problem:not_found', 'title': 'Not Found', 'status': 404, \
+'error': 'not_found', 'detail': "no venue 'x'"}
+    """
+    code = error or _CODES.get(status, "error")
+    body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + code, "title": _title(status),
+                            "status": status, "error": code, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
 def problem(
     status: int,
     detail: str,
@@ -55,10 +95,8 @@ def problem(
     errors: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": error or _CODES.get(status, "error"), "detail": detail}
-    if errors is not None:
-        body["errors"] = errors
-    return JSONResponse(status_code=status, content=body, headers=headers)
+    return ProblemResponse(status_code=status, headers=headers,
+                           content=problem_body(status, detail, error=error, errors=errors))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -89,7 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # Logged with the path, never with the body: bodies carry raw person identifiers.
         log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
         return problem(
-            503,
+            HTTP_503_SERVICE_UNAVAILABLE,
             "the service could not complete the request; retry later",
             headers={"Retry-After": "5"},
         )

@@ -9,28 +9,41 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
 
 Check = Callable[[], Awaitable[object]]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="Each dependency: `ok` or why it failed.")
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
 CHECK_TIMEOUT_S = 3.0
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is alive")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz() -> Liveness:
+    return Liveness(status="ok")
 
 
 @router.get(
     "/readyz",
     summary="Kafka (and ClickHouse where the service reads it) answer and the registry is loaded",
-    responses={503: {"description": "a dependency does not answer, or the service is starting"}},
+    response_model=Readiness,
+    responses={503: {"description": "a dependency does not answer, or the service is starting",
+                     "model": Readiness}},
 )
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, Check] = getattr(request.app.state, "readiness", {})

@@ -75,6 +75,9 @@ async def post_scans(
     except ForeignVenueError as exc:
         raise ApiError(403, str(exc)) from exc
     received_at = utc_now()
+    venue_id = principal.venue.venue_id
+    event_ids = [scan.event_id for scan in outcome.accepted]
+    replayed = ctx.recent.replays(venue_id, event_ids)
     if outcome.accepted:
         batch = ScanBatch.model_construct(
             venue_id=principal.venue.venue_id, scans=outcome.accepted, ingested_at=received_at
@@ -91,10 +94,12 @@ async def post_scans(
                 "the scan log is unavailable; nothing was accepted, retry later",
                 headers={"Retry-After": "5"},
             ) from exc
+        ctx.recent.remember(venue_id, event_ids)
     SCANS_ACCEPTED.inc(len(outcome.accepted))
     SCANS_REFUSED.inc(len(outcome.refused))
     receipt = ScanReceipt(
-        accepted=len(outcome.accepted),
+        accepted=len(outcome.accepted) - replayed,
+        replayed=replayed,
         duplicates_in_request=outcome.duplicates_in_request,
         refused=outcome.refused,
         received_at=received_at,

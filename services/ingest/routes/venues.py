@@ -19,6 +19,7 @@ from services.core.http.auth import Principal, requires
 from services.core.http.errors import ApiError, refusals
 from services.core.secrets import new_secret, sha256_hex
 from services.ingest.context import IngestContext, context
+from services.ingest.poster import poster_svg
 from services.ingest.publisher import PublishUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["venues"])
@@ -106,6 +107,23 @@ async def venue_qr_svg(
         out, kind="svg", scale=8, border=4, title=venue.name
     )
     return Response(out.getvalue(), media_type="image/svg+xml")
+
+
+@router.get(
+    "/venues/{venue_id}/poster.svg",
+    response_class=Response,
+    responses={**_REFUSALS, 200: {"content": {"image/svg+xml": {}},
+                                  "description": "An A4 page, to print for the door"}},
+    summary="The venue's door poster: A4, its name, the signed QR code, what to do (vi, en)",
+)
+async def venue_poster_svg(
+    venue_id: Identifier, request: Request, ctx: Annotated[IngestContext, Depends(context)]
+) -> Response:
+    venue = await _readable_venue(request, ctx, venue_id)
+    svg = poster_svg(name=venue.name, venue_id=venue.venue_id, address=venue.address,
+                     payload=ctx.qr_signer.payload(venue.venue_id))
+    return Response(svg, media_type="image/svg+xml", headers={
+        "Content-Disposition": f'inline; filename="{venue.venue_id}-poster.svg"'})
 
 
 @router.get(

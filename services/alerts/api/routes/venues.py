@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from schemas.common import Identifier
 from services.alerts.api.context import PERSON_READERS, AlertsContext, context
-from services.alerts.api.models import CalendarDate, FiguresPublic, VenueGraph
+from services.alerts.api.models import CalendarDate, GraphFiguresPublic, VenueGraph
 from services.alerts.api.routes.cases import known_case
 from services.alerts.domain.graph import contact_graph, graph_figures, graphml, node_link
 from services.core.http.auth import Principal, requires
@@ -37,7 +37,7 @@ async def venue_graph(
 ) -> VenueGraph:
     graph = await _graph(ctx, venue_id, day, case_id, who)
     return VenueGraph.model_validate(
-        {**node_link(graph), "figures": FiguresPublic.of(graph_figures(graph))}
+        {**node_link(graph), "figures": GraphFiguresPublic.of(graph_figures(graph))}
     )
 
 
@@ -59,6 +59,8 @@ async def venue_graphml(
 async def _graph(ctx: AlertsContext, venue_id: str, day: CalendarDate, case_id: str,
                  who: Principal) -> nx.Graph:
     case = await known_case(ctx, case_id)
+    if not await ctx.known_venue(venue_id):
+        raise ApiError(404, f"no venue {venue_id!r} is registered")
     edges = await ctx.queries.venue_contacts(venue_id, day)
     people = {case.person_id} | {a.person for a in await ctx.queries.chain_alerts(case_id)}
     if not any(e.person_a in people or e.person_b in people for e in edges):

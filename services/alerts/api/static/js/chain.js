@@ -2,6 +2,7 @@
 // one row per person, F0 first, each F1's F2 under it. Rows never overlap, so it stays
 // readable for hundreds of people and on a phone (the panel scrolls).
 
+import { t } from "./i18n.js";
 import { clear, count, degreeName, el, fullTime, localTime, shortId, svg } from "./format.js";
 
 const ROW = 30;
@@ -41,7 +42,9 @@ export function renderChain(container, summary, chain) {
   const parts = [...byDegree.keys()].sort((a, b) => a - b)
     .map((d) => `${count(byDegree.get(d))} ${degreeName(d)}`);
   summary.classList.remove("muted", "error");
-  summary.textContent = `${chain.case_id} · ${chain.status} · reported `
+  // "reported · reported 16:15" read twice: the status only when it says something more.
+  const status = chain.status === "reported" ? "" : ` · ${t(chain.status)}`;
+  summary.textContent = `${chain.case_id}${status} · ${t("reported")} `
     + `${localTime(chain.reported_at)} · ${parts.join(", ")}`;
 
   const x = (row) => PAD + 8 + row.depth * INDENT;

@@ -1,6 +1,9 @@
 // Headline figures (GET /v1/figures): tiles, scans per hour, busiest venues, open cases.
 
+import { t } from "./i18n.js";
 import { clear, count, el, fullTime, localHour, localTime, shortId, utcDay } from "./format.js";
+
+const CASES_PER_PAGE = 10;
 
 export class Figures {
   constructor(root, { openCase, openVenue }) {
@@ -8,6 +11,9 @@ export class Figures {
     this.openCase = openCase;
     this.openVenue = openVenue;
     this.selectedCase = null;
+    this.$("cases-search").addEventListener("input", () => this.casePage());
+    this.$("cases-prev").addEventListener("click", () => this.casePage(-1));
+    this.$("cases-next").addEventListener("click", () => this.casePage(1));
   }
 
   render(figures) {
@@ -19,7 +25,7 @@ export class Figures {
     this.hourly(figures.scans_per_hour);
     this.venues(figures.busiest_venues);
     this.cases(cases);
-    this.$("activity-note").textContent = `updated ${localTime(new Date().toISOString())}`;
+    this.$("activity-note").textContent = `${t("updated")} ${localTime(new Date().toISOString())}`;
   }
 
   hourly(hours) {
@@ -39,7 +45,7 @@ export class Figures {
     });
     bars.setAttribute("aria-label",
       `Scans per hour, last 24 hours; most in one hour: ${count(peak)}`);
-    this.$("activity-title").textContent = `Scans per hour · peak ${count(peak)}`;
+    this.$("activity-title").textContent = `${t("Scans per hour")} · ${t("peak")} ${count(peak)}`;
   }
 
   venues(venues) {
@@ -67,12 +73,31 @@ export class Figures {
     // Listed for authority tokens only; a dashboard token sees the counts.
     this.$("cases-panel").hidden = open.cases === null;
     if (open.cases === null) return;
-    const body = clear(this.$("cases").tBodies[0]);
-    this.$("cases-empty").hidden = open.cases.length > 0;
+    this.openCases = open;
     const shown = open.count !== null && open.cases.length < open.count
-      ? ` · newest ${open.cases.length} shown` : "";
-    this.$("cases-note").textContent = `${count(open.count)} open${shown}`;
-    for (const c of open.cases) {
+      ? ` · ${t("newest shown")}: ${open.cases.length}` : "";
+    this.$("cases-note").textContent = `${count(open.count)} ${t("open")}${shown}`;
+    this.casePage();
+  }
+
+  /** The open cases whose id contains the search text, a page of CASES_PER_PAGE at a time. */
+  casePage(move = 0) {
+    const open = this.openCases;
+    if (!open) return;
+    const wanted = this.$("cases-search").value.trim().toLowerCase();
+    const found = open.cases.filter((c) => c.case_id.toLowerCase().includes(wanted));
+    const pages = Math.max(1, Math.ceil(found.length / CASES_PER_PAGE));
+    this.page = Math.min(Math.max(0, (wanted === this.searched ? this.page ?? 0 : 0) + move),
+                         pages - 1);
+    this.searched = wanted;
+    const body = clear(this.$("cases").tBodies[0]);
+    this.$("cases-empty").hidden = found.length > 0;
+    this.$("cases-page").textContent = `${this.page + 1} / ${pages}`;
+    this.$("cases-prev").disabled = this.page === 0;
+    this.$("cases-next").disabled = this.page >= pages - 1;
+    this.$("cases-pager").hidden = pages === 1;
+    const start = this.page * CASES_PER_PAGE;
+    for (const c of found.slice(start, start + CASES_PER_PAGE)) {
       const row = el("tr", {
         class: c.case_id === this.selectedCase ? "selected" : null,
         dataset: { caseId: c.case_id }, tabindex: "0",

@@ -3,25 +3,42 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-export const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+// Times are shown in the deployment's zone (TRUYVET_TIMEZONE, told by /v1/whoami), the one a
+// health worker and the people they call live in, whatever the viewer's machine says.
+export let timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+let locale = "en-GB";
+let clock, hourOnly, dayAndClock, full, dayKey, integer;
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const hourOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit" });
-const dayAndClock = new Intl.DateTimeFormat(undefined, {
-  month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-});
-const full = new Intl.DateTimeFormat(undefined, {
-  year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-  second: "2-digit", timeZoneName: "short",
-});
-const integer = new Intl.NumberFormat();
+/** Set the zone and the language ("vi" or "en") every time on the page is shown in. */
+export function configureFormats({ zone, language } = {}) {
+  if (zone) timeZone = zone;
+  if (language) locale = language === "vi" ? "vi-VN" : "en-GB";
+  const base = { timeZone, hourCycle: "h23" };
+  clock = new Intl.DateTimeFormat(locale, { ...base, hour: "2-digit", minute: "2-digit" });
+  hourOnly = new Intl.DateTimeFormat(locale, { ...base, hour: "2-digit" });
+  dayAndClock = new Intl.DateTimeFormat(locale, {
+    ...base, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+  full = new Intl.DateTimeFormat(locale, {
+    ...base, year: "numeric", month: "short", day: "numeric", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", timeZoneName: "short",
+  });
+  dayKey = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit",
+                                              day: "2-digit" });
+  integer = new Intl.NumberFormat(locale);
+}
+configureFormats();
 
-/** "14:05" today, "Nov 20, 14:05" on another day — in the viewer's time zone. */
+/** "14:05" today, "20 Nov, 14:05" on another day — in the deployment's zone. */
 export function localTime(iso) {
   if (!iso) return "";
   const at = new Date(iso);
-  const today = new Date();
-  return at.toDateString() === today.toDateString() ? clock.format(at) : dayAndClock.format(at);
+  return localDay(at) === localDay(new Date()) ? clock.format(at) : dayAndClock.format(at);
+}
+
+/** The calendar day (YYYY-MM-DD) of an instant in the deployment's zone. */
+export function localDay(at) {
+  return dayKey.format(at instanceof Date ? at : new Date(at));
 }
 
 export function localHour(iso) {

@@ -8,7 +8,8 @@ import { renderChain } from "./chain.js";
 import { Feed } from "./feed.js";
 import { Figures } from "./figures.js";
 import { renderFunnel } from "./funnel.js";
-import { timeZone, utcDay } from "./format.js";
+import { configureFormats, timeZone, utcDay } from "./format.js";
+import { applyLanguage, language, t } from "./i18n.js";
 import { renderGraph } from "./graph.js";
 
 const TOKEN_KEY = "truyvet.dashboardToken";
@@ -34,7 +35,7 @@ class Dashboard {
     this.stream = new AlertStream(this.api, {
       onEvent: (event) => this.onStreamEvent(event),
       onStatus: (status, detail) => showStreamStatus(status, detail),
-      onUnauthorized: () => signOut("The token was refused. Enter a valid token."),
+      onUnauthorized: () => signOut(t("The token was refused. Enter a valid token.")),
     });
   }
 
@@ -45,6 +46,9 @@ class Dashboard {
       this.failed(error, $("activity-note"));
       return;
     }
+    // Times in the deployment's zone (TRUYVET_TIMEZONE), not the viewing machine's.
+    configureFormats({ zone: this.access.timezone, language });
+    showZone();
     showAccess(this.access);
     if (this.access.aggregates) await this.refreshFigures();
     if (this.access.stream) this.stream.start();
@@ -125,7 +129,7 @@ class Dashboard {
     if (scroll) $("graph-panel").scrollIntoView({ behavior: "smooth", block: "start" });
     if (!this.chainCase) {
       // A venue-day graph is read for a case that touches it, in that case's ids.
-      summary.textContent = "Open a case first: its venue-days can be shown.";
+      summary.textContent = t("Open a case first: its venue-days can be shown.");
       return;
     }
     try {
@@ -141,7 +145,7 @@ class Dashboard {
 
   failed(error, where) {
     if (error instanceof Unauthorized) {
-      signOut("The token was refused. Enter a valid token.");
+      signOut(t("The token was refused. Enter a valid token."));
       return;
     }
     where.classList.remove("muted");
@@ -159,7 +163,8 @@ const MAY_SEE = {
 };
 
 function showAccess(access) {
-  $("access-note").textContent = MAY_SEE[access.role] ?? `Signed in as ${access.role}.`;
+  const note = MAY_SEE[access.role] ?? `Signed in as ${access.role}.`;
+  $("access-note").textContent = t(note);
   $("feed-panel").hidden = !access.stream;
   $("stream-status").hidden = !access.stream;
   for (const id of ["summary", "activity-panel"]) $(id).hidden = !access.aggregates;
@@ -171,7 +176,7 @@ function showStreamStatus(status, detail) {
   const labels = {
     connecting: "connecting…", live: "live", reconnecting: "reconnecting…", stopped: "offline",
   };
-  pill.textContent = labels[status] ?? status;
+  pill.textContent = t(labels[status] ?? status);
   pill.className = `pill pill-${status === "live" ? "on" : status === "stopped" ? "off" : "wait"}`;
   pill.title = detail ? `Alert stream: ${detail}` : "Alert stream";
 }
@@ -201,8 +206,26 @@ function signOut(message) {
   $("token").focus();
 }
 
+function showZone() {
+  $("zone").textContent = `${t("times in")} ${timeZone}`;
+}
+
+function switchLanguage(lang) {
+  applyLanguage(lang);
+  configureFormats({ language: lang });
+  showZone();
+  if (dashboard) {
+    if (dashboard.access) showAccess(dashboard.access);
+    dashboard.refreshFigures();
+    if (dashboard.chainCase) dashboard.openCase(dashboard.chainCase, false);
+  }
+}
+
 function init() {
-  $("zone").textContent = `times in ${timeZone}`;
+  applyLanguage(language);
+  configureFormats({ language });
+  showZone();
+  $("language").addEventListener("click", () => switchLanguage(language === "vi" ? "en" : "vi"));
   $("graph-day").value = utcDay();
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
