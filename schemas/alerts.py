@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from schemas.common import Identifier, Op, Pseudonym, UtcDateTime, WireModel
@@ -30,3 +32,10 @@ class Alert(WireModel):
     venue_ids: list[Identifier]
     exposures: list[Exposure]
     created_at: UtcDateTime
+    risk_score: float = Field(
+        default=0.0, ge=0,
+        description="Exposure minutes weighted by the case's transmission risk on the day of "
+                    "each (days since onset; the weights are a setting, Corona-Warn-App's by "
+                    "default), to hundredths: who to call first.")
+    risk_level: Literal["low", "medium", "high"] = Field(
+        default="low", description="risk_score against the medium and high thresholds.")

@@ -122,6 +122,26 @@ def test_a_page_of_alerts_counts_and_caps_exposures_on_current_clickhouse(curren
     assert len(head) == alert_queries.EXPOSURES_SHOWN
 
 
+def test_a_page_of_alerts_in_risk_order_on_current_clickhouse(current: Any) -> None:
+    at = "toDateTime('2026-11-20 10:00:00', 'UTC')"
+    insert = (
+        "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at, via_person_id,"
+        " venue_ids, exposures, created_at, deleted, version, risk_score, risk_level) VALUES "
+    )
+    for alert_id, score in (("a1", 4.5), ("a2", 21.0), ("a3", 7.25)):
+        current.query(insert + f"('c8', '{alert_id}', 'p2', 1, {at}, '', ['v'], '[]', {at}, 0,"
+                      f" 1, {score}, 'low')")
+    params = {"case_id": "c8", "degree_min": 1, "degree_max": 6, "since": 0,
+              "until": 2**32 - 1, "after_degree": 0, "after_at": 0, "after_id": "",
+              "after_risk": 2**62, "limit": 10}
+    found = rows(current, bind(alert_queries.ALERT_PAGE_BY_RISK, params))
+    assert [(r[0], float(r[10])) for r in found] == [("a2", 21.0), ("a3", 7.25), ("a1", 4.5)]
+    after = rows(current, bind(alert_queries.ALERT_PAGE_BY_RISK,
+                               {**params, "after_risk": 725, "after_degree": 1,
+                                "after_at": 1795168800, "after_id": "a3"}))
+    assert [r[0] for r in after] == ["a1"]
+
+
 def test_contact_graph_reads_hide_retracted_contacts(current: Any) -> None:
     insert = (
         "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"

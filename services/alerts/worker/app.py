@@ -44,6 +44,7 @@ from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.common import Op
 from schemas.derived import ContactBatch
 from services.alerts.domain import AlertChanges, AlertEngine, DomainError
+from services.alerts.domain.risk import RiskWeights
 from services.alerts.worker.store import AlertStore
 from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of
@@ -88,7 +89,8 @@ class AlertsWorker:
                  fetch_wait_ms: int = 50) -> None:
         self.settings = settings
         self.store = AlertStore(settings)
-        self.engine = AlertEngine(settings.max_degree, settings.retention_s)
+        self.engine = AlertEngine(settings.max_degree, settings.retention_s, RiskWeights(
+            settings.risk_weights, settings.risk_medium_at, settings.risk_high_at))
         # Its own store (own connection): it runs beside the batch loop.
         self.venues = VenueCopy(settings, AlertStore(settings))
         self._take, self._gather_s, self._fetch_wait_ms = take, gather_s, fetch_wait_ms

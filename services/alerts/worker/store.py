@@ -163,6 +163,8 @@ class AlertStore:
                 utc(created_at),
                 int(deleted),
                 version,
+                a.risk_score,
+                a.risk_level,
             )
             for a, created_at, deleted in rows
         ]
@@ -171,7 +173,8 @@ class AlertStore:
                 lambda c: observed_insert(
                     c, "alerts",
                     "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
-                    " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
+                    " via_person_id, venue_ids, exposures, created_at, deleted, version,"
+                    " risk_score, risk_level) VALUES",
                     values,
                 )
             )
@@ -198,7 +201,7 @@ class AlertStore:
         alert_rows = self._with_retry(
             lambda c: c.execute(
                 "SELECT case_id, alert_id, person_id, degree, toUInt32(exposed_at), via_person_id,"
-                " venue_ids, exposures, toUInt32(created_at), deleted"
+                " venue_ids, exposures, toUInt32(created_at), deleted, risk_score, risk_level"
                 " FROM alerts FINAL WHERE case_id IN %(cases)s",
                 {"cases": tuple(sorted(case_ids))},
             )
@@ -215,6 +218,8 @@ class AlertStore:
             exposures,
             created,
             deleted,
+            risk_score,
+            risk_level,
         ) in alert_rows:
             if deleted:
                 continue
@@ -227,6 +232,8 @@ class AlertStore:
                 via_person=via or None,
                 venue_ids=tuple(venues),
                 exposures=tuple(_exposure_of(e) for e in orjson.loads(exposures)),
+                risk_score=float(risk_score),
+                risk_level=risk_level,
             )
             alerts.setdefault(cid, []).append((alert, int(created)))
         return alerts

@@ -50,6 +50,8 @@ def alert_message(alert: Alert, created_at: int, op: Op) -> bytes:
                 for e in alert.exposures
             ],
             created_at=utc(created_at),
+            risk_score=alert.risk_score,
+            risk_level=alert.risk_level,
         )
         .model_dump_json()
         .encode()
