@@ -19,6 +19,7 @@ from schemas.audit import AuditEntry
 from schemas.cases import CaseIn, CaseReported, CaseWithdrawn
 from schemas.derived import ContactBatch, VisitChange
 from schemas.errors import DeadLetter, Problem
+from schemas.exposure_events import ExposureDeclared, ExposureEventIn, ExposureWithdrawn
 from schemas.registry import TokenRecord, VenueRecord
 from schemas.scans import ScanBatch, ScanIn, ScanReceipt
 from schemas.venues import VenueCreate, VenueCreated, VenuePublic
@@ -34,6 +35,9 @@ MODELS: tuple[type[BaseModel], ...] = (
     CaseIn,
     CaseReported,
     CaseWithdrawn,
+    ExposureEventIn,
+    ExposureDeclared,
+    ExposureWithdrawn,
     VenueCreate,
     VenuePublic,
     VenueCreated,
@@ -50,7 +54,9 @@ MODELS: tuple[type[BaseModel], ...] = (
 # topic -> (key, message models, description)
 TOPICS: dict[str, tuple[str, tuple[type[BaseModel], ...], str]] = {
     "scans": ("venue_id", (ScanBatch,), "Pseudonymised scans, batched per venue."),
-    "cases": ("case_id", (CaseReported, CaseWithdrawn), "Reported and withdrawn cases (F0)."),
+    "cases": ("case_id | event_id", (CaseReported, CaseWithdrawn, ExposureDeclared,
+                                     ExposureWithdrawn),
+              "Reported and withdrawn cases (F0), declared and withdrawn venue exposure events."),
     "contacts": (
         "venue_id",
         (ContactBatch,),

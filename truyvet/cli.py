@@ -26,6 +26,12 @@ from schemas.venues import VenueKind
 from services.core.config import IngestSettings
 from services.core.tokens import ISSUABLE_ROLES
 from truyvet.audit_command import audit
+from truyvet.exposure_command import (
+    ExposureCommandError,
+    declare_event,
+    set_venue_alerts_paused,
+    withdraw_event,
+)
 from truyvet.registry_commands import (
     CommandError,
     add_token,
@@ -237,6 +243,49 @@ def run_audit(args: argparse.Namespace, settings: IngestSettings) -> int:
     return audit(settings, args.since, as_json=args.json, console=console)
 
 
+def _exposure_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="declare an exposure event (again, to correct it)")
+    add.add_argument("--id", dest="event_id", required=True, help="the event's id")
+    add.add_argument("--venue", required=True, help="the venue's id")
+    add.add_argument("--start", required=True, type=_since, help="window start (ISO 8601)")
+    add.add_argument("--end", required=True, type=_since, help="window end (ISO 8601)")
+    add.add_argument("--message", default="", help="shown to the people alerted")
+    add.add_argument("--action", dest="ask", default="inform",
+                     choices=["inform", "test", "isolate"], help="what they are asked to do")
+    add.add_argument("--min-presence", type=int, default=0, metavar="SECONDS",
+                     help="least overlap with the window that alerts (default 0: any)")
+    add.add_argument("--with-contacts", action="store_true",
+                     help="also alert the contacts of those present, after their presence")
+    withdraw = actions.add_parser("withdraw", help="withdraw an event and all its alerts")
+    withdraw.add_argument("event_id")
+    actions.add_parser("pause", help="stop sending venue alerts (events are still held)")
+    actions.add_parser("resume", help="send venue alerts again, everything held included")
+
+
+def run_exposure(args: argparse.Namespace, settings: IngestSettings) -> int:
+    if args.action in ("pause", "resume"):
+        set_venue_alerts_paused(settings.shared(), args.action == "pause")
+        console.print(f"venue alerts {args.action}d (the alerts workers see it within "
+                      f"{settings.exposure_recheck_s:g} s)")
+        return EXIT_OK
+    if args.action == "withdraw":
+        withdraw_event(settings.shared(), args.event_id)
+        console.print(f"exposure event {args.event_id} withdrawn")
+        return EXIT_OK
+    try:
+        declared = declare_event(
+            settings.shared(), event_id=args.event_id, venue_id=args.venue, start=args.start,
+            end=args.end, message=args.message, action=args.ask,
+            min_presence_s=args.min_presence, with_contacts=args.with_contacts)
+    except ExposureCommandError as exc:
+        errors.print(f"error: {exc}")
+        return EXIT_USAGE
+    console.print(f"exposure event {declared.event_id} declared at {declared.venue_id}, "
+                  f"{declared.start.isoformat()} to {declared.end.isoformat()}")
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("up", "start the local stack (Kafka, ClickHouse, services); idempotent", run_up),
     Command("down", "stop what `up` started", run_down),
@@ -255,6 +304,8 @@ COMMANDS: tuple[Command, ...] = (
             _trace_arguments),
     Command("audit", "who reported, withdrew and read per-person data since a time",
             run_audit, _audit_arguments),
+    Command("exposure", "venue exposure events (exposure add|withdraw) and the venue alerts' "
+            "kill switch (exposure pause|resume)", run_exposure, _exposure_arguments),
     Command("simulate", "push a synthetic city through the ingest API", run_simulate,
             simulate_arguments),
     Command("demo", "simulate a city, report 3 cases and show their alerts", run_demo,

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
         default="-2:1.0,-1:1.4,0:1.6,1:1.6,2:1.4,3:1.2,4:1.0,5:0.8,6:0.6",
         max_length=2000,
         pattern=r"^\s*-?\d+\s*:\s*\d+(\.\d+)?\s*(,\s*-?\d+\s*:\s*\d+(\.\d+)?\s*)*$")
+    # How often the alerts worker reads the venue alerts' kill switch and re-traces every open
+    # exposure event (a late visit with no contact at all is found this way).
+    exposure_recheck_s: float = Field(default=5.0, gt=0, le=3600)
     risk_medium_at: float = Field(default=5.0, ge=0, le=100_000)
     risk_high_at: float = Field(default=10.0, ge=0, le=100_000)
     # The tracer holds in memory the scans of this many hours before now (a scan older than

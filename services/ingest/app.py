@@ -24,7 +24,7 @@ from services.ingest.case_log import CaseLog
 from services.ingest.context import IngestContext
 from services.ingest.identifiers import person_id_normaliser
 from services.ingest.publisher import KafkaPublisher
-from services.ingest.routes import cases, health, scans, tokens, venues
+from services.ingest.routes import cases, exposure_events, health, scans, tokens, venues
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -76,7 +76,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES,
                        own_caps=frozenset({"/v1/scans"}), timeout_s=settings.http_body_timeout_s)
-    for module in (health, venues, scans, cases, tokens):
+    for module in (health, venues, scans, cases, exposure_events, tokens):
         app.include_router(module.router)
     _document_raw_body_models(app)
     install_observability(app, "ingest")

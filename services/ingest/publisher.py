@@ -59,6 +59,10 @@ class KafkaPublisher:
     async def publish_case(self, event: CaseReported | CaseWithdrawn) -> None:
         await self._send("cases", event.case_id.encode(), event.model_dump_json().encode())
 
+    async def publish_on_cases(self, key: str, value: bytes) -> None:
+        """An exposure event (declared or withdrawn), keyed by its event id like a case."""
+        await self._send("cases", key.encode(), value)
+
     async def publish_registry(self, record: VenueRecord | TokenRecord) -> None:
         await self._send("registry", record_key(record), record.model_dump_json().encode())
 

@@ -28,6 +28,8 @@ WITH_EXAMPLES = (
     "services.alerts.domain.chain",
     "services.alerts.domain.exposure",
     "services.alerts.domain.model",
+    "services.alerts.domain.risk",
+    "services.alerts.domain.venue_events",
     "services.alerts.domain.window",
     "services.alerts.queries.helpers",
     "services.core.http.forwarded",

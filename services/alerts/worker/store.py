@@ -15,6 +15,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 
 from schemas.venues import MAX_DWELL_LIMIT_S
 from services.alerts.domain import Alert, Case, ContactEdge, Exposure
+from services.alerts.domain.venue_events import VenueEvent, Visit
 from services.core.clickhouse import clickhouse_client, utc, utc_day
 from services.core.config import Settings
 from services.core.metrics import observed_insert
@@ -58,6 +59,26 @@ WHERE venue_id IN %(venues)s
 GROUP BY contact_id
 HAVING argMax(deleted, version) = 0
 """
+
+# The current visits of a venue overlapping a window: `visits` is venue first in its key, and a
+# visit is at most MAX_DWELL_LIMIT_S long, which bounds its start. As EDGES: every version of a
+# visit has the same content, the newest decides whether it is retracted.
+VENUE_VISITS = """
+SELECT visit_id, any(venue_id), any(person_id), toUInt32(any(started_at)),
+       toUInt32(any(ended_at))
+FROM visits
+WHERE venue_id = %(venue)s
+  AND day >= %(since_day)s AND day <= %(until_day)s
+  AND started_at >= %(visits_from)s AND started_at <= %(until)s
+  AND ended_at >= %(since)s
+GROUP BY visit_id
+HAVING argMax(deleted, version) = 0
+"""
+
+EVENTS = (
+    "SELECT event_id, venue_id, toUInt32(started_at), toUInt32(ended_at), message, action,"
+    " min_presence_s, with_contacts, toUInt32(declared_at), status FROM exposure_events FINAL"
+)
 
 CASES = (
     "SELECT case_id, person_id, status, toUInt32(reported_at), toUInt32(onset_at),"
@@ -126,6 +147,41 @@ class AlertStore:
         params = edge_params(persons, visited, since, until)
         rows = self._with_retry(lambda c: c.execute(EDGES, params))
         return [ContactEdge(cid, venue, a, b, int(s), int(e)) for cid, venue, a, b, s, e in rows]
+
+    def visits_at(self, venue_id: str, since: int, until: int) -> list[Visit]:
+        """Every current visit of ``venue_id`` overlapping ``[since, until]``."""
+        visits_from = max(0, since - MAX_DWELL_LIMIT_S)
+        params = {"venue": venue_id, "since_day": utc_day(visits_from),
+                  "until_day": utc_day(until), "visits_from": utc(visits_from),
+                  "until": utc(until), "since": utc(since)}
+        rows = self._with_retry(lambda c: c.execute(VENUE_VISITS, params))
+        return [Visit(vid, venue, person, int(s), int(e)) for vid, venue, person, s, e in rows]
+
+    def write_event(self, event: VenueEvent, status: str, version: int) -> None:
+        row = (event.event_id, event.venue_id, utc(event.start), utc(event.end), event.message,
+               event.action, event.min_presence_s, int(event.with_contacts),
+               utc(event.declared_at), status, version)
+        self._with_retry(lambda c: observed_insert(
+            c, "exposure_events",
+            "INSERT INTO exposure_events (event_id, venue_id, started_at, ended_at, message,"
+            " action, min_presence_s, with_contacts, declared_at, status, version) VALUES",
+            [row]))
+
+    def events(self, event_id: str | None = None) -> list[tuple[VenueEvent, str]]:
+        """Every stored exposure event with its status (``declared``/``withdrawn``)."""
+        query = EVENTS if event_id is None else EVENTS + " WHERE event_id = %(event)s"
+        rows = self._with_retry(lambda c: c.execute(query, {"event": event_id}))
+        return [(VenueEvent(event_id=eid, venue_id=venue, start=int(s), end=int(e),
+                            message=message, action=action, min_presence_s=int(presence),
+                            with_contacts=bool(contacts), declared_at=int(declared)), status)
+                for eid, venue, s, e, message, action, presence, contacts, declared, status
+                in rows]
+
+    def venue_alerts_paused(self) -> bool:
+        """The kill switch of venue alerts: the newest row of ``exposure_switch`` (off if none)."""
+        rows = self._with_retry(lambda c: c.execute(
+            "SELECT paused FROM exposure_switch ORDER BY version DESC LIMIT 1"))
+        return bool(rows and rows[0][0])
 
     def write_case(self, case: Case, status: str, withdrawn_at: int | None, version: int) -> None:
         row = (
