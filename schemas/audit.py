@@ -8,7 +8,8 @@ from pydantic import Field
 
 from schemas.common import Identifier, UtcDateTime, WireModel
 
-AuditRead = Literal["case_alerts", "case_alert", "case_chain", "venue_graph", "open_cases"]
+AuditRead = Literal["case_alerts", "case_alert", "case_chain", "venue_graph", "open_cases",
+                    "event_alerts"]
 
 
 class AuditEntry(WireModel):

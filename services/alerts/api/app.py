@@ -18,6 +18,7 @@ from services.alerts.api.routes import (
     alerts,
     cases,
     dashboard,
+    exposure_events,
     figures,
     health,
     venues,
@@ -89,7 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     _install_read_error_handlers(app)
-    for module in (health, whoami, cases, venues, alerts, figures, dashboard):
+    for module in (health, whoami, cases, exposure_events, venues, alerts, figures, dashboard):
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
     install_observability(app, "alerts")

@@ -107,6 +107,15 @@ class ClickHouseReads:
         return AlertPage(alerts, PageKey(last.degree, epoch(last.exposed_at), last.alert_id,
                                          risk))
 
+    def exposure_event(self, event_id: str) -> tuple[Any, ...] | None:
+        """The stored row of an exposure event (sql.EXPOSURE_EVENT's columns), if any."""
+        rows = self._execute(sql.EXPOSURE_EVENT, {"event_id": event_id})
+        return rows[0] if rows else None
+
+    def event_alerts(self, event_id: str, limit: int) -> list[tuple[Any, ...]]:
+        """The current alerts of an exposure event, as sql.EVENT_ALERTS's rows."""
+        return self._execute(sql.EVENT_ALERTS, {"event_id": event_id, "limit": limit})
+
     def chain_alerts(self, case_id: str) -> list[Alert]:
         """Every current alert of the case without its exposures, as the chain needs them."""
         params = {"case_id": case_id, "limit": sql.MAX_CHAIN_ALERTS}
@@ -228,6 +237,12 @@ class AlertsQueries:
                          limit: int, by_risk: bool = False) -> AlertPage:
         return await self._run(
             lambda reads: reads.alert_page(case_id, which, after, limit, by_risk))
+
+    async def exposure_event(self, event_id: str) -> tuple[Any, ...] | None:
+        return await self._run(lambda reads: reads.exposure_event(event_id))
+
+    async def event_alerts(self, event_id: str, limit: int) -> list[tuple[Any, ...]]:
+        return await self._run(lambda reads: reads.event_alerts(event_id, limit))
 
     async def chain_alerts(self, case_id: str) -> list[Alert]:
         return await self._run(lambda reads: reads.chain_alerts(case_id))

@@ -231,3 +231,26 @@ WHERE database = %(db)s AND table = 'audit' AND active
 # partitioned by day); the audit log's day partitions are dropped whole.
 PURGE_CASES = "ALTER TABLE cases DELETE WHERE reported_at < toDateTime(%(cutoff)s)"
 PURGE_ALERTS = "ALTER TABLE alerts DELETE WHERE created_at < toDateTime(%(cutoff)s)"
+
+EXPOSURE_EVENT = """
+SELECT event_id, venue_id, started_at, ended_at, message, action, min_presence_s,
+       with_contacts, declared_at, status
+FROM exposure_events FINAL
+WHERE event_id = %(event_id)s
+"""
+
+# An exposure event's alerts are stored like a case's, under its event id (rule 11).
+EVENT_ALERTS = """
+SELECT alert_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
+       created_at, risk_score, risk_level
+FROM (
+    SELECT alert_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
+           created_at, risk_score, risk_level, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(event_id)s
+)
+WHERE deleted = 0
+ORDER BY degree, exposed_at, alert_id
+LIMIT %(limit)s
+"""
+MAX_EVENT_ALERTS = 100_000
