@@ -26,6 +26,7 @@ WITH_EXAMPLES = (
     "services.alerts.api.stream",
     "services.alerts.domain.alert_diff",
     "services.alerts.domain.chain",
+    "services.alerts.domain.clusters",
     "services.alerts.domain.exposure",
     "services.alerts.domain.model",
     "services.alerts.domain.risk",
