@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from schemas.alerts import Alert
 from schemas.audit import AuditEntry
 from schemas.cases import CaseIn, CaseReported, CaseWithdrawn
+from schemas.clusters import ClusterMessage
 from schemas.derived import ContactBatch, VisitChange
 from schemas.errors import DeadLetter, Problem
 from schemas.exposure_events import ExposureDeclared, ExposureEventIn, ExposureWithdrawn
@@ -46,6 +47,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     VisitChange,
     ContactBatch,
     Alert,
+    ClusterMessage,
     AuditEntry,
     DeadLetter,
     Problem,
@@ -63,6 +65,8 @@ TOPICS: dict[str, tuple[str, tuple[type[BaseModel], ...], str]] = {
         "Contact edges derived by the tracer, with retractions.",
     ),
     "alerts": ("person_id", (Alert,), "F1/F2 alerts and their retractions (op=retract)."),
+    "clusters": ("venue_id", (ClusterMessage,), "Venues where several open cases were present "
+                 "within days (rule 12), updated as they grow, shrink or dissolve."),
     "audit": ("case_id", (AuditEntry,), "Every read of per-person data: who, what, when, how "
               "many people."),
     "dead-letter": (

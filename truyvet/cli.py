@@ -28,6 +28,7 @@ from services.core.tokens import ISSUABLE_ROLES
 from truyvet.audit_command import audit
 from truyvet.exposure_command import (
     ExposureCommandError,
+    confirm_cluster,
     declare_event,
     set_venue_alerts_paused,
     withdraw_event,
@@ -259,6 +260,13 @@ def _exposure_arguments(parser: argparse.ArgumentParser) -> None:
                      help="also alert the contacts of those present, after their presence")
     withdraw = actions.add_parser("withdraw", help="withdraw an event and all its alerts")
     withdraw.add_argument("event_id")
+    confirm = actions.add_parser("confirm-cluster",
+                                 help="declare the exposure event of a detected cluster")
+    confirm.add_argument("cluster_id")
+    confirm.add_argument("--message", default="")
+    confirm.add_argument("--action", dest="ask", default="test",
+                         choices=["inform", "test", "isolate"])
+    confirm.add_argument("--with-contacts", action="store_true")
     actions.add_parser("pause", help="stop sending venue alerts (events are still held)")
     actions.add_parser("resume", help="send venue alerts again, everything held included")
 
@@ -268,6 +276,15 @@ def run_exposure(args: argparse.Namespace, settings: IngestSettings) -> int:
         set_venue_alerts_paused(settings.shared(), args.action == "pause")
         console.print(f"venue alerts {args.action}d (the alerts workers see it within "
                       f"{settings.exposure_recheck_s:g} s)")
+        return EXIT_OK
+    if args.action == "confirm-cluster":
+        try:
+            declared = confirm_cluster(settings.shared(), args.cluster_id, message=args.message,
+                                       action=args.ask, with_contacts=args.with_contacts)
+        except ExposureCommandError as exc:
+            errors.print(f"error: {exc}")
+            return EXIT_USAGE
+        console.print(f"exposure event {declared.event_id} declared at {declared.venue_id}")
         return EXIT_OK
     if args.action == "withdraw":
         withdraw_event(settings.shared(), args.event_id)

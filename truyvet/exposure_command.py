@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from schemas.common import utc_now
 from schemas.exposure_events import ExposureDeclared, ExposureEventIn, ExposureWithdrawn
-from services.core.clickhouse import clickhouse_client
+from services.core.clickhouse import clickhouse_client, utc
 from services.core.config import Settings
 from services.core.kafka_connection import kafka_options
 
@@ -41,6 +41,26 @@ def declare_event(settings: Settings, *, event_id: str, venue_id: str, start: da
     declared = ExposureDeclared(**body.model_dump(), declared_at=utc_now())
     _send(settings, event_id, declared.model_dump_json().encode())
     return declared
+
+
+def confirm_cluster(settings: Settings, cluster_id: str, *, message: str = "",
+                    action: str = "test", with_contacts: bool = False) -> ExposureDeclared:
+    """Declare the exposure event of a cluster (event id ``cluster-<cluster_id>``): its venue,
+    from the first of its cases' visits to the start of the last plus the default dwell."""
+    client = clickhouse_client(settings)
+    try:
+        rows = client.execute(
+            "SELECT venue_id, toUInt32(started_at), toUInt32(ended_at) FROM (SELECT venue_id,"
+            " started_at, ended_at, deleted FROM clusters FINAL WHERE cluster_id = %(c)s)"
+            " WHERE deleted = 0", {"c": cluster_id})
+    finally:
+        client.disconnect()
+    if not rows:
+        raise ExposureCommandError(f"no current cluster {cluster_id!r}")
+    venue_id, start, end = rows[0]
+    return declare_event(settings, event_id=f"cluster-{cluster_id}", venue_id=venue_id,
+                         start=utc(int(start)), end=utc(int(end) + settings.default_dwell_s),
+                         message=message, action=action, with_contacts=with_contacts)
 
 
 def withdraw_event(settings: Settings, event_id: str) -> ExposureWithdrawn:

@@ -18,7 +18,8 @@ from schemas.venues import MAX_DWELL_LIMIT_S
 from services.core.production import is_loopback, secret_problems
 
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
-TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry", "audit")
+TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry", "audit",
+               "clusters")
 DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - public defaults, refused in production
 
@@ -111,6 +112,8 @@ class Settings(BaseSettings):
     # How often the alerts worker reads the venue alerts' kill switch and re-traces every open
     # exposure event (a late visit with no contact at all is found this way).
     exposure_recheck_s: float = Field(default=5.0, gt=0, le=3600)
+    # How often the alerts worker owning `cases` partition 0 looks for clusters (rule 12).
+    cluster_check_s: float = Field(default=10.0, gt=0, le=3600)
     risk_medium_at: float = Field(default=5.0, ge=0, le=100_000)
     risk_high_at: float = Field(default=10.0, ge=0, le=100_000)
     # The tracer holds in memory the scans of this many hours before now (a scan older than

@@ -1,5 +1,6 @@
 """Venue exposure events through the real Kafka and ClickHouse equal the brute-force rule 11:
-late visits after the declaration, a correction, a withdrawal, and the kill switch."""
+late visits after the declaration, a correction, a withdrawal, and the kill switch; clusters
+(rule 12) found, grown, dissolved by withdrawn cases and confirmed into an exposure event."""
 
 from __future__ import annotations
 
@@ -9,23 +10,33 @@ from pathlib import Path
 
 import pytest
 
+from schemas.clusters import ClusterMessage
 from schemas.exposure_events import ExposureDeclared
+from services.alerts.domain.model import Case
 from services.core.clickhouse import clickhouse_client, utc
 from services.core.config import Settings
 from tests.reference.exposure import ReferenceEdge
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.reference.venue_events import ReferenceEvent, ReferenceVisit, reference_venue_alerts
 from tests.support.citygen import messy_day
+from tests.support.kafka_read import read_topic
 from tests.support.pipeline import (
     alerts_from_topic,
     mixed_venues,
+    report_case,
     settings_with_venues,
     stored_alert_row_counts,
     stored_alerts,
+    withdraw_case,
 )
 from tests.support.processes import ServiceProcess, wait_for
 from tests.support.scan_topic import produce_messages
-from truyvet.exposure_command import declare_event, set_venue_alerts_paused, withdraw_event
+from truyvet.exposure_command import (
+    confirm_cluster,
+    declare_event,
+    set_venue_alerts_paused,
+    withdraw_event,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +49,7 @@ HOUR = 3600
 def pipeline(stack: Settings,
              tmp_path: Path) -> Iterator[tuple[Settings, dict[str, ServiceProcess]]]:
     settings = settings_with_venues(stack, tmp_path, VENUES).model_copy(
-        update={"exposure_recheck_s": 0.5})
+        update={"exposure_recheck_s": 0.5, "cluster_check_s": 0.5})
     workers = {
         "tracer": ServiceProcess("services.tracer", settings, tmp_path / "tracer.log"),
         "alerts": ServiceProcess("services.alerts.worker", settings, tmp_path / "alerts.log"),
@@ -126,3 +137,55 @@ def test_exposure_events_equal_the_reference_in_any_order(pipeline) -> None:
     for event_id, w in want.items():
         assert folded.get(event_id, set()) == w
     assert stored_alert_row_counts(settings) == []
+
+
+def stored_clusters(settings: Settings) -> list[tuple[str, str, tuple[str, ...]]]:
+    rows = clickhouse_client(settings).execute(
+        "SELECT cluster_id, venue_id, case_ids FROM (SELECT cluster_id, venue_id, case_ids,"
+        " deleted FROM clusters FINAL) WHERE deleted = 0")
+    return sorted((cid, venue, tuple(cases)) for cid, venue, cases in rows)
+
+
+def test_a_cluster_is_found_grows_dissolves_and_confirms_into_an_exposure_event(
+        pipeline) -> None:
+    settings, workers = pipeline
+    now = int(time.time())
+    start = now - 40 * HOUR
+    day = messy_day(43, venues=list(VENUES), people=120, start=start, hours=30)
+    visits = reference_visits(day.scans, VENUES)
+    contacts = reference_contacts(day.scans, VENUES)
+    for wave in day.waves:
+        produce_messages(settings, wave)
+    # F0s who visited the busy venue only (so no other venue is a cluster): their whole stay
+    # is in their infectious window (onset before the day began).
+    at_busy = sorted({v.person for v in visits if v.venue_id == BUSY}
+                     - {v.person for v in visits if v.venue_id != BUSY})
+    assert len(at_busy) >= 4
+    cases = [Case(case_id=f"cl-{i}", person=p, onset_at=start, reported_at=now - 60)
+             for i, p in enumerate(at_busy[:4])]
+    for case in cases[:3]:  # an "other" venue's rule: 3 cases within 7 days
+        report_case(settings, case)
+    wait_for(lambda: [c for _, _, c in stored_clusters(settings)] == [("cl-0", "cl-1", "cl-2")],
+             90, "the cluster of three cases", 0.5)
+    ((cluster_id, venue, _),) = stored_clusters(settings)
+    assert venue == BUSY
+    report_case(settings, cases[3])  # it grows, under the same id
+    wait_for(lambda: stored_clusters(settings) == [
+        (cluster_id, BUSY, ("cl-0", "cl-1", "cl-2", "cl-3"))], 60, "the cluster to grow", 0.5)
+
+    declared = confirm_cluster(settings, cluster_id, message="Ổ dịch", action="test")
+    want = {declared.event_id: expected(declared, visits, contacts)}
+    assert want[declared.event_id]
+    wait_for_alerts(settings, want, workers)
+
+    withdraw_case(settings, "cl-3")  # it shrinks
+    wait_for(lambda: stored_clusters(settings) == [(cluster_id, BUSY, ("cl-0", "cl-1", "cl-2"))],
+             60, "the cluster to shrink", 0.5)
+    withdraw_case(settings, "cl-2")  # two cases left: no cluster
+    wait_for(lambda: stored_clusters(settings) == [], 60, "the cluster to dissolve", 0.5)
+    messages = [ClusterMessage.model_validate_json(v)
+                for _, v, _, _ in read_topic(settings, settings.topic("clusters"))]
+    assert [(m.op.value, len(m.case_ids)) for m in messages] == [
+        ("upsert", 3), ("upsert", 4), ("upsert", 3), ("retract", 3)]
+    assert {m.cluster_id for m in messages} == {cluster_id}
+    assert messages[0].visitors >= 3

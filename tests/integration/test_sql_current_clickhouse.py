@@ -157,3 +157,30 @@ def test_contact_graph_reads_hide_retracted_contacts(current: Any) -> None:
         bind(alert_queries.CONTACTS, {"venue_id": "v9", "day": date(2026, 11, 20), "limit": 10}),
     )
     assert [(r[1], r[2]) for r in found] == [("a", "b")]
+
+
+def test_venue_and_person_visit_reads_hide_retracted_visits(current: Any) -> None:
+    visit = (
+        "INSERT INTO visits (day, venue_id, person_id, started_at, ended_at, visit_id, deleted,"
+        " version) VALUES "
+    )
+    t = "toDateTime('2026-11-22 10:00:00', 'UTC')"
+    u = "toDateTime('2026-11-22 11:00:00', 'UTC')"
+    current.query(visit + f"('2026-11-22', 'ev', 'q1', {t}, {u}, 'x1', 0, 1)")
+    current.query(visit + f"('2026-11-22', 'ev', 'q2', {t}, {u}, 'x2', 0, 1)")
+    current.query(visit + f"('2026-11-22', 'ev', 'q2', {t}, {u}, 'x2', 1, 2)")  # retracted
+    since = int(datetime(2026, 11, 22, 9, tzinfo=UTC).timestamp())
+    until = int(datetime(2026, 11, 22, 12, tzinfo=UTC).timestamp())
+    visits_from = since - alert_store.MAX_DWELL_LIMIT_S
+    at_venue = rows(current, bind(alert_store.VENUE_VISITS, {
+        "venue": "ev", "since_day": date(2026, 11, 21), "until_day": date(2026, 11, 22),
+        "visits_from": datetime.fromtimestamp(visits_from, UTC),
+        "until": datetime.fromtimestamp(until, UTC), "since": datetime.fromtimestamp(since, UTC)}))
+    assert [r[:3] for r in at_venue] == [["x1", "ev", "q1"]]
+    of_people = rows(current, bind(alert_store.PERSON_VISITS,
+                                   alert_store.visited_params({"q1", "q2"}, since, until)))
+    assert [r[:3] for r in of_people] == [["x1", "ev", "q1"]]
+    current.query("INSERT INTO clusters (cluster_id, venue_id, venue_kind, started_at, ended_at,"
+                  f" case_ids, visit_ids, visitors, detected_at, deleted, version) VALUES ('k1',"
+                  f" 'ev', 'other', {t}, {u}, ['c1', 'c2'], ['x1'], 3, {t}, 0, 1)")
+    assert [r[0] for r in rows(current, alert_store.CLUSTERS)] == ["k1"]

@@ -48,6 +48,7 @@ from services.alerts.domain import AlertChanges, AlertEngine, DomainError
 from services.alerts.domain.risk import RiskWeights
 from services.alerts.domain.venue_engine import EventEngine
 from services.alerts.domain.venue_events import VenueEvent
+from services.alerts.worker.clusters import ClusterWatch
 from services.alerts.worker.store import AlertStore
 from services.alerts.worker.venues import VenueCopy
 from services.alerts.worker.wire import alert_message, case_of, event_of
@@ -98,6 +99,8 @@ class AlertsWorker:
         # Venue exposure events (rule 11), beside the cases; on the same partitions of `cases`.
         self.events = EventEngine(settings.max_degree, risk)
         self.venue_alerts_paused = False  # the kill switch, read from ClickHouse on a timer
+        self.clusters = ClusterWatch(self.store)
+        self.clusters_topic = settings.topic("clusters")
         # Its own store (own connection): it runs beside the batch loop.
         self.venues = VenueCopy(settings, AlertStore(settings))
         self._take, self._gather_s, self._fetch_wait_ms = take, gather_s, fetch_wait_ms
@@ -147,6 +150,7 @@ class AlertsWorker:
         timers = [asyncio.create_task(every(HEARTBEAT_EVERY_S, self._heartbeat)),
                   asyncio.create_task(every(CLOSE_OLD_CASES_EVERY_S, self._close_old_cases)),
                   asyncio.create_task(every(s.exposure_recheck_s, self._recheck_events)),
+                  asyncio.create_task(every(s.cluster_check_s, self._look_for_clusters)),
                   asyncio.create_task(self.venues.run(), name="venue-copy")]
         try:
             await self._heartbeat()
@@ -344,9 +348,13 @@ class AlertsWorker:
             self.venue_alerts_paused = paused
             if paused:
                 return
-            for event_id in sorted(self.events.events):
-                await self._retrace_event(event_id)
-            await self._acknowledged()
+            event_ids = sorted(self.events.events)
+        # One event at a time, letting the batch loop in between: a new case or declaration
+        # waits for one re-trace at most, not for all of them.
+        for event_id in event_ids:
+            async with self._lock:
+                if event_id in self.events.events and not self.venue_alerts_paused:
+                    await self._retrace_event(event_id)
 
     # ------------------------------------------------------------------ steps
 
@@ -523,6 +531,28 @@ class AlertsWorker:
         OPEN_CASES.set(len(self.engine.cases))
         if self.cases is not None:
             await record_lag(self.cases, self.group_id)
+
+    async def _look_for_clusters(self) -> None:
+        """The owner of ``cases`` partition 0 publishes what changed in the clusters (rule 12):
+        to the ``clusters`` topic first, acknowledged, then to ClickHouse."""
+        async with self._lock:
+            if 0 not in self._held:
+                self.clusters.forget()
+                return
+            since = _now() - self.settings.retention_s
+            changes = await self._off_loop(lambda: self.clusters.look(since))
+            if not changes:
+                return
+            now = _now()
+            for change in changes:
+                await self._send(self.clusters_topic, change.cluster.venue_id.encode(),
+                                 change.message(now))
+            await self._acknowledged()
+            rows = [(c.cluster, c.kind, c.visitors, now, c.deleted) for c in changes]
+            await self._off_loop(lambda: self.store.write_clusters(rows, self._next()))
+            self.clusters.published(changes)
+            log.info("clusters: %d found or changed, %d dissolved",
+                     sum(not c.deleted for c in changes), sum(c.deleted for c in changes))
 
     async def _close_old_cases(self) -> None:
         async with self._lock:

@@ -15,6 +15,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 
 from schemas.venues import MAX_DWELL_LIMIT_S
 from services.alerts.domain import Alert, Case, ContactEdge, Exposure
+from services.alerts.domain.clusters import CasePresence, Cluster
 from services.alerts.domain.venue_events import VenueEvent, Visit
 from services.core.clickhouse import clickhouse_client, utc, utc_day
 from services.core.config import Settings
@@ -73,6 +74,30 @@ WHERE venue_id = %(venue)s
   AND ended_at >= %(since)s
 GROUP BY visit_id
 HAVING argMax(deleted, version) = 0
+"""
+
+# The visits of some persons (cases' F0s) that may meet their windows, newest version each.
+PERSON_VISITS = """
+SELECT visit_id, any(venue_id), any(person_id), toUInt32(any(started_at)),
+       toUInt32(any(ended_at))
+FROM visits_by_person
+WHERE person_id IN %(persons)s
+  AND day >= %(since_day)s
+  AND started_at >= %(visits_from)s AND started_at <= %(until)s
+  AND ended_at >= %(since)s
+GROUP BY visit_id
+HAVING argMax(deleted, version) = 0
+"""
+
+VENUE_KINDS = """
+SELECT venue_id, argMax(kind, version) FROM venues WHERE venue_id IN %(venues)s GROUP BY venue_id
+"""
+
+CLUSTERS = """
+SELECT cluster_id, venue_id, toUInt32(started_at), toUInt32(ended_at), case_ids, visit_ids
+FROM (SELECT cluster_id, venue_id, started_at, ended_at, case_ids, visit_ids, deleted
+      FROM clusters FINAL)
+WHERE deleted = 0
 """
 
 EVENTS = (
@@ -176,6 +201,48 @@ class AlertStore:
                             with_contacts=bool(contacts), declared_at=int(declared)), status)
                 for eid, venue, s, e, message, action, presence, contacts, declared, status
                 in rows]
+
+    def case_presences(self, reported_since: int) -> list[CasePresence]:
+        """The visits of every open case's F0 that meet the case's infectious window."""
+        cases = [case for case, status in self._cases()
+                 if status == "reported" and case.reported_at >= reported_since]
+        if not cases:
+            return []
+        since = min(c.window.start for c in cases)
+        until = max(c.window.end for c in cases)
+        params = visited_params({c.person for c in cases}, since, until)
+        rows = self._with_retry(lambda c: c.execute(PERSON_VISITS, params))
+        cases_of: dict[str, list[Case]] = {}
+        for case in cases:
+            cases_of.setdefault(case.person, []).append(case)
+        return [CasePresence(case.case_id, venue, vid, int(s), int(e), case.window.start,
+                             case.window.end)
+                for vid, venue, person, s, e in rows for case in cases_of.get(person, [])
+                if int(s) <= case.window.end and int(e) >= case.window.start]
+
+    def venue_kinds(self, venues: set[str]) -> dict[str, str]:
+        if not venues:
+            return {}
+        rows = self._with_retry(lambda c: c.execute(VENUE_KINDS, {"venues": tuple(venues)}))
+        return {venue: kind for venue, kind in rows}
+
+    def clusters(self) -> list[Cluster]:
+        """The clusters last published, not dissolved."""
+        rows = self._with_retry(lambda c: c.execute(CLUSTERS))
+        return [Cluster(cid, venue, int(s), int(e), tuple(cases), tuple(visits))
+                for cid, venue, s, e, cases, visits in rows]
+
+    def write_clusters(self, rows: list[tuple[Cluster, str, int, int, bool]],
+                       version: int) -> None:
+        """Clusters as (cluster, venue kind, visitors, detected_at, deleted) rows."""
+        values = [(c.cluster_id, c.venue_id, kind, utc(c.start), utc(c.end), list(c.case_ids),
+                   list(c.visit_ids), visitors, utc(detected), int(deleted), version)
+                  for c, kind, visitors, detected, deleted in rows]
+        if values:
+            self._with_retry(lambda c: observed_insert(
+                c, "clusters",
+                "INSERT INTO clusters (cluster_id, venue_id, venue_kind, started_at, ended_at,"
+                " case_ids, visit_ids, visitors, detected_at, deleted, version) VALUES", values))
 
     def venue_alerts_paused(self) -> bool:
         """The kill switch of venue alerts: the newest row of ``exposure_switch`` (off if none)."""
