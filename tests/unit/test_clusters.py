@@ -33,7 +33,7 @@ def presences(draw: st.DrawFn) -> list[CasePresence]:
     return found
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(given=presences(), min_cases=st.integers(min_value=2, max_value=3),
        window_days=st.integers(min_value=1, max_value=8),
        min_presence_s=st.sampled_from([0, 1800]))
