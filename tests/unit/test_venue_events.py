@@ -153,3 +153,19 @@ def test_bad_events_are_refused(fields: dict[str, object], message: str) -> None
              **fields}
     with pytest.raises(InvalidVenueEventError, match=message):
         VenueEvent(**given)  # type: ignore[arg-type]
+
+
+def test_the_audit_lists_exposure_declarations_and_withdrawals() -> None:
+    from datetime import UTC, datetime
+
+    from schemas.exposure_events import ExposureDeclared, ExposureWithdrawn
+    from truyvet.audit_command import _case_line
+
+    at = datetime(2026, 12, 3, 8, tzinfo=UTC)
+    declared = ExposureDeclared(event_id="ev1", venue_id="bar", start=at, end=at.replace(hour=9),
+                                declared_at=at, declared_by="tok1")
+    withdrawn = ExposureWithdrawn(event_id="ev1", withdrawn_at=at, withdrawn_by="tok2")
+    lines = [line for message in (declared, withdrawn)
+             for line in _case_line(message.model_dump_json().encode(), 0)]
+    assert [(x.what, x.token_id, x.case_id) for x in lines] == [
+        ("declare exposure event", "tok1", "ev1"), ("withdraw exposure event", "tok2", "ev1")]
