@@ -9,7 +9,8 @@ from pydantic import Field
 from schemas.common import Identifier, UtcDateTime, WireModel
 
 AuditRead = Literal["case_alerts", "case_alert", "case_chain", "venue_graph", "open_cases",
-                    "case_contacts", "person_status", "follow_up", "follow_up_history"]
+                    "case_contacts", "person_status", "follow_up", "follow_up_history",
+                    "event_alerts"]
 
 
 class AuditEntry(WireModel):

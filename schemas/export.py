@@ -17,9 +17,11 @@ from pydantic import BaseModel
 from schemas.alerts import Alert
 from schemas.audit import AuditEntry
 from schemas.cases import CaseIn, CaseReported, CaseWithdrawn
+from schemas.clusters import ClusterMessage
 from schemas.derived import ContactBatch, VisitChange
 from schemas.directory import DirectoryEntry
 from schemas.errors import DeadLetter, Problem
+from schemas.exposure_events import ExposureDeclared, ExposureEventIn, ExposureWithdrawn
 from schemas.registry import TokenRecord, VenueRecord
 from schemas.scans import ScanBatch, ScanIn, ScanReceipt
 from schemas.venues import VenueCreate, VenueCreated, VenuePublic
@@ -35,6 +37,9 @@ MODELS: tuple[type[BaseModel], ...] = (
     CaseIn,
     CaseReported,
     CaseWithdrawn,
+    ExposureEventIn,
+    ExposureDeclared,
+    ExposureWithdrawn,
     VenueCreate,
     VenuePublic,
     VenueCreated,
@@ -43,6 +48,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     VisitChange,
     ContactBatch,
     Alert,
+    ClusterMessage,
     AuditEntry,
     DirectoryEntry,
     DeadLetter,
@@ -52,13 +58,17 @@ MODELS: tuple[type[BaseModel], ...] = (
 # topic -> (key, message models, description)
 TOPICS: dict[str, tuple[str, tuple[type[BaseModel], ...], str]] = {
     "scans": ("venue_id", (ScanBatch,), "Pseudonymised scans, batched per venue."),
-    "cases": ("case_id", (CaseReported, CaseWithdrawn), "Reported and withdrawn cases (F0)."),
+    "cases": ("case_id | event_id", (CaseReported, CaseWithdrawn, ExposureDeclared,
+                                     ExposureWithdrawn),
+              "Reported and withdrawn cases (F0), declared and withdrawn venue exposure events."),
     "contacts": (
         "venue_id",
         (ContactBatch,),
         "Contact edges derived by the tracer, with retractions.",
     ),
     "alerts": ("person_id", (Alert,), "F1/F2 alerts and their retractions (op=retract)."),
+    "clusters": ("venue_id", (ClusterMessage,), "Venues where several open cases were present "
+                 "within days (rule 12), updated as they grow, shrink or dissolve."),
     "audit": ("case_id", (AuditEntry,), "Every read of per-person data: who, what, when, how "
               "many people."),
     "directory": ("pseudonym", (DirectoryEntry,), "Compacted, bounded by the retention horizon: "
@@ -100,6 +110,9 @@ FLOWS: dict[str, tuple[str, tuple[tuple[str, str | None], ...]]] = {
                     (("operators", None),)),
     "directory": ("services/ingest, the first time a day it sees a person (sealed identifier)",
                   (("services/alerts worker, copying it to ClickHouse", "truyvet-directory"),)),
+    "clusters": ("services/alerts worker (the one owning cases partition 0)",
+                 (("services/alerts worker, copying it to ClickHouse", None),
+                  ("health authorities' tools, in a group of their own", None))),
     "registry": ("services/ingest (POST /v1/venues, tokens) and the `truyvet` CLI",
                  (("every service, from the beginning", None),)),
 }

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from schemas.cases import CaseReported, CaseWithdrawn
+from schemas.exposure_events import ExposureDeclared, ExposureWithdrawn
 from services.alerts.queries import ClickHouseReads, StoreUnavailableError
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
@@ -26,7 +27,8 @@ from services.core.kafka_connection import kafka_options
 EXIT_OK = 0
 EXIT_FAILED = 1
 
-_CASE_EVENT = TypeAdapter[CaseReported | CaseWithdrawn](CaseReported | CaseWithdrawn)
+_CaseTopicEvent = CaseReported | CaseWithdrawn | ExposureDeclared | ExposureWithdrawn
+_CASE_EVENT = TypeAdapter[_CaseTopicEvent](_CaseTopicEvent)
 
 
 @dataclass(frozen=True)
@@ -111,4 +113,10 @@ def _case_line(value: bytes | None, timestamp_ms: int) -> list[AuditLine]:
     at = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
     if isinstance(event, CaseReported):
         return [AuditLine(at, event.reported_by or "", "report", event.case_id)]
+    if isinstance(event, ExposureDeclared):
+        return [AuditLine(at, event.declared_by or "", "declare exposure event", event.event_id,
+                          subject=event.venue_id)]
+    if isinstance(event, ExposureWithdrawn):
+        return [AuditLine(at, event.withdrawn_by or "", "withdraw exposure event",
+                          event.event_id)]
     return [AuditLine(at, event.withdrawn_by or "", "withdraw", event.case_id)]

@@ -31,6 +31,13 @@ from services.core.tokens import ISSUABLE_ROLES
 from truyvet.audit_command import audit
 from truyvet.case_commands import case_body, report_case, withdraw_case
 from truyvet.directory_commands import OpenError, generate_key, open_contacts, read_keys
+from truyvet.exposure_command import (
+    ExposureCommandError,
+    confirm_cluster,
+    declare_event,
+    set_venue_alerts_paused,
+    withdraw_event,
+)
 from truyvet.messages import validation_lines
 from truyvet.registry_commands import (
     CommandError,
@@ -390,6 +397,67 @@ def run_contacts(args: argparse.Namespace, settings: IngestSettings) -> int:
     return EXIT_OK if opened.opened or not opened.rows else EXIT_FAILED
 
 
+def _exposure_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="declare an exposure event (again, to correct it)")
+    add.add_argument("--id", dest="event_id", required=True, help="the event's id")
+    add.add_argument("--venue", required=True, help="the venue's id")
+    add.add_argument("--start", required=True, type=_since, help="window start (ISO 8601)")
+    add.add_argument("--end", required=True, type=_since, help="window end (ISO 8601)")
+    add.add_argument("--message", default="", help="shown to the people alerted")
+    add.add_argument("--action", dest="ask", default="inform",
+                     choices=["inform", "test", "isolate"], help="what they are asked to do")
+    add.add_argument("--min-presence", type=int, default=0, metavar="SECONDS",
+                     help="least overlap with the window that alerts (default 0: any)")
+    add.add_argument("--with-contacts", action="store_true",
+                     help="also alert the contacts of those present, after their presence")
+    withdraw = actions.add_parser("withdraw", help="withdraw an event and all its alerts")
+    withdraw.add_argument("event_id", help="the event's id")
+    confirm = actions.add_parser("confirm-cluster",
+                                 help="declare the exposure event of a detected cluster")
+    confirm.add_argument("cluster_id", help="the cluster's id (from the clusters topic or table)")
+    confirm.add_argument("--message", default="", help="shown to the people alerted")
+    confirm.add_argument("--action", dest="ask", default="test",
+                         choices=["inform", "test", "isolate"],
+                         help="what they are asked to do (default: test)")
+    confirm.add_argument("--with-contacts", action="store_true",
+                         help="also alert the contacts of those present, after their presence")
+    actions.add_parser("pause", help="stop sending venue alerts (events are still held)")
+    actions.add_parser("resume", help="send venue alerts again, everything held included")
+
+
+def run_exposure(args: argparse.Namespace, settings: IngestSettings) -> int:
+    if args.action in ("pause", "resume"):
+        set_venue_alerts_paused(settings.shared(), args.action == "pause")
+        console.print(f"venue alerts {args.action}d (the alerts workers see it within "
+                      f"{settings.exposure_recheck_s:g} s)")
+        return EXIT_OK
+    if args.action == "confirm-cluster":
+        try:
+            declared = confirm_cluster(settings.shared(), args.cluster_id, message=args.message,
+                                       action=args.ask, with_contacts=args.with_contacts)
+        except ExposureCommandError as exc:
+            errors.print(f"error: {exc}")
+            return EXIT_USAGE
+        console.print(f"exposure event {declared.event_id} declared at {declared.venue_id}")
+        return EXIT_OK
+    if args.action == "withdraw":
+        withdraw_event(settings.shared(), args.event_id)
+        console.print(f"exposure event {args.event_id} withdrawn")
+        return EXIT_OK
+    try:
+        declared = declare_event(
+            settings.shared(), event_id=args.event_id, venue_id=args.venue, start=args.start,
+            end=args.end, message=args.message, action=args.ask,
+            min_presence_s=args.min_presence, with_contacts=args.with_contacts)
+    except ExposureCommandError as exc:
+        errors.print(f"error: {exc}")
+        return EXIT_USAGE
+    console.print(f"exposure event {declared.event_id} declared at {declared.venue_id}, "
+                  f"{declared.start.isoformat()} to {declared.end.isoformat()}")
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("up", "start the local stack (Kafka, ClickHouse, services); idempotent", run_up,
             _up_arguments),
@@ -415,6 +483,8 @@ COMMANDS: tuple[Command, ...] = (
             run_authority, _authority_arguments),
     Command("contacts", "open an exported contact list (contacts open FILE --key KEYFILE)",
             run_contacts, _contacts_arguments),
+    Command("exposure", "venue exposure events (exposure add|withdraw) and the venue alerts' "
+            "kill switch (exposure pause|resume)", run_exposure, _exposure_arguments),
     Command("simulate", "push a synthetic city through the ingest API", run_simulate,
             simulate_arguments),
     Command("demo", "simulate a city, report 3 cases and show their alerts", run_demo,

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
 TOPIC_NAMES = ("scans", "cases", "contacts", "alerts", "dead-letter", "registry", "audit",
-               "directory")
+               "directory", "clusters")
 DAY_S = 86_400
 _DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - public defaults, refused in production
 
@@ -150,6 +150,20 @@ class Settings(BaseSettings):
     max_dwell_s: int = Field(default=12 * 3600, ge=60, le=MAX_DWELL_LIMIT_S)
     min_overlap_s: int = Field(default=15 * 60, ge=1, le=86_400)
     max_degree: int = Field(default=2, ge=1, le=6)
+    # Risk per alert (services/alerts/domain/risk.py): transmission risk weights by whole days
+    # since the case's onset, as `day:weight` pairs (Corona-Warn-App's values by default), and
+    # the weighted exposure minutes at which an alert's risk is medium and high.
+    risk_day_weights: str = Field(
+        default="-2:1.0,-1:1.4,0:1.6,1:1.6,2:1.4,3:1.2,4:1.0,5:0.8,6:0.6",
+        max_length=2000,
+        pattern=r"^\s*-?\d+\s*:\s*\d+(\.\d+)?\s*(,\s*-?\d+\s*:\s*\d+(\.\d+)?\s*)*$")
+    # How often the alerts worker reads the venue alerts' kill switch and re-traces every open
+    # exposure event (a late visit with no contact at all is found this way).
+    exposure_recheck_s: float = Field(default=5.0, gt=0, le=3600)
+    # How often the alerts worker owning `cases` partition 0 looks for clusters (rule 12).
+    cluster_check_s: float = Field(default=10.0, gt=0, le=3600)
+    risk_medium_at: float = Field(default=5.0, ge=0, le=100_000)
+    risk_high_at: float = Field(default=10.0, ge=0, le=100_000)
     # The tracer holds in memory the scans of this many hours before now (a scan older than
     # that is traced against ClickHouse): at least twice the longest visit, so that a visit and
     # everything it can meet are held whole while its scans still arrive on time.
@@ -287,6 +301,23 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             env[f"TRUYVET_{name.upper()}"] = str(value)
         return env
+
+    @model_validator(mode="after")
+    def _risk_thresholds_ordered(self) -> Settings:
+        if self.risk_medium_at > self.risk_high_at:
+            raise ValueError("TRUYVET_RISK_MEDIUM_AT must not be above TRUYVET_RISK_HIGH_AT")
+        return self
+
+    @property
+    def risk_weights(self) -> dict[int, float]:
+        """``risk_day_weights`` as {day since onset: weight}.
+
+        Example:
+            >>> Settings(risk_day_weights="-1:0.5, 0:1.5").risk_weights
+            {-1: 0.5, 0: 1.5}
+        """
+        pairs = (item.split(":") for item in _comma_list(self.risk_day_weights))
+        return {int(day): float(weight) for day, weight in pairs}
 
     @property
     def retention(self) -> timedelta:

@@ -28,7 +28,7 @@ from services.ingest.context import IngestContext
 from services.ingest.directory import DirectorySealer
 from services.ingest.identifiers import person_id_normaliser
 from services.ingest.publisher import KafkaPublisher
-from services.ingest.routes import cases, health, people, scans, tokens, venues
+from services.ingest.routes import cases, exposure_events, health, people, scans, tokens, venues
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES,
                        own_caps=frozenset({"/v1/scans"}), timeout_s=settings.http_body_timeout_s)
-    for module in (health, venues, scans, cases, people, tokens):
+    for module in (health, venues, scans, cases, exposure_events, people, tokens):
         app.include_router(module.router)
     _document_raw_body_models(app)
     install_api_conventions(app, "ingest")

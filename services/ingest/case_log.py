@@ -30,6 +30,7 @@ class ReportedCases:
 
     def __init__(self) -> None:
         self._ids: set[str] = set()
+        self._events: set[str] = set()  # exposure events ever declared (rule 11)
         self.skipped = 0
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
@@ -39,6 +40,10 @@ class ReportedCases:
         except orjson.JSONDecodeError:
             self.skipped += 1
             return
+        if isinstance(event, dict) and isinstance(event.get("event_id"), str):
+            if event.get("kind") == "exposure_declared":
+                self._events.add(event["event_id"])
+            return
         case_id = event.get("case_id") if isinstance(event, dict) else None
         if not isinstance(case_id, str):
             self.skipped += 1
@@ -47,6 +52,12 @@ class ReportedCases:
 
     def add(self, case_id: str) -> None:
         self._ids.add(case_id)
+
+    def add_event(self, event_id: str) -> None:
+        self._events.add(event_id)
+
+    def declared(self, event_id: str) -> bool:
+        return event_id in self._events
 
     def __contains__(self, case_id: object) -> bool:
         return case_id in self._ids
@@ -68,3 +79,9 @@ class CaseLog(TopicFollower):
         if case_id not in self.reported:
             await self.refresh()  # reported a moment ago through another replica?
         return case_id in self.reported
+
+    async def was_declared(self, event_id: str) -> bool:
+        """Whether the exposure event ``event_id`` was ever declared, on any replica."""
+        if not self.reported.declared(event_id):
+            await self.refresh()
+        return self.reported.declared(event_id)

@@ -78,6 +78,9 @@ class KafkaPublisher:
             if isinstance(exc, OutOfOrderSequenceNumber):
                 await self._replace(producer)
             raise PublishUnavailableError("Kafka did not acknowledge the directory") from exc
+    async def publish_on_cases(self, key: str, value: bytes) -> None:
+        """An exposure event (declared or withdrawn), keyed by its event id like a case."""
+        await self._send("cases", key.encode(), value)
 
     async def publish_registry(self, record: VenueRecord | TokenRecord) -> None:
         await self._send("registry", record_key(record), record.model_dump_json().encode())

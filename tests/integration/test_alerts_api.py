@@ -139,6 +139,18 @@ def paged_rows() -> list[tuple[Any, ...]]:
     return rows
 
 
+RISKY = "case-risky"
+# (name, degree, exposed minute, risk_score, risk_level): ties on the score, in several degrees.
+RISKY_ALERTS = [("r0", 1, 0, 4.5, "low"), ("r1", 1, 10, 21.0, "high"),
+                ("r2", 2, 5, 21.0, "high"), ("r3", 1, 20, 7.25, "medium"),
+                ("r4", 2, 1, 0.0, "low"), ("r5", 1, 30, 21.0, "high")]
+
+
+def risky_rows() -> list[tuple[Any, ...]]:
+    return [(*alert_row(RISKY, name, degree, minute, "r1" if degree == 2 else None, "cafe-1"),
+             score, level) for name, degree, minute, score, level in RISKY_ALERTS]
+
+
 CONTACT_ROWS = [
     contact_row(GRAPH_VENUE, "ann", "bob", 0, 30),
     contact_row(GRAPH_VENUE, "ann", "bob", 40, 55),
@@ -162,6 +174,7 @@ def write_rows(settings: Settings) -> None:
                 (WITHDRAWN, person("f9"), "reported", at(-60), None, at(600), None, None, 1),
                 (WITHDRAWN, person("f9"), "withdrawn", at(-60), None, at(600), None, at(700), 2),
                 (PAGED, person("f0"), "reported", at(-60), None, at(600), None, None, 1),
+                (RISKY, person("f0"), "reported", at(-60), None, at(600), None, None, 1),
             ],
         )
         # Separate inserts, as separate worker batches would be: FINAL must merge across parts.
@@ -171,6 +184,10 @@ def write_rows(settings: Settings) -> None:
                 " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
                 [row],
             )
+        client.execute(
+            "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
+            " via_person_id, venue_ids, exposures, created_at, deleted, version, risk_score,"
+            " risk_level) VALUES", risky_rows())
         for row in CONTACT_ROWS:
             client.execute(
                 "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
@@ -229,6 +246,8 @@ def test_alerts_are_exactly_the_latest_non_retracted_rows_of_the_case(api: Alert
                        "end": iso(at(40))}],
         "exposure_count": 1,
         "created_at": iso(at(600)),
+        "risk_score": 0.0,  # written without one (before risk levels): reads as 0, low
+        "risk_level": "low",
     }
     assert body["next_cursor"] is None
     dan = by_person[seen("dan")]
@@ -404,6 +423,24 @@ def test_the_chain_comes_a_page_of_f1_branches_at_a_time(api: AlertsUnderTest) -
     assert all(b["children"] == [] for b in shallow["chain"]["children"])
 
 
+def test_alerts_sort_by_risk_on_request_a_page_at_a_time(api: AlertsUnderTest) -> None:
+    with api.client("authority") as http:
+        by_degree = http.get(f"/v1/cases/{RISKY}/alerts").json()["alerts"]
+        paged = pages(http, f"/v1/cases/{RISKY}/alerts", "alerts", limit=2, sort="risk")
+        degree_cursor = http.get(f"/v1/cases/{RISKY}/alerts",
+                                 params={"limit": 2}).json()["next_cursor"]
+        mixed = http.get(f"/v1/cases/{RISKY}/alerts",
+                         params={"sort": "risk", "cursor": degree_cursor})
+    by_risk = [a for p in paged for a in p["alerts"]]
+    # Riskiest first; ties as the default order (degree, then exposure).
+    assert [a["alert_id"].rsplit("-", 1)[1] for a in by_risk] == ["r1", "r5", "r2", "r3", "r0",
+                                                                  "r4"]
+    assert [(a["risk_score"], a["risk_level"]) for a in by_risk[:4]] == [
+        (21.0, "high"), (21.0, "high"), (21.0, "high"), (7.25, "medium")]
+    assert [a["degree"] for a in by_degree] == [1, 1, 1, 1, 2, 2]
+    assert mixed.status_code == 422 and mixed.json()["error"] == "invalid_cursor"
+
+
 @pytest.mark.parametrize("params", [{"limit": 10, "page": 2}, {"cursor": "bm9wZQ"},
                                     {"cursor": "not base64!"}, {"limit": 0},
                                     {"degree": 9}, {"exposed_since": "2026-11-20T08:00:00"}])
@@ -544,8 +581,9 @@ def test_the_dashboard_reads_aggregates_with_no_pseudonym_and_small_counts_suppr
     body = answer.json()
     assert body["open_cases"]["cases"] is None
     assert re.search(r"[0-9a-f]{64}", answer.text) is None, "a pseudonym reached the dashboard"
-    # Two open cases (CASE, PAGED): fewer than 5, suppressed; their 6 F1 alerts are shown.
-    assert body["open_cases"]["count"] is None and body["open_cases"]["f1"] == 6
+    # Three open cases (CASE, PAGED, RISKY): fewer than 5, suppressed; their 10 F1 alerts
+    # are shown.
+    assert body["open_cases"]["count"] is None and body["open_cases"]["f1"] == 10
     assert all(k["alerts"] is None or k["alerts"] >= 5 for k in body["alerts_by_venue_kind"])
     with api.client("authority") as http:
         listed = http.get("/v1/figures").json()["open_cases"]["cases"]

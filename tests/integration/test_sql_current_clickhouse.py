@@ -122,6 +122,26 @@ def test_a_page_of_alerts_counts_and_caps_exposures_on_current_clickhouse(curren
     assert len(head) == alert_queries.EXPOSURES_SHOWN
 
 
+def test_a_page_of_alerts_in_risk_order_on_current_clickhouse(current: Any) -> None:
+    at = "toDateTime('2026-11-20 10:00:00', 'UTC')"
+    insert = (
+        "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at, via_person_id,"
+        " venue_ids, exposures, created_at, deleted, version, risk_score, risk_level) VALUES "
+    )
+    for alert_id, score in (("a1", 4.5), ("a2", 21.0), ("a3", 7.25)):
+        current.query(insert + f"('c8', '{alert_id}', 'p2', 1, {at}, '', ['v'], '[]', {at}, 0,"
+                      f" 1, {score}, 'low')")
+    params = {"case_id": "c8", "degree_min": 1, "degree_max": 6, "since": 0,
+              "until": 2**32 - 1, "after_degree": 0, "after_at": 0, "after_id": "",
+              "after_risk": 2**62, "limit": 10}
+    found = rows(current, bind(alert_queries.ALERT_PAGE_BY_RISK, params))
+    assert [(r[0], float(r[10])) for r in found] == [("a2", 21.0), ("a3", 7.25), ("a1", 4.5)]
+    after = rows(current, bind(alert_queries.ALERT_PAGE_BY_RISK,
+                               {**params, "after_risk": 725, "after_degree": 1,
+                                "after_at": 1795168800, "after_id": "a3"}))
+    assert [r[0] for r in after] == ["a1"]
+
+
 def test_contact_graph_reads_hide_retracted_contacts(current: Any) -> None:
     insert = (
         "INSERT INTO contacts (day, venue_id, started_at, ended_at, contact_id, person_a,"
@@ -192,3 +212,29 @@ def test_a_venues_hours_count_its_own_distinct_scans_on_current_clickhouse(curre
         "until": int(until.timestamp()), "until_day": until.date()}))
     hour = int(datetime(2026, 11, 20, 1, tzinfo=UTC).timestamp())
     assert found == [[str(hour), "3", "2"]]  # e1 replayed counts once; v8 is not in it
+
+def test_venue_and_person_visit_reads_hide_retracted_visits(current: Any) -> None:
+    visit = (
+        "INSERT INTO visits (day, venue_id, person_id, started_at, ended_at, visit_id, deleted,"
+        " version) VALUES "
+    )
+    t = "toDateTime('2026-11-22 10:00:00', 'UTC')"
+    u = "toDateTime('2026-11-22 11:00:00', 'UTC')"
+    current.query(visit + f"('2026-11-22', 'ev', 'q1', {t}, {u}, 'x1', 0, 1)")
+    current.query(visit + f"('2026-11-22', 'ev', 'q2', {t}, {u}, 'x2', 0, 1)")
+    current.query(visit + f"('2026-11-22', 'ev', 'q2', {t}, {u}, 'x2', 1, 2)")  # retracted
+    since = int(datetime(2026, 11, 22, 9, tzinfo=UTC).timestamp())
+    until = int(datetime(2026, 11, 22, 12, tzinfo=UTC).timestamp())
+    visits_from = since - alert_store.MAX_DWELL_LIMIT_S
+    at_venue = rows(current, bind(alert_store.VENUE_VISITS, {
+        "venue": "ev", "since_day": date(2026, 11, 21), "until_day": date(2026, 11, 22),
+        "visits_from": datetime.fromtimestamp(visits_from, UTC),
+        "until": datetime.fromtimestamp(until, UTC), "since": datetime.fromtimestamp(since, UTC)}))
+    assert [r[:3] for r in at_venue] == [["x1", "ev", "q1"]]
+    of_people = rows(current, bind(alert_store.PERSON_VISITS,
+                                   alert_store.visited_params({"q1", "q2"}, since, until)))
+    assert [r[:3] for r in of_people] == [["x1", "ev", "q1"]]
+    current.query("INSERT INTO clusters (cluster_id, venue_id, venue_kind, started_at, ended_at,"
+                  f" case_ids, visit_ids, visitors, detected_at, deleted, version) VALUES ('k1',"
+                  f" 'ev', 'other', {t}, {u}, ['c1', 'c2'], ['x1'], 3, {t}, 0, 1)")
+    assert [r[0] for r in rows(current, alert_store.CLUSTERS)] == ["k1"]

@@ -6,7 +6,7 @@ each must get. ``test_access.py`` is parametrized from :data:`ACCESS`, and
 Roles: ``none`` (no ``Authorization``), ``bogus`` (a well-formed but unknown token), ``venue``
 (venue A's key, on venue A), ``other-venue`` (venue B's key, on venue A), and the ``dashboard``,
 ``authority``, ``notifier`` and ``admin`` tokens. ``{venue}`` is venue A, ``{case}`` a reported
-case, ``{alert}`` its alert; a venue graph is asked for the day and case of that alert.
+case, ``{alert}`` its alert, ``{event}`` a declared exposure event; a venue graph is asked for the day and case of that alert.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ ACCESS: tuple[Endpoint, ...] = (
     _row("ingest", "POST", "/v1/cases",                       401, 401, 403, 403, 403, 202, 403, 403),
     _row("ingest", "DELETE", "/v1/cases/{case}",              401, 401, 403, 403, 403, 202, 403, 403),
     _row("ingest", "POST", "/v1/people/status",               401, 401, 403, 403, 403, 200, 403, 403),
+    _row("ingest", "POST", "/v1/exposure-events",             401, 401, 403, 403, 403, 202, 403, 403),
+    _row("ingest", "DELETE", "/v1/exposure-events/{event}",   401, 401, 403, 403, 403, 202, 403, 403),
     _row("ingest", "POST", "/v1/tokens",                      401, 401, 403, 403, 403, 403, 403, 201),
     _row("alerts", "GET", "/healthz",                         200, 200, 200, 200, 200, 200, 200, 200),
     _row("alerts", "GET", "/readyz",                           200, 200, 200, 200, 200, 200, 200, 200),
@@ -69,6 +71,7 @@ ACCESS: tuple[Endpoint, ...] = (
     _row("alerts", "GET", "/v1/cases/{case}/contacts.csv",    401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/cases/{case}/contacts.json",   401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "POST", "/v1/pseudonyms/status",           401, 401, 403, 403, 403, 200, 403, 403),
+    _row("alerts", "GET", "/v1/exposure-events/{event}/alerts", 401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/venues/{venue}/graph",         401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/venues/{venue}/graph.graphml", 401, 401, 403, 403, 403, 200, 403, 403),
     _row("alerts", "GET", "/v1/alerts/stream",                401, 401, 403, 403, 403, 403, 200, 403),

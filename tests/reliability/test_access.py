@@ -89,6 +89,8 @@ class World:
     venue_b: dict[str, str]
     case_id: str
     withdrawable: str  # reported too: the table's DELETE withdraws it, not the module's case
+    event_id: str = ""  # a declared exposure event at venue A
+    event_gone: str = ""  # declared too: the table's DELETE withdraws it
     alert_id: str = ""  # the case's F1 alert, once the worker made it
     f0_raw: str = ""  # the raw ids of the case's F0 and its one F1
     f1_raw: str = ""
@@ -136,24 +138,37 @@ def world(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 "onset_at": (now() - timedelta(days=1)).isoformat(),
                 "reported_at": now().isoformat()})
             assert answer.status_code == 202, answer.text
+            world.event_id, world.event_gone = f"acc-ev-{suffix}", f"acc-ev-gone-{suffix}"
+            for event_id in (world.event_id, world.event_gone):
+                answer = authority.post("/v1/exposure-events", json=event_body(
+                    event_id, venue_a["venue_id"]))
+                assert answer.status_code == 202, answer.text
 
         def alerted() -> bool:
             with deployment.http("alerts", deployment.tokens[Role.AUTHORITY]) as authority:
                 answer = authority.get(f"/v1/cases/{world.case_id}/alerts")
+                event = authority.get(f"/v1/exposure-events/{world.event_id}/alerts")
             if answer.status_code == 200 and len(answer.json()["alerts"]) == 1:
                 world.alert_id = answer.json()["alerts"][0]["alert_id"]
-            return bool(world.alert_id)
+            return bool(world.alert_id) and event.status_code == 200
 
         wait_while_running(alerted, 120, "the case's F1 alert", deployment.processes)
         yield world
 
 
+def event_body(event_id: str, venue_id: str) -> dict[str, object]:
+    return {"event_id": event_id, "venue_id": venue_id,
+            "start": (now() - timedelta(hours=2)).isoformat(), "end": now().isoformat()}
+
+
 def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[str, object]]:
     """The path and request arguments of one call: a body every role could have sent."""
     venue_id = world.venue_a["venue_id"]
-    path = endpoint.path.format(venue=venue_id, case=world.case_id, alert=world.alert_id)
+    path = endpoint.path.format(venue=venue_id, case=world.case_id, alert=world.alert_id,
+                                event=world.event_id)
     if endpoint.method == "DELETE":  # a case of its own: the module's case stays reported
         path = path.replace(world.case_id, world.withdrawable)
+        path = path.replace(world.event_id, world.event_gone)
     bodies: dict[str, object] = {
         "/v1/venues": {"name": "Access test", "kind": "shop"},
         "/v1/qr/verify": {"payload": world.venue_a["qr_payload"]},
@@ -164,6 +179,7 @@ def request_for(world: World, endpoint: Endpoint, role: str) -> tuple[str, dict[
         "/v1/tokens": {"role": "dashboard", "label": "access test"},
         "/v1/people/status": {"person_id": raw_person()},
         "/v1/pseudonyms/status": {"pseudonym": "0" * 64},
+        "/v1/exposure-events": event_body(f"acc-ev-{uuid.uuid4().hex[:8]}", venue_id),
     }
     args: dict[str, object] = {}
     if endpoint.path in bodies:
@@ -201,7 +217,8 @@ def test_the_table_covers_every_operation_either_service_documents(world: World)
         with world.deployment.http(service) as http:
             spec = http.get("/openapi.json").json()
         documented = {(method.upper(), path.replace("{venue_id}", "{venue}")
-                       .replace("{case_id}", "{case}").replace("{alert_id}", "{alert}"))
+                       .replace("{case_id}", "{case}").replace("{alert_id}", "{alert}")
+                       .replace("{event_id}", "{event}"))
                       for path, operations in spec["paths"].items() for method in operations}
         tabled = {(e.method, e.path) for e in ACCESS if e.service == service}
         assert documented <= tabled, f"{service}: add these to access_table.ACCESS"

@@ -28,6 +28,7 @@ TOPIC_PARTITIONS: Mapping[str, int] = MappingProxyType(
         "registry": 1,  # venues, keys and tokens: small, compacted, read whole at start-up
         "audit": 1,  # who read which per-person data: small, in the order it happened
         "directory": 4,  # sealed identifiers keyed by pseudonym, compacted
+        "clusters": 1,  # venues becoming clusters: few, in the order found
     }
 )
 
@@ -78,6 +79,8 @@ def topic_configs(name: str, settings: Settings) -> dict[str, str]:
         "cases": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
         "alerts": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
         "audit": {"cleanup.policy": "delete", "retention.ms": audit_ms, "retention.bytes": "-1"},
+        "clusters": {"cleanup.policy": "delete", "retention.ms": audit_ms,
+                     "retention.bytes": "-1"},
         "dead-letter": {
             "cleanup.policy": "delete",
             "retention.ms": str(DEAD_LETTER_RETENTION_DAYS * _DAY_MS),

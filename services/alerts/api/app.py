@@ -19,6 +19,7 @@ from services.alerts.api.routes import (
     cases,
     contacts,
     dashboard,
+    exposure_events,
     figures,
     funnel,
     health,
@@ -94,8 +95,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     _install_read_error_handlers(app)
-    for module in (health, whoami, cases, contacts, people, venues, visitors, alerts, figures,
-                   funnel, dashboard):
+    for module in (health, whoami, cases, contacts, people, exposure_events, venues, visitors,
+                   alerts, figures, funnel, dashboard):
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
     install_api_conventions(app, "alerts")

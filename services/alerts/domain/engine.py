@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from services.alerts.domain.alert_diff import diff_alerts
 from services.alerts.domain.exposure import EdgesOf, trace_case
 from services.alerts.domain.model import Alert, Case, ContactEdge
+from services.alerts.domain.risk import DEFAULT_RISK, RiskWeights, scored
 
 DAY_S = 86_400
 
@@ -63,9 +64,11 @@ class AlertChanges:
 class AlertEngine:
     """Open cases, their published alerts, and an index from persons to the cases they touch."""
 
-    def __init__(self, max_degree: int, retention_s: int) -> None:
+    def __init__(self, max_degree: int, retention_s: int,
+                 risk: RiskWeights = DEFAULT_RISK) -> None:
         self.max_degree = max_degree
         self.retention_s = retention_s
+        self.risk = risk
         self.cases: dict[str, OpenCase] = {}
         self._cases_of_person: dict[str, set[str]] = {}
 
@@ -109,7 +112,8 @@ class AlertEngine:
     def recompute(self, case_id: str, edges_of: EdgesOf, now: int) -> AlertChanges:
         open_case = self.cases[case_id]
         edges_of = self._with_purged_exposures(open_case, edges_of, now)
-        fresh = trace_case(open_case.case, edges_of, self.max_degree)
+        fresh = scored(trace_case(open_case.case, edges_of, self.max_degree), open_case.case,
+                       self.risk)
         upserts, retractions = diff_alerts(open_case.alerts, fresh)
         self._unindex(open_case)
         changes = AlertChanges(

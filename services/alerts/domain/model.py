@@ -143,3 +143,6 @@ class Alert:
     via_person: str | None
     venue_ids: tuple[str, ...]
     exposures: tuple[Exposure, ...]
+    # Set by services.alerts.domain.risk once the search is done: weighted exposure minutes.
+    risk_score: float = 0.0
+    risk_level: str = "low"

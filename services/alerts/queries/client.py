@@ -66,6 +66,10 @@ class TooManyContactsError(ValueError):
     """The venue-day has more contacts than one graph is built from."""
 
 
+RISK_ABOVE_ALL = 2**62
+"""A risk cursor above every score: the first page in risk order."""
+
+
 class ClickHouseReads:
     """Blocking reads over one clickhouse-driver client, which must not be shared by threads."""
 
@@ -86,21 +90,35 @@ class ClickHouseReads:
         return alert_of_row(rows[0]) if rows else None
 
     def alert_page(self, case_id: str, which: AlertFilter, after: PageKey | None,
-                   limit: int) -> AlertPage:
+                   limit: int, by_risk: bool = False) -> AlertPage:
         """Up to ``limit`` of the case's current alerts after ``after``, each with its first
-        :data:`~services.alerts.queries.sql.EXPOSURES_SHOWN` exposures."""
-        start = after or PageKey(0, 0, "")
+        :data:`~services.alerts.queries.sql.EXPOSURES_SHOWN` exposures; riskiest first with
+        ``by_risk`` (``after`` then holds a risk)."""
+        start = after or PageKey(0, 0, "", RISK_ABOVE_ALL if by_risk else None)
         params = {"case_id": case_id, "degree_min": which.degree_min,
                   "degree_max": which.degree_max, "since": which.since, "until": which.until,
                   "after_degree": start.degree, "after_at": start.exposed_at,
                   "after_id": start.alert_id, "limit": limit + 1}
+        if by_risk:
+            params["after_risk"] = RISK_ABOVE_ALL if start.risk is None else start.risk
         # One row more than the page tells "the last page" from "exactly a page left".
-        rows = self._execute(sql.ALERT_PAGE, params)
+        rows = self._execute(sql.ALERT_PAGE_BY_RISK if by_risk else sql.ALERT_PAGE, params)
         alerts = tuple(alert_of_row(row) for row in rows[:limit])
         if len(rows) <= limit:
             return AlertPage(alerts, None)
         last = alerts[-1]
-        return AlertPage(alerts, PageKey(last.degree, epoch(last.exposed_at), last.alert_id))
+        risk = round(last.risk_score * 100) if by_risk else None
+        return AlertPage(alerts, PageKey(last.degree, epoch(last.exposed_at), last.alert_id,
+                                         risk))
+
+    def exposure_event(self, event_id: str) -> tuple[Any, ...] | None:
+        """The stored row of an exposure event (sql.EXPOSURE_EVENT's columns), if any."""
+        rows = self._execute(sql.EXPOSURE_EVENT, {"event_id": event_id})
+        return rows[0] if rows else None
+
+    def event_alerts(self, event_id: str, limit: int) -> list[tuple[Any, ...]]:
+        """The current alerts of an exposure event, as sql.EVENT_ALERTS's rows."""
+        return self._execute(sql.EVENT_ALERTS, {"event_id": event_id, "limit": limit})
 
     def chain_alerts(self, case_id: str) -> list[Alert]:
         """Every current alert of the case without its exposures, as the chain needs them."""
@@ -291,8 +309,15 @@ class AlertsQueries:
         return await self._run(lambda reads: reads.alert(case_id, alert_id))
 
     async def alert_page(self, case_id: str, which: AlertFilter, after: PageKey | None,
-                         limit: int) -> AlertPage:
-        return await self._run(lambda reads: reads.alert_page(case_id, which, after, limit))
+                         limit: int, by_risk: bool = False) -> AlertPage:
+        return await self._run(
+            lambda reads: reads.alert_page(case_id, which, after, limit, by_risk))
+
+    async def exposure_event(self, event_id: str) -> tuple[Any, ...] | None:
+        return await self._run(lambda reads: reads.exposure_event(event_id))
+
+    async def event_alerts(self, event_id: str, limit: int) -> list[tuple[Any, ...]]:
+        return await self._run(lambda reads: reads.event_alerts(event_id, limit))
 
     async def chain_alerts(self, case_id: str) -> list[Alert]:
         return await self._run(lambda reads: reads.chain_alerts(case_id))

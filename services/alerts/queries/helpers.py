@@ -104,9 +104,13 @@ def encode_cursor(key: PageKey) -> str:
     Example:
         >>> cursor = encode_cursor(PageKey(2, 1763625600, "5f0c"))
         >>> decode_cursor(cursor)
-        PageKey(degree=2, exposed_at=1763625600, alert_id='5f0c')
+        PageKey(degree=2, exposed_at=1763625600, alert_id='5f0c', risk=None)
+        >>> decode_cursor(encode_cursor(PageKey(1, 1763625600, "5f0c", risk=2150))).risk
+        2150
     """
     text = f"{key.degree}:{key.exposed_at}:{key.alert_id}"
+    if key.risk is not None:
+        text = f"r{key.risk}:{text}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -126,10 +130,12 @@ def decode_cursor(cursor: str) -> PageKey:
         found = None
     if found is None or len(cursor) > _MAX_CURSOR:
         raise BadCursorError(f"not a cursor of this service: {cursor[:80]!r}")
-    return PageKey(int(found["degree"]), int(found["at"]), found["alert_id"])
+    risk = int(found["risk"]) if found["risk"] is not None else None
+    return PageKey(int(found["degree"]), int(found["at"]), found["alert_id"], risk)
 
 
-_CURSOR = re.compile(r"(?P<degree>[1-9]):(?P<at>[0-9]{1,10}):(?P<alert_id>[0-9A-Za-z._-]{1,64})",
+_CURSOR = re.compile(r"(?:r(?P<risk>[0-9]{1,12}):)?"
+                     r"(?P<degree>[1-9]):(?P<at>[0-9]{1,10}):(?P<alert_id>[0-9A-Za-z._-]{1,64})",
                      re.ASCII)
 _MAX_CURSOR = 120
 
@@ -152,7 +158,7 @@ def alert_of_row(row: tuple[Any, ...]) -> AlertRecord:
     """The record of a stored alert row: its exposures (all, or the page's first few) and
     how many it has in all."""
     (alert_id, case_id, person_id, degree, exposed_at, via, venue_ids, exposures, count,
-     created_at) = row
+     created_at, *risk) = row
     try:
         parsed = _EXPOSURES.validate_json(exposures)
     except ValidationError as exc:
@@ -168,6 +174,7 @@ def alert_of_row(row: tuple[Any, ...]) -> AlertRecord:
         exposures=tuple(parsed),
         exposure_count=int(count),
         created_at=utc(created_at),
+        **({"risk_score": float(risk[0]), "risk_level": risk[1]} if risk else {}),
     )
 
 

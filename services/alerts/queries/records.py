@@ -55,6 +55,9 @@ class AlertRecord(BaseModel):
     )
     exposure_count: int = Field(description="How many exposures the alert has in all.")
     created_at: datetime
+    risk_score: float = Field(default=0.0, description="Exposure minutes weighted by the "
+                              "case's transmission risk on each day since onset.")
+    risk_level: str = Field(default="low", description="low, medium or high.")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -65,6 +68,7 @@ class PageKey:
     degree: int
     exposed_at: int
     alert_id: str
+    risk: int | None = None  # hundredths of risk_score, in risk order only
 
 
 @dataclass(frozen=True, slots=True)

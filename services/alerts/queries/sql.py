@@ -23,10 +23,10 @@ LIMIT 1
 # that ClickHouse moved before the merge (PREWHERE) could keep a row its retraction replaced.
 ALERTS = """
 SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
-       exposure_count, created_at
+       exposure_count, created_at, risk_score, risk_level
 FROM (
     SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
-           exposures, exposure_count, created_at, deleted
+           exposures, exposure_count, created_at, deleted, risk_score, risk_level
     FROM alerts FINAL
     WHERE case_id = %(case_id)s
 )
@@ -36,10 +36,10 @@ ORDER BY degree, exposed_at, alert_id
 
 ALERT = """
 SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
-       exposure_count, created_at
+       exposure_count, created_at, risk_score, risk_level
 FROM (
     SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
-           exposures, exposure_count, created_at, deleted
+           exposures, exposure_count, created_at, deleted, risk_score, risk_level
     FROM alerts FINAL
     WHERE case_id = %(case_id)s AND alert_id = %(alert_id)s
 )
@@ -72,10 +72,10 @@ MAX_CHAIN_ALERTS = 1_000_000
 # (degrees begin at 1).
 ALERT_PAGE = """
 SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
-       exposures_head, exposure_count, created_at
+       exposures_head, exposure_count, created_at, risk_score, risk_level
 FROM (
     SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
-           exposures_head, exposure_count, created_at, deleted
+           exposures_head, exposure_count, created_at, deleted, risk_score, risk_level
     FROM alerts FINAL
     WHERE case_id = %(case_id)s
 )
@@ -87,6 +87,33 @@ WHERE deleted = 0
            AND (toUInt32(exposed_at) > %(after_at)s
                 OR (toUInt32(exposed_at) = %(after_at)s AND alert_id > %(after_id)s))))
 ORDER BY degree, exposed_at, alert_id
+LIMIT %(limit)s
+"""
+
+# The same page in risk order, riskiest first (then as ALERT_PAGE). The score is kept to
+# hundredths (services/alerts/domain/risk.py), so the cursor holds it exactly as an integer of
+# hundredths. `after_risk` above every score starts at the first alert.
+ALERT_PAGE_BY_RISK = """
+SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+       exposures_head, exposure_count, created_at, risk_score, risk_level
+FROM (
+    SELECT alert_id, case_id, person_id, degree, exposed_at, via_person_id, venue_ids,
+           exposures_head, exposure_count, created_at, deleted, risk_score, risk_level,
+           toInt64(round(risk_score * 100)) AS risk_hundredths
+    FROM alerts FINAL
+    WHERE case_id = %(case_id)s
+)
+WHERE deleted = 0
+  AND degree >= %(degree_min)s AND degree <= %(degree_max)s
+  AND toUInt32(exposed_at) >= %(since)s AND toUInt32(exposed_at) < %(until)s
+  AND (risk_hundredths < %(after_risk)s
+       OR (risk_hundredths = %(after_risk)s
+           AND (degree > %(after_degree)s
+                OR (degree = %(after_degree)s
+                    AND (toUInt32(exposed_at) > %(after_at)s
+                         OR (toUInt32(exposed_at) = %(after_at)s
+                             AND alert_id > %(after_id)s))))))
+ORDER BY risk_hundredths DESC, degree, exposed_at, alert_id
 LIMIT %(limit)s
 """
 
@@ -329,3 +356,26 @@ ORDER BY case_id
 
 # Rule 10: a sealed identifier goes with the retention horizon, like the scans it came with.
 PURGE_DIRECTORY = "ALTER TABLE directory DELETE WHERE sealed_at < toDateTime(%(cutoff)s)"
+
+EXPOSURE_EVENT = """
+SELECT event_id, venue_id, started_at, ended_at, message, action, min_presence_s,
+       with_contacts, declared_at, status
+FROM exposure_events FINAL
+WHERE event_id = %(event_id)s
+"""
+
+# An exposure event's alerts are stored like a case's, under its event id (rule 11).
+EVENT_ALERTS = """
+SELECT alert_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
+       created_at, risk_score, risk_level
+FROM (
+    SELECT alert_id, person_id, degree, exposed_at, via_person_id, venue_ids, exposures,
+           created_at, risk_score, risk_level, deleted
+    FROM alerts FINAL
+    WHERE case_id = %(event_id)s
+)
+WHERE deleted = 0
+ORDER BY degree, exposed_at, alert_id
+LIMIT %(limit)s
+"""
+MAX_EVENT_ALERTS = 100_000

@@ -43,11 +43,16 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.cases import CaseReported, CaseWithdrawn
 from schemas.common import Op
 from schemas.derived import ContactBatch
+from schemas.exposure_events import ExposureDeclared, ExposureWithdrawn
 from services.alerts.domain import AlertChanges, AlertEngine, DomainError
+from services.alerts.domain.risk import RiskWeights
+from services.alerts.domain.venue_engine import EventEngine
+from services.alerts.domain.venue_events import VenueEvent
+from services.alerts.worker.clusters import ClusterWatch
 from services.alerts.worker.directory import DirectoryCopy
 from services.alerts.worker.store import AlertStore
 from services.alerts.worker.venues import VenueCopy
-from services.alerts.worker.wire import alert_message, case_of
+from services.alerts.worker.wire import alert_message, case_of, event_of
 from services.core.config import Settings
 from services.core.deadletter import dead_letter
 from services.core.metrics import (
@@ -77,7 +82,8 @@ T = TypeVar("T")
 SERVICE = "alerts"
 HEARTBEAT_EVERY_S = 5.0
 CLOSE_OLD_CASES_EVERY_S = 3600.0
-_CASE_EVENT = TypeAdapter[CaseReported | CaseWithdrawn](CaseReported | CaseWithdrawn)
+CaseTopicEvent = CaseReported | CaseWithdrawn | ExposureDeclared | ExposureWithdrawn
+_CASE_EVENT = TypeAdapter[CaseTopicEvent](CaseTopicEvent)
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
@@ -89,7 +95,13 @@ class AlertsWorker:
                  fetch_wait_ms: int = 50) -> None:
         self.settings = settings
         self.store = AlertStore(settings)
-        self.engine = AlertEngine(settings.max_degree, settings.retention_s)
+        risk = RiskWeights(settings.risk_weights, settings.risk_medium_at, settings.risk_high_at)
+        self.engine = AlertEngine(settings.max_degree, settings.retention_s, risk)
+        # Venue exposure events (rule 11), beside the cases; on the same partitions of `cases`.
+        self.events = EventEngine(settings.max_degree, risk)
+        self.venue_alerts_paused = False  # the kill switch, read from ClickHouse on a timer
+        self.clusters = ClusterWatch(self.store)
+        self.clusters_topic = settings.topic("clusters")
         # Its own store (own connection): it runs beside the batch loop.
         self.venues = VenueCopy(settings, AlertStore(settings))
         self.directory = DirectoryCopy(settings, AlertStore(settings))
@@ -139,10 +151,13 @@ class AlertsWorker:
         await self.cases.start()
         timers = [asyncio.create_task(every(HEARTBEAT_EVERY_S, self._heartbeat)),
                   asyncio.create_task(every(CLOSE_OLD_CASES_EVERY_S, self._close_old_cases)),
+                  asyncio.create_task(every(s.exposure_recheck_s, self._recheck_events)),
+                  asyncio.create_task(every(s.cluster_check_s, self._look_for_clusters)),
                   asyncio.create_task(self.venues.run(), name="venue-copy"),
                   asyncio.create_task(self.directory.run(), name="directory-copy")]
         try:
             await self._heartbeat()
+            self.venue_alerts_paused = await self._off_loop(self.store.venue_alerts_paused)
             while not self._stopping.is_set():
                 await self._step()
         finally:
@@ -246,6 +261,9 @@ class AlertsWorker:
         except (ValidationError, DomainError, ValueError) as exc:
             await self._dead(record, f"not a case event: {exc}")
             return
+        if isinstance(message, ExposureDeclared | ExposureWithdrawn):
+            await self._exposure_event(record, message)
+            return
         CASE_EVENTS.labels("withdrawn" if isinstance(message, CaseWithdrawn) else "reported").inc()
         if isinstance(message, CaseWithdrawn):
             await self._withdraw(message)
@@ -263,6 +281,7 @@ class AlertsWorker:
 
     async def _contacts(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         persons: set[str] = set()
+        venues: set[str] = set()
         CONTACT_MESSAGES.inc(len(records))
         for record in records:
             try:
@@ -271,9 +290,75 @@ class AlertsWorker:
                 await self._dead(record, f"not a ContactBatch: {exc}")
                 continue
             persons.update(batch.people)
+            venues.add(batch.venue_id)
         for case_id in sorted(self.engine.cases_touched_by(persons)):
             changes = await self._off_loop(partial(self._recompute, case_id))
             await self._publish(changes)
+        # New contacts at an event's venue mean new visits there: re-trace it now rather than
+        # at the next recheck (a visit with no contact is found by the recheck).
+        if not self.venue_alerts_paused:
+            for event_id in sorted(self.events.touched_by(venues, persons)):
+                await self._retrace_event(event_id)
+
+    # ------------------------------------------------------------------ exposure events
+
+    async def _exposure_event(self, record: ConsumerRecord[bytes, bytes],
+                              message: ExposureDeclared | ExposureWithdrawn) -> None:
+        if isinstance(message, ExposureWithdrawn):
+            await self._withdraw_event(message.event_id)
+            return
+        try:
+            event = event_of(message)
+        except DomainError as exc:
+            await self._dead(record, f"not an exposure event: {exc}")
+            return
+        paused = self.venue_alerts_paused
+        changes = await self._off_loop(lambda: self.events.declare(
+            event, self.store.visits_at, self.store.edges_of, _now(), paused=paused))
+        await self._publish(changes, event)
+        await self._off_loop(lambda: self.store.write_event(event, "declared", self._next()))
+
+    async def _withdraw_event(self, event_id: str) -> None:
+        """Retract the event's live alerts, then store it as withdrawn (like a case: the row
+        says the event is closed only once every retraction is stored)."""
+        open_event = self.events.events.get(event_id)
+        if open_event is not None:
+            event = open_event.event
+            changes = self.events.withdraw(event_id)
+        else:
+            stored = await self._off_loop(lambda: self.store.events(event_id))
+            if not stored:
+                log.warning("exposure event %s withdrawn but never declared", event_id)
+                return
+            event = stored[0][0]
+            live = await self._off_loop(lambda: self.store.live_alerts({event_id}))
+            changes = AlertChanges(event_id, retractions=tuple(live.get(event_id, [])))
+        await self._publish(changes, event)
+        await self._off_loop(lambda: self.store.write_event(event, "withdrawn", self._next()))
+
+    async def _retrace_event(self, event_id: str) -> None:
+        open_event = self.events.events[event_id]
+        changes = await self._off_loop(lambda: self.events.recompute(
+            event_id, self.store.visits_at, self.store.edges_of, _now()))
+        await self._publish(changes, open_event.event)
+
+    async def _recheck_events(self) -> None:
+        """Read the kill switch; unless paused, re-trace every open event (a visit that made no
+        contact announces itself nowhere else), publishing what was held back while paused."""
+        paused = await self._off_loop(self.store.venue_alerts_paused)
+        async with self._lock:
+            if paused != self.venue_alerts_paused:
+                log.warning("venue alerts %s", "paused" if paused else "resumed")
+            self.venue_alerts_paused = paused
+            if paused:
+                return
+            event_ids = sorted(self.events.events)
+        # One event at a time, letting the batch loop in between: a new case or declaration
+        # waits for one re-trace at most, not for all of them.
+        for event_id in event_ids:
+            async with self._lock:
+                if event_id in self.events.events and not self.venue_alerts_paused:
+                    await self._retrace_event(event_id)
 
     # ------------------------------------------------------------------ steps
 
@@ -309,14 +394,16 @@ class AlertsWorker:
             lambda: self.store.write_case(case, "withdrawn", withdrawn_at, self._next())
         )
 
-    async def _publish(self, changes: AlertChanges) -> None:
-        """Send one case's changes, wait for the broker's acknowledgement, then store them."""
+    async def _publish(self, changes: AlertChanges, event: VenueEvent | None = None) -> None:
+        """Send one case's (or exposure event's) changes, wait for the broker's
+        acknowledgement, then store them."""
         if not changes:
             return
         key = changes.case_id.encode()
         for op, items in ((Op.UPSERT, changes.upserts), (Op.RETRACT, changes.retractions)):
             for alert, created_at in items:
-                await self._send(self.alerts_topic, key, alert_message(alert, created_at, op))
+                await self._send(self.alerts_topic, key,
+                                 alert_message(alert, created_at, op, event))
         await self._acknowledged()
         rows = [(a, c, False) for a, c in changes.upserts]
         rows += [(a, c, True) for a, c in changes.retractions]
@@ -379,10 +466,22 @@ class AlertsWorker:
                            if self.partition_of(cid) in gained)
         for case, alerts in loaded:
             self.engine.load(case, alerts)
+        events = [event for event, status in await self._off_loop(self.store.events)
+                  if status == "declared" and event.end >= since
+                  and self.partition_of(event.event_id) in gained]
+        self.events.forget(eid for eid in list(self.events.events)
+                           if self.partition_of(eid) in gained)
+        event_alerts = await self._off_loop(
+            lambda: self.store.live_alerts({e.event_id for e in events}))
+        for event in events:
+            self.events.load(event, event_alerts.get(event.event_id, []))
         started = time.monotonic()
         for case, _ in loaded:
             changes = await self._off_loop(partial(self._recompute, case.case_id))
             await self._publish(changes)
+        if not self.venue_alerts_paused:
+            for event in events:
+                await self._retrace_event(event.event_id)
         self._held |= gained
         log.info("took over cases partitions %s: %d open case(s) re-traced in %.1f s",
                  sorted(gained), len(loaded), time.monotonic() - started)
@@ -422,6 +521,8 @@ class AlertsWorker:
             lost = self._held - now
             self.engine.forget(cid for cid in list(self.engine.cases)
                                if self.partition_of(cid) in lost)
+            self.events.forget(eid for eid in list(self.events.events)
+                               if self.partition_of(eid) in lost)
             self._held &= now
             self._gained = now - self._held
             self._committed = {p: o for p, o in self._committed.items() if p in now}
@@ -435,9 +536,32 @@ class AlertsWorker:
         if self.cases is not None:
             await record_lag(self.cases, self.group_id)
 
+    async def _look_for_clusters(self) -> None:
+        """The owner of ``cases`` partition 0 publishes what changed in the clusters (rule 12):
+        to the ``clusters`` topic first, acknowledged, then to ClickHouse."""
+        async with self._lock:
+            if 0 not in self._held:
+                self.clusters.forget()
+                return
+            since = _now() - self.settings.retention_s
+            changes = await self._off_loop(lambda: self.clusters.look(since))
+            if not changes:
+                return
+            now = _now()
+            for change in changes:
+                await self._send(self.clusters_topic, change.cluster.venue_id.encode(),
+                                 change.message(now))
+            await self._acknowledged()
+            rows = [(c.cluster, c.kind, c.visitors, now, c.deleted) for c in changes]
+            await self._off_loop(lambda: self.store.write_clusters(rows, self._next()))
+            self.clusters.published(changes)
+            log.info("clusters: %d found or changed, %d dissolved",
+                     sum(not c.deleted for c in changes), sum(c.deleted for c in changes))
+
     async def _close_old_cases(self) -> None:
         async with self._lock:
             closed = self.engine.close_reported_before(_now() - self.settings.retention_s)
+            closed += self.events.close_ended_before(_now() - self.settings.retention_s)
         if closed:
             log.info("retention: stopped watching %d case(s)", len(closed))
 

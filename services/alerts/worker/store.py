@@ -15,6 +15,8 @@ from clickhouse_driver.errors import Error as ClickHouseError
 
 from schemas.venues import MAX_DWELL_LIMIT_S
 from services.alerts.domain import Alert, Case, ContactEdge, Exposure
+from services.alerts.domain.clusters import CasePresence, Cluster
+from services.alerts.domain.venue_events import VenueEvent, Visit
 from services.core.clickhouse import clickhouse_client, utc, utc_day
 from services.core.config import Settings
 from services.core.metrics import observed_insert
@@ -60,6 +62,50 @@ WHERE venue_id IN %(venues)s
 GROUP BY contact_id
 HAVING argMax(deleted, version) = 0
 """
+
+# The current visits of a venue overlapping a window: `visits` is venue first in its key, and a
+# visit is at most MAX_DWELL_LIMIT_S long, which bounds its start. As EDGES: every version of a
+# visit has the same content, the newest decides whether it is retracted.
+VENUE_VISITS = """
+SELECT visit_id, any(venue_id), any(person_id), toUInt32(any(started_at)),
+       toUInt32(any(ended_at))
+FROM visits
+WHERE venue_id = %(venue)s
+  AND day >= %(since_day)s AND day <= %(until_day)s
+  AND started_at >= %(visits_from)s AND started_at <= %(until)s
+  AND ended_at >= %(since)s
+GROUP BY visit_id
+HAVING argMax(deleted, version) = 0
+"""
+
+# The visits of some persons (cases' F0s) that may meet their windows, newest version each.
+PERSON_VISITS = """
+SELECT visit_id, any(venue_id), any(person_id), toUInt32(any(started_at)),
+       toUInt32(any(ended_at))
+FROM visits_by_person
+WHERE person_id IN %(persons)s
+  AND day >= %(since_day)s
+  AND started_at >= %(visits_from)s AND started_at <= %(until)s
+  AND ended_at >= %(since)s
+GROUP BY visit_id
+HAVING argMax(deleted, version) = 0
+"""
+
+VENUE_KINDS = """
+SELECT venue_id, argMax(kind, version) FROM venues WHERE venue_id IN %(venues)s GROUP BY venue_id
+"""
+
+CLUSTERS = """
+SELECT cluster_id, venue_id, toUInt32(started_at), toUInt32(ended_at), case_ids, visit_ids
+FROM (SELECT cluster_id, venue_id, started_at, ended_at, case_ids, visit_ids, deleted
+      FROM clusters FINAL)
+WHERE deleted = 0
+"""
+
+EVENTS = (
+    "SELECT event_id, venue_id, toUInt32(started_at), toUInt32(ended_at), message, action,"
+    " min_presence_s, with_contacts, toUInt32(declared_at), status FROM exposure_events FINAL"
+)
 
 CASES = (
     "SELECT case_id, person_id, status, toUInt32(reported_at), toUInt32(onset_at),"
@@ -129,6 +175,83 @@ class AlertStore:
         rows = self._with_retry(lambda c: c.execute(EDGES, params))
         return [ContactEdge(cid, venue, a, b, int(s), int(e)) for cid, venue, a, b, s, e in rows]
 
+    def visits_at(self, venue_id: str, since: int, until: int) -> list[Visit]:
+        """Every current visit of ``venue_id`` overlapping ``[since, until]``."""
+        visits_from = max(0, since - MAX_DWELL_LIMIT_S)
+        params = {"venue": venue_id, "since_day": utc_day(visits_from),
+                  "until_day": utc_day(until), "visits_from": utc(visits_from),
+                  "until": utc(until), "since": utc(since)}
+        rows = self._with_retry(lambda c: c.execute(VENUE_VISITS, params))
+        return [Visit(vid, venue, person, int(s), int(e)) for vid, venue, person, s, e in rows]
+
+    def write_event(self, event: VenueEvent, status: str, version: int) -> None:
+        row = (event.event_id, event.venue_id, utc(event.start), utc(event.end), event.message,
+               event.action, event.min_presence_s, int(event.with_contacts),
+               utc(event.declared_at), status, version)
+        self._with_retry(lambda c: observed_insert(
+            c, "exposure_events",
+            "INSERT INTO exposure_events (event_id, venue_id, started_at, ended_at, message,"
+            " action, min_presence_s, with_contacts, declared_at, status, version) VALUES",
+            [row]))
+
+    def events(self, event_id: str | None = None) -> list[tuple[VenueEvent, str]]:
+        """Every stored exposure event with its status (``declared``/``withdrawn``)."""
+        query = EVENTS if event_id is None else EVENTS + " WHERE event_id = %(event)s"
+        rows = self._with_retry(lambda c: c.execute(query, {"event": event_id}))
+        return [(VenueEvent(event_id=eid, venue_id=venue, start=int(s), end=int(e),
+                            message=message, action=action, min_presence_s=int(presence),
+                            with_contacts=bool(contacts), declared_at=int(declared)), status)
+                for eid, venue, s, e, message, action, presence, contacts, declared, status
+                in rows]
+
+    def case_presences(self, reported_since: int) -> list[CasePresence]:
+        """The visits of every open case's F0 that meet the case's infectious window."""
+        cases = [case for case, status in self._cases()
+                 if status == "reported" and case.reported_at >= reported_since]
+        if not cases:
+            return []
+        since = min(c.window.start for c in cases)
+        until = max(c.window.end for c in cases)
+        params = visited_params({c.person for c in cases}, since, until)
+        rows = self._with_retry(lambda c: c.execute(PERSON_VISITS, params))
+        cases_of: dict[str, list[Case]] = {}
+        for case in cases:
+            cases_of.setdefault(case.person, []).append(case)
+        return [CasePresence(case.case_id, venue, vid, int(s), int(e), case.window.start,
+                             case.window.end)
+                for vid, venue, person, s, e in rows for case in cases_of.get(person, [])
+                if int(s) <= case.window.end and int(e) >= case.window.start]
+
+    def venue_kinds(self, venues: set[str]) -> dict[str, str]:
+        if not venues:
+            return {}
+        rows = self._with_retry(lambda c: c.execute(VENUE_KINDS, {"venues": tuple(venues)}))
+        return {venue: kind for venue, kind in rows}
+
+    def clusters(self) -> list[Cluster]:
+        """The clusters last published, not dissolved."""
+        rows = self._with_retry(lambda c: c.execute(CLUSTERS))
+        return [Cluster(cid, venue, int(s), int(e), tuple(cases), tuple(visits))
+                for cid, venue, s, e, cases, visits in rows]
+
+    def write_clusters(self, rows: list[tuple[Cluster, str, int, int, bool]],
+                       version: int) -> None:
+        """Clusters as (cluster, venue kind, visitors, detected_at, deleted) rows."""
+        values = [(c.cluster_id, c.venue_id, kind, utc(c.start), utc(c.end), list(c.case_ids),
+                   list(c.visit_ids), visitors, utc(detected), int(deleted), version)
+                  for c, kind, visitors, detected, deleted in rows]
+        if values:
+            self._with_retry(lambda c: observed_insert(
+                c, "clusters",
+                "INSERT INTO clusters (cluster_id, venue_id, venue_kind, started_at, ended_at,"
+                " case_ids, visit_ids, visitors, detected_at, deleted, version) VALUES", values))
+
+    def venue_alerts_paused(self) -> bool:
+        """The kill switch of venue alerts: the newest row of ``exposure_switch`` (off if none)."""
+        rows = self._with_retry(lambda c: c.execute(
+            "SELECT paused FROM exposure_switch ORDER BY version DESC LIMIT 1"))
+        return bool(rows and rows[0][0])
+
     def write_case(self, case: Case, status: str, withdrawn_at: int | None, version: int) -> None:
         row = (
             case.case_id,
@@ -165,6 +288,8 @@ class AlertStore:
                 utc(created_at),
                 int(deleted),
                 version,
+                a.risk_score,
+                a.risk_level,
             )
             for a, created_at, deleted in rows
         ]
@@ -173,7 +298,8 @@ class AlertStore:
                 lambda c: observed_insert(
                     c, "alerts",
                     "INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at,"
-                    " via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES",
+                    " via_person_id, venue_ids, exposures, created_at, deleted, version,"
+                    " risk_score, risk_level) VALUES",
                     values,
                 )
             )
@@ -200,7 +326,7 @@ class AlertStore:
         alert_rows = self._with_retry(
             lambda c: c.execute(
                 "SELECT case_id, alert_id, person_id, degree, toUInt32(exposed_at), via_person_id,"
-                " venue_ids, exposures, toUInt32(created_at), deleted"
+                " venue_ids, exposures, toUInt32(created_at), deleted, risk_score, risk_level"
                 " FROM alerts FINAL WHERE case_id IN %(cases)s",
                 {"cases": tuple(sorted(case_ids))},
             )
@@ -217,6 +343,8 @@ class AlertStore:
             exposures,
             created,
             deleted,
+            risk_score,
+            risk_level,
         ) in alert_rows:
             if deleted:
                 continue
@@ -229,6 +357,8 @@ class AlertStore:
                 via_person=via or None,
                 venue_ids=tuple(venues),
                 exposures=tuple(_exposure_of(e) for e in orjson.loads(exposures)),
+                risk_score=float(risk_score),
+                risk_level=risk_level,
             )
             alerts.setdefault(cid, []).append((alert, int(created)))
         return alerts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -42,7 +42,9 @@ Cursor = Annotated[str | None, Query(
             description=f"Each alert carries its first {EXPOSURES_SHOWN} exposures and "
                         "`exposure_count`; `GET /v1/cases/{case_id}/alerts/{alert_id}` has "
                         "them all. Follow `next_cursor` (null on the last page) for the rest; "
-                        "a cursor keeps its place whatever the worker changes meanwhile.")
+                        "a cursor keeps its place whatever the worker changes meanwhile. "
+                        "`sort=risk` lists the riskiest first (`risk_score`, highest first), "
+                        "who to call first.")
 async def case_alerts(
     case_id: Identifier,
     ctx: Annotated[AlertsContext, Depends(context)],
@@ -54,6 +56,9 @@ async def case_alerts(
         description="Only alerts exposed before this time.")] = None,
     limit: Limit = PAGE_SIZE,
     cursor: Cursor = None,
+    sort: Annotated[Literal["degree", "risk"], Query(
+        description="`degree` (F1 first, earliest exposure first) or `risk` (highest "
+                    "risk_score first).")] = "degree",
 ) -> CaseAlerts:
     which = AlertFilter(
         degree_min=degree or 1,
@@ -63,8 +68,11 @@ async def case_alerts(
         else LAST_STORABLE_S,
     )
     after = _page_key(cursor)
+    by_risk = sort == "risk"
+    if after is not None and (after.risk is not None) != by_risk:
+        raise ApiError(422, f"this cursor is not of a page in {sort} order", error="invalid_cursor")
     case = await known_case(ctx, case_id)
-    page = await ctx.queries.alert_page(case_id, which, after, limit)
+    page = await ctx.queries.alert_page(case_id, which, after, limit, by_risk)
     await ctx.audit.record(who, "case_alerts", case_id=case_id, people=len(page.alerts))
     view = ctx.view(case_id)
     return CaseAlerts(case_id=case.case_id, status=case.status,
