@@ -63,7 +63,7 @@ demo: setup
 
 ## test: README command two — lint, then every test against a real Kafka and ClickHouse
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=20
 
 ## test-unit: pure tests and the docstring examples of the code, nothing started
 

@@ -190,5 +190,6 @@ def test_scans_and_cases_over_http_give_exactly_the_reference_alerts(pipeline: P
         opened = open_contacts(text, {AUTHORITY_KEY.public.key_id: AUTHORITY_KEY})
         assert {row["identifier"] for row in opened.rows} == truth
         assert len(opened.rows) == len(truth)
+        assert {row["risk_level"] for row in opened.rows} <= {"low", "medium", "high"}
         assert not any(raw[1:] in text for raw in raw_of.values())
         assert open_contacts(text, {other.public.key_id: other}).opened == 0

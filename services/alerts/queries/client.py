@@ -215,8 +215,8 @@ class ClickHouseReads:
         rows = self._execute(sql.CONTACT_ALERTS, {"case_id": case_id,
                                                   "limit": sql.MAX_CONTACT_LIST})
         return [ContactAlert(alert_id, person, int(degree), int(exposed), via or "",
-                             tuple(venues), int(created))
-                for alert_id, person, degree, exposed, via, venues, created in rows]
+                             tuple(venues), int(created), risk)
+                for alert_id, person, degree, exposed, via, venues, created, risk in rows]
 
     def sealed_of(self, people: set[str]) -> dict[str, Sealed]:
         """The newest sealed identifier of each of ``people`` that has one."""

@@ -171,6 +171,7 @@ class ContactAlert:
     via_person_id: str
     venue_ids: tuple[str, ...]
     created_at: int
+    risk_level: str
 
 
 @dataclass(frozen=True, slots=True)

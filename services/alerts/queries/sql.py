@@ -247,10 +247,10 @@ PURGE_ALERTS = "ALTER TABLE alerts DELETE WHERE created_at < toDateTime(%(cutoff
 # A case's current alerts as its contact list shows them: no exposures, creation time kept.
 CONTACT_ALERTS = """
 SELECT alert_id, person_id, degree, toUInt32(exposed_at), via_person_id, venue_ids,
-       toUInt32(created_at)
+       toUInt32(created_at), risk_level
 FROM (
     SELECT alert_id, person_id, degree, exposed_at, via_person_id, venue_ids, created_at,
-           deleted
+           deleted, risk_level
     FROM alerts FINAL
     WHERE case_id = %(case_id)s
 )

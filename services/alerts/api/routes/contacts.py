@@ -45,7 +45,7 @@ async def _rows(ctx: AlertsContext, case_id: str, only: str | None) -> list[Cont
     states = await ctx.queries.follow_up_states(case_id)
     view = ctx.view(case_id)
     lines = [ContactLine(a.alert_id, a.person_id, a.degree, a.exposed_at, a.venue_ids,
-                         a.created_at) for a in alerts]
+                         a.created_at, a.risk_level) for a in alerts]
     s = ctx.settings
     return contact_rows(case_id, lines, {p: (x.key_id, x.sealed) for p, x in sealed.items()},
                         states, follow_up_days=s.follow_up_days,
