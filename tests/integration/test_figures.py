@@ -387,7 +387,10 @@ def test_views_and_figure_queries_run_on_a_current_clickhouse() -> None:
                           f" toDateTime({int(now.timestamp()) - 60}, 'UTC'), NULL, NULL, 1")
             for alert_id, degree, deleted, version in (("a", 1, 0, 1), ("b", 2, 0, 1),
                                                        ("b", 2, 1, 2), ("c", 2, 0, 1)):
-                session.query(f"INSERT INTO alerts SELECT 'c1', '{alert_id}', '{alert_id}',"
+                session.query("INSERT INTO alerts (case_id, alert_id, person_id, degree,"
+                              " exposed_at, via_person_id, venue_ids, exposures, created_at,"
+                              " deleted, version)"
+                              f" SELECT 'c1', '{alert_id}', '{alert_id}',"
                               f" {degree}, now(), '', [], '[]', now(), {deleted}, {version}")
 
             want = expected_figures(scans, since)

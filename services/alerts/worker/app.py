@@ -345,8 +345,8 @@ class AlertsWorker:
     async def _recheck_events(self) -> None:
         """Read the kill switch; unless paused, re-trace every open event (a visit that made no
         contact announces itself nowhere else), publishing what was held back while paused."""
-        paused = await self._off_loop(self.store.venue_alerts_paused)
-        async with self._lock:
+        async with self._lock:  # the store's ClickHouse client serves one call at a time
+            paused = await self._off_loop(self.store.venue_alerts_paused)
             if paused != self.venue_alerts_paused:
                 log.warning("venue alerts %s", "paused" if paused else "resumed")
             self.venue_alerts_paused = paused
