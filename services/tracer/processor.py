@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import floordiv
 from typing import Protocol
 
 from schemas.common import Op
@@ -105,6 +107,11 @@ def in_parts(messages: Iterable[SourceMessage], part_bytes: int) -> Iterator[lis
             part, size = [], 0
     if part:
         yield part
+
+
+def _days(times: Sequence[int]) -> list[int]:
+    """The day number of each epoch second (``Date`` columns), the loop in C."""
+    return list(map(floordiv, times, repeat(DAY_S, len(times))))
 
 
 class History(Protocol):
@@ -271,7 +278,7 @@ class TracerCore:
         scans, n = batch.scans, len(batch.scans)
         times = [s.at for s in scans]
         rows.scans.extend(
-            [at // DAY_S for at in times],
+            _days(times),
             [batch.venue_id] * n,
             [s.event_id for s in scans],
             [s.person for s in scans],
@@ -290,7 +297,7 @@ class TracerCore:
                 n = len(visits)
                 venue_ids, people, starts, ends = zip(*visits, strict=True)
                 rows.visits.extend(
-                    [start // DAY_S for start in starts], venue_ids, people, starts, ends,
+                    _days(starts), venue_ids, people, starts, ends,
                     visit_ids(visits), [deleted] * n, [version] * n,
                 )
         for deleted, op, edges in ((1, Op.RETRACT, delta.contacts_removed),
@@ -300,7 +307,7 @@ class TracerCore:
             n = len(edges)
             venue_ids, people_a, people_b, starts, ends = zip(*edges, strict=True)
             ids = contact_ids(edges)  # UUID5s: computed once, used twice
-            day_column = [start // DAY_S for start in starts]
+            day_column = _days(starts)
             flags, versions = [deleted] * n, [version] * n
             rows.contacts.extend(
                 day_column, venue_ids, starts, ends, ids, people_a, people_b, flags, versions)

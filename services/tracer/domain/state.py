@@ -26,6 +26,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import repeat
 
 from services.tracer.domain.contact_changes import contact_changes
 from services.tracer.domain.delta import Delta
@@ -137,12 +138,17 @@ class People:
 
 
 class _SpansView(Mapping[str, tuple[Span, ...]]):
-    """person → their current visits at one venue, paired from the held moments on demand."""
+    """person → their current visits at one venue, paired from the held moments on demand.
 
-    __slots__ = ("_state",)
+    ``known`` holds visits already paired (those of the people a batch changed, with visits),
+    so that they are not paired again.
+    """
 
-    def __init__(self, state: VenueState) -> None:
+    __slots__ = ("_known", "_state")
+
+    def __init__(self, state: VenueState, known: Mapping[str, tuple[Span, ...]]) -> None:
         self._state = state
+        self._known = known
 
     def __getitem__(self, person: str) -> tuple[Span, ...]:
         spans = self.get(person)
@@ -152,6 +158,9 @@ class _SpansView(Mapping[str, tuple[Span, ...]]):
 
     def get(self, person: str, default: tuple[Span, ...] | None = None  # type: ignore[override]
             ) -> tuple[Span, ...] | None:
+        spans = self._known.get(person)
+        if spans is not None:
+            return spans
         spans = self._state.spans_of(person)
         return spans if spans else default
 
@@ -290,12 +299,16 @@ class VenueState:
 
     def _moments_of(self, number: int) -> tuple[Moment, ...]:
         low, high = self._run(number)
-        return tuple([_moment(word) for word in self._moments[low:high]])
+        # _moment, written out: this runs for every person of every batch, twice.
+        return tuple([(((word & _MOMENT_MASK) >> 1) - _AT_OFFSET, word & 1)
+                      for word in self._moments[low:high]])
 
     def _spans_of_number(self, number: int) -> tuple[Span, ...]:
         rules = self._rules
+        if rules is None:
+            return _NO_SPANS
         ordered = self._moments_of(number)
-        if not ordered or rules is None:
+        if not ordered:
             return _NO_SPANS
         return pair_moments(ordered, rules.default_dwell, rules.max_dwell)
 
@@ -422,12 +435,15 @@ class VenueState:
         removed: list[IndexedVisit] = []
         added: list[IndexedVisit] = []
         changed_spans_before: dict[str, tuple[Span, ...]] = {}
+        changed_spans_now: dict[str, tuple[Span, ...]] = {}
         for number, old in before.items():
             new = self._spans_of_number(number)
             if new == old:
                 continue
             person = name(number)
             changed_spans_before[person] = old
+            if new:
+                changed_spans_now[person] = new
             if not old:
                 added.extend([(s, e, person) for s, e in new])
                 continue
@@ -444,7 +460,8 @@ class VenueState:
                 longest = end - start
         self._longest = longest
         contacts_added, contacts_removed = contact_changes(
-            self._index, removed, added, changed_spans_before, _SpansView(self),
+            self._index, removed, added, changed_spans_before,
+            _SpansView(self, changed_spans_now),
             rules.min_overlap, longest,
         )
         venue_id = self.venue_id
@@ -454,8 +471,8 @@ class VenueState:
             (
                 tuple(sorted([make(Visit, (venue_id, p, s, e)) for s, e, p in added])),
                 tuple(sorted([make(Visit, (venue_id, p, s, e)) for s, e, p in removed])),
-                tuple([make(Contact, key) for key in contacts_added]),
-                tuple([make(Contact, key) for key in contacts_removed]),
+                tuple(map(make, repeat(Contact), contacts_added)),
+                tuple(map(make, repeat(Contact), contacts_removed)),
                 expired,
             ),
         )
