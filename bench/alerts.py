@@ -26,20 +26,28 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import random
 import re
 import time
+import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from clickhouse_driver import Client
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from bench.alerts_city import person, plan, store
 from bench.common import (
+    BENCH_STATE_DIR,
     Report,
     ServiceRun,
     add_keep_options,
     bench_stack,
+    cpu_seconds,
+    drop_stores,
+    infra_pids,
     isolated_stores,
     percentile,
 )
@@ -49,17 +57,14 @@ from schemas.exposure_events import ExposureDeclared
 from services.alerts.domain import Case, ContactEdge, trace_case
 from services.alerts.domain.venue_events import VenueEvent, present
 from services.alerts.domain.venue_events import Visit as EventVisit
-from services.core.clickhouse import clickhouse_client, utc, utc_day
+from services.core.clickhouse import clickhouse_client, connection_options, utc, utc_day
 from services.core.config import Settings
 from services.core.kafka_connection import kafka_options
 from services.tracer.domain.model import Visit
 from services.tracer.domain.overlap import contacts_among
+from truyvet.stack.lifecycle import isolated_copy
 
 DAY = 86_400
-
-
-def person(i: int) -> str:
-    return hashlib.sha256(f"bench-person-{i}".encode()).hexdigest()
 
 
 def generate_visits(
@@ -178,6 +183,34 @@ def time_event(producer: KafkaProducer, consumer: KafkaConsumer, settings: Setti
     return time.monotonic() - sent
 
 
+@contextlib.contextmanager
+def stores(stack: Settings, database: str | None, keep_data: bool) -> Iterator[Settings]:
+    """Fresh topics and database, or fresh topics on ``database``, a city stored before
+    (``--keep-data``): its cases and alerts are emptied, its migrations brought up to date."""
+    if database is None:
+        with isolated_stores(stack, keep_data=keep_data) as settings:
+            yield settings
+        return
+    tag = uuid.uuid4().hex[:10]
+    state_dir = BENCH_STATE_DIR / "runs" / tag
+    state_dir.mkdir(parents=True, exist_ok=True)
+    settings = isolated_copy(stack, state_dir, topic_prefix=f"b{tag}-", database=database)
+    client = clickhouse_client(settings)
+    for table in ("cases", "alerts"):
+        client.execute(f"TRUNCATE TABLE {table}")
+    client.disconnect()
+    try:
+        yield settings
+    finally:  # the topics and groups; the city's database stays
+        drop_stores(settings.model_copy(update={"clickhouse_database": f"bench_{tag}"}))
+
+
+def long_client(settings: Settings) -> Client:
+    """A client for statements that run minutes (the services' give up after 60 s)."""
+    return Client(**connection_options(settings), database=settings.clickhouse_database,
+                  send_receive_timeout=3600, settings={"use_client_time_zone": False})
+
+
 TOOK_OVER = re.compile(
     r"^(\S+ \S+) INFO services.alerts.worker.app: took over cases partitions \[([0-9, ]*)\]: "
     r"(\d+) open case")
@@ -259,34 +292,57 @@ def main() -> None:
                         help="least visitors in an exposure event's window")
     parser.add_argument("--realistic", action="store_true",
                         help="10 M visits in a dense city, cases of >= 300 F1 and >= 3,000 F2")
-    add_keep_options(parser, data=False)
+    parser.add_argument("--database", metavar="NAME",
+                        help="with --realistic: the city stored by an earlier --keep-data run "
+                        "of the same --seed on the same UTC day (its database name)")
+    add_keep_options(parser)
     args = parser.parse_args()
     if args.realistic:
-        # A dense city: 10 M visits of 400 k people at 20 k venues over 14 days, so a busy
-        # person meets hundreds and their contacts thousands.
+        # A dense city (bench/alerts_city.py): 10 M visits of 400 k people at 20 k venues over
+        # 14 days, so a person out all day meets hundreds and their contacts thousands.
         args.visits, args.people, args.venues = 10_000_000, 400_000, 20_000
         args.min_f1, args.min_f2 = max(args.min_f1, 300), max(args.min_f2, 3000)
     report = Report("alerts")
     report.line(f"alerts benchmark: {args.visits:,} visits, {args.cases} cases")
     now = int(time.time())
-    with bench_stack(keep=args.keep_stack) as stack, isolated_stores(stack) as settings:
-        visits = generate_visits(
-            args.visits, args.people, args.venues, args.days, now - 3600, args.seed
-        )
-        contacts = load(settings, visits, settings.min_overlap_s, report)
-        edges_by_person: dict[str, list[ContactEdge]] = defaultdict(list)
-        for c in contacts:
-            edge = ContactEdge(c.contact_id, c.venue_id, c.person_a, c.person_b, c.start, c.end)
-            edges_by_person[c.person_a].append(edge)
-            edges_by_person[c.person_b].append(edge)
+    with bench_stack(keep=args.keep_stack) as stack, \
+            stores(stack, args.database, args.keep_data) as settings:
+        report.set("database", settings.clickhouse_database)
+        if args.realistic:
+            began = time.monotonic()
+            city = plan(args.visits, args.people, args.venues, args.days, now - 3600, args.seed)
+            report.line(f"  city planned in {time.monotonic() - began:.1f} s")
+            if args.database is None:
+                store(long_client(settings), city, report.line)
+            visit_count, contact_count = city.visits, city.contacts
+            edges_of = city.edges_of
+            # The people out all day: only they meet hundreds.
+            connected = [person(i) for i in city.persons_by_activity()[: args.people // 500]]
+            events: list[tuple[VenueEvent, int]] = []  # timed on the generated city only
+        else:
+            visits = generate_visits(
+                args.visits, args.people, args.venues, args.days, now - 3600, args.seed
+            )
+            contacts = load(settings, visits, settings.min_overlap_s, report)
+            visit_count, contact_count = len(visits), len(contacts)
+            edges_by_person: dict[str, list[ContactEdge]] = defaultdict(list)
+            for c in contacts:
+                edge = ContactEdge(c.contact_id, c.venue_id, c.person_a, c.person_b, c.start,
+                                   c.end)
+                edges_by_person[c.person_a].append(edge)
+                edges_by_person[c.person_b].append(edge)
 
-        def edges_of(persons: set[str], since: int, until: int) -> list[ContactEdge]:
-            return [e for p in persons for e in edges_by_person.get(p, ())]
+            def edges_of(persons: set[str], since: int, until: int) -> list[ContactEdge]:
+                return [e for p in persons for e in edges_by_person.get(p, ())]
+
+            connected = sorted(p for p, es in edges_by_person.items() if len(es) >= 3)
+            events = exposure_events(visits, now, args.days, args.events, args.min_visitors)
+            del visits, contacts
 
         rng = random.Random(args.seed)
-        connected = sorted(p for p, es in edges_by_person.items() if len(es) >= 3)
         rng.shuffle(connected)
-        cases = []
+        cases: list[tuple[Case, int, int]] = []
+        began = time.monotonic()
         for f0 in connected:
             if len(cases) == args.cases:
                 break
@@ -295,9 +351,14 @@ def main() -> None:
             alerts = trace_case(case, edges_of, settings.max_degree)
             f1 = sum(1 for a in alerts if a.degree == 1)
             if f1 >= args.min_f1 and len(alerts) - f1 >= args.min_f2:
-                cases.append((case, len(alerts)))
-        report.line(f"  {len(cases)} cases, {sum(n for _, n in cases):,} alerts expected")
-        report.set("alerts_per_case_max", max(n for _, n in cases))
+                cases.append((case, len(alerts), f1))
+        report.line(f"  cases chosen in {time.monotonic() - began:.1f} s")
+        report.line(f"  {len(cases)} cases, {sum(n for _, n, _ in cases):,} alerts expected, "
+                    f"F1 {min(f for *_, f in cases)}-{max(f for *_, f in cases)}, F2 "
+                    f"{min(n - f for _, n, f in cases)}-{max(n - f for _, n, f in cases)}")
+        report.set("alerts_per_case_max", max(n for _, n, _ in cases))
+        report.set("f1_per_case_min", min(f for *_, f in cases))
+        report.set("f2_per_case_min", min(n - f for _, n, f in cases))
 
         worker = ServiceRun(
             "services.alerts.worker", settings, settings.state_dir / "alerts-worker.log"
@@ -317,8 +378,10 @@ def main() -> None:
             consumer.seek_to_end(*tps)
             # A first case warms the worker up (group join, ClickHouse connection).
             latencies: list[float] = []
+            clickhouse_pid = infra_pids(stack)["clickhouse"]
+            cpu_at: dict[str, float] = {}
             seen_total = 0
-            for index, (case, expected) in enumerate(cases):
+            for index, (case, expected, _) in enumerate(cases):
                 message = CaseReported(
                     case_id=case.case_id,
                     person_id=case.person,
@@ -348,7 +411,11 @@ def main() -> None:
                 seen_total += len(got)
                 if index > 0:
                     latencies.append(last - sent)
-            events = exposure_events(visits, now, args.days, args.events, args.min_visitors)
+                if index == 0:  # CPU from the end of the warm-up case on
+                    cpu_at = {"worker": cpu_seconds(worker.pid),
+                              "clickhouse": cpu_seconds(clickhouse_pid)}
+            cpu = {"worker": cpu_seconds(worker.pid) - cpu_at["worker"],
+                   "clickhouse": cpu_seconds(clickhouse_pid) - cpu_at["clickhouse"]}
             # The first warms up (its venue's parts in ClickHouse's caches), like the first case.
             event_latencies = [time_event(producer, consumer, settings, worker, event, n)
                                for event, n in events][1:]
@@ -363,8 +430,13 @@ def main() -> None:
             f"({seen_total:,} alerts)"
         )
         report.line(f"  bar: p99 < 1000 ms — {'met' if p99 < 1.0 else 'NOT met'}")
-        report.set("visits", len(visits))
-        report.set("contacts", len(contacts))
+        report.line(f"  CPU over the timed cases: worker {cpu['worker']:.1f} s, ClickHouse "
+                    f"{cpu['clickhouse']:.1f} s ({cpu['worker'] / len(latencies) * 1000:.0f} / "
+                    f"{cpu['clickhouse'] / len(latencies) * 1000:.0f} ms a case)")
+        report.set("worker_cpu_s", round(cpu["worker"], 2))
+        report.set("clickhouse_cpu_s", round(cpu["clickhouse"], 2))
+        report.set("visits", visit_count)
+        report.set("contacts", contact_count)
         report.set("cases", len(latencies))
         report.set("alerts", seen_total)
         report.set("latency_p50_ms", round(p50 * 1000, 1))
