@@ -793,9 +793,17 @@ def test_a_client_leaving_closes_its_streams_kafka_connections(api: AlertsUnderT
         return sum(1 for c in connections
                    if c.raddr and c.raddr.port == kafka_port and c.status == "ESTABLISHED")
 
+    def open_streams(http: httpx.Client) -> int:
+        # The gauge drops once a stream's consumer has stopped (AlertFeed.close).
+        for line in http.get("/metrics").text.splitlines():
+            if line.startswith("truyvet_sse_clients "):
+                return int(float(line.split()[1]))
+        raise AssertionError("no truyvet_sse_clients on /metrics")
+
     with api.client("notifier") as http:
         with stream(http) as response:  # warm-up: the service's own clients are connected
             assert EventReader(response).next().event == "ready"
+        wait_for(lambda: open_streams(http) == 0, 15, "the warm-up stream's consumer to stop")
         wait_for(lambda: kafka_connections() > 0, 10, "the service's Kafka clients")
         baseline = kafka_connections()
         with ExitStack() as streams:
