@@ -191,6 +191,20 @@ async def every(interval_s: float, job: Callable[[], Awaitable[Any]]) -> None:
             log.exception("%s failed", getattr(job, "__name__", job))
 
 
+async def restarting(name: str, job: Callable[[], Awaitable[Any]], *,
+                     retry_s: float = 1.0) -> None:
+    """Run ``job`` until cancelled, starting it again after ``retry_s`` whenever it fails (a
+    copy loop that resumes from what it committed or stored)."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; starting over in %.0fs", name, retry_s)
+            await asyncio.sleep(retry_s)
+
+
 def write_heartbeat(settings: Settings, name: str, detail: object) -> None:
     """``state_dir/run/NAME.heartbeat``: the time and ``detail``, read by ``truyvet status``."""
     beat = Path(settings.state_dir) / "run" / f"{name}.heartbeat"

@@ -12,10 +12,14 @@ from kafka.admin import KafkaAdminClient
 from services.core.clickhouse import clickhouse_client
 from services.core.config import Settings
 from services.core.kafka_connection import kafka_options
-from services.tracer.domain.model import Contact
+from services.tracer.domain.model import Contact, Scan, VenueRules
+from tests.reference.tracing import reference_contacts, reference_visits
+from tests.reliability.city import as_seen_downstream
+from tests.reliability.waits import wait_while_running
 from tests.support.kafka_read import Record, read_topic
 from tests.support.pipeline import AlertKey, fold_alerts
-from tests.support.scan_topic import fold_contacts
+from tests.support.processes import ServiceProcess
+from tests.support.scan_topic import fold_contacts, stored_contacts, stored_visits
 
 # Table -> the id that must be unique among its live rows (what `FINAL` queries return).
 _UNIQUE_IDS = {
@@ -132,3 +136,29 @@ def contacts_read(worker_state_dir: Path) -> dict[int, int]:
     read = next((field.removeprefix("contacts=") for field in beat
                  if field.startswith("contacts=")), "")
     return {int(p): int(o) for p, _, o in (item.partition(":") for item in read.split(",") if item)}
+
+
+def wait_for_the_reference_stores(settings: Settings, scans: list[Scan], tracer: ServiceProcess,
+                                  ingest: ServiceProcess, after: str) -> None:
+    """Wait until ClickHouse holds every one of ``scans`` and exactly the visits and contacts
+    the reference derives from them (default rules), once each; ``after`` names the fault."""
+    everything = {s.event_id for s in scans}
+    seen = as_seen_downstream(settings, scans)
+    visits = reference_visits(seen, lambda venue: VenueRules())
+    contacts = reference_contacts(seen, lambda venue: VenueRules())
+
+    def settled() -> bool:
+        return (stored_event_ids(settings) == everything
+                and stored_visits(settings) == visits
+                and stored_contacts(settings) == contacts)
+
+    try:
+        wait_while_running(settled, 180, "every acknowledged scan in ClickHouse", [tracer],
+                           every_s=1.0)
+    except AssertionError:
+        missing = everything - stored_event_ids(settings)
+        raise AssertionError(
+            f"{len(missing)} acknowledged scans missing from ClickHouse after {after}\n"
+            f"--- tracer ---\n{tracer.log_tail()}\n--- ingest ---\n{ingest.log_tail()}"
+        ) from None
+    assert duplicated_rows(settings) == {}

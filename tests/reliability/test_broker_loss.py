@@ -25,16 +25,13 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from schemas.registry import Role
 from services.core.config import TOPIC_NAMES, Settings
 from services.core.kafka_connection import kafka_options
-from services.tracer.domain.model import VenueRules
-from tests.reference.tracing import reference_contacts, reference_visits
-from tests.reliability.city import as_seen_downstream, recent_start
+from tests.reliability.city import recent_start
 from tests.reliability.gates import Gate, GateLog
-from tests.reliability.stores import duplicated_rows, stored_event_ids
+from tests.reliability.stores import stored_event_ids, wait_for_the_reference_stores
 from tests.reliability.test_broker_restart import VENUE_IDS, register, uploads_by_venue
 from tests.reliability.waits import wait_while_running
 from tests.support.citygen import messy_day
 from tests.support.processes import ServiceProcess, running_http_service, wait_for
-from tests.support.scan_topic import stored_contacts, stored_visits
 from tests.support.stack import grant, isolated_settings
 from truyvet.stack import kafka
 from truyvet.stack.processes import is_alive
@@ -143,25 +140,7 @@ def test_losing_one_of_three_brokers_mid_stream_loses_and_doubles_nothing(
             everything = {s.event_id for s in day.scans}
             assert log.accepted_event_ids == everything
 
-            seen = as_seen_downstream(settings, day.scans)
-            visits = reference_visits(seen, lambda venue: VenueRules())
-            contacts = reference_contacts(seen, lambda venue: VenueRules())
-
-            def settled() -> bool:
-                return (stored_event_ids(settings) == everything
-                        and stored_visits(settings) == visits
-                        and stored_contacts(settings) == contacts)
-
-            try:
-                wait_while_running(settled, 180, "every acknowledged scan in ClickHouse",
-                                   [tracer], every_s=1.0)
-            except AssertionError:
-                missing = everything - stored_event_ids(settings)
-                raise AssertionError(
-                    f"{len(missing)} acknowledged scans missing from ClickHouse after "
-                    f"{victim.name} was killed\n--- tracer ---\n{tracer.log_tail()}\n"
-                    f"--- ingest ---\n{ingest.log_tail()}"
-                ) from None
-            assert duplicated_rows(settings) == {}
+            wait_for_the_reference_stores(settings, day.scans, tracer, ingest,
+                                          f"{victim.name} was killed")
         finally:
             tracer.stop()

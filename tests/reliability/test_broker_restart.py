@@ -16,15 +16,13 @@ import pytest
 
 from schemas.registry import Role
 from services.core.config import Settings
-from services.tracer.domain.model import Scan, VenueRules
-from tests.reference.tracing import reference_contacts, reference_visits
-from tests.reliability.city import as_seen_downstream, recent_start
+from services.tracer.domain.model import Scan
+from tests.reliability.city import recent_start
 from tests.reliability.gates import Gate, GateLog
-from tests.reliability.stores import duplicated_rows, stored_event_ids
+from tests.reliability.stores import stored_event_ids, wait_for_the_reference_stores
 from tests.reliability.waits import wait_while_running
 from tests.support.citygen import messy_day
 from tests.support.processes import ServiceProcess, running_http_service, wait_for
-from tests.support.scan_topic import stored_contacts, stored_visits
 from tests.support.stack import grant, isolated_settings
 from truyvet.stack import kafka
 
@@ -103,25 +101,7 @@ def test_a_broker_restart_loses_no_acknowledged_scan_and_answers_503_meanwhile(
             everything = {s.event_id for s in day.scans}
             assert log.accepted_event_ids == everything
 
-            seen = as_seen_downstream(settings, day.scans)
-            visits = reference_visits(seen, lambda venue: VenueRules())
-            contacts = reference_contacts(seen, lambda venue: VenueRules())
-
-            def settled() -> bool:
-                return (stored_event_ids(settings) == everything
-                        and stored_visits(settings) == visits
-                        and stored_contacts(settings) == contacts)
-
-            try:
-                wait_while_running(settled, 180, "every acknowledged scan in ClickHouse",
-                                   [tracer], every_s=1.0)
-            except AssertionError:
-                missing = everything - stored_event_ids(settings)
-                raise AssertionError(
-                    f"{len(missing)} acknowledged scans missing from ClickHouse after a "
-                    f"{outage_s:.0f} s broker outage\n--- tracer ---\n{tracer.log_tail()}\n"
-                    f"--- ingest ---\n{ingest.log_tail()}"
-                ) from None
-            assert duplicated_rows(settings) == {}
+            wait_for_the_reference_stores(settings, day.scans, tracer, ingest,
+                                          f"a {outage_s:.0f} s broker outage")
         finally:
             tracer.stop()

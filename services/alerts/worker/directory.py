@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from schemas.directory import DirectoryEntry
 from services.alerts.worker.store import AlertStore, DirectoryRow
 from services.core.config import Settings
-from services.core.worker import manual_commit_consumer
+from services.core.worker import manual_commit_consumer, restarting
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0
@@ -51,14 +51,7 @@ class DirectoryCopy:
 
     async def run(self) -> None:
         """Copy until cancelled; a failure is logged and the copy starts over where committed."""
-        while True:
-            try:
-                await self._copy()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("directory copy failed; starting over in %.0fs", RETRY_S)
-                await asyncio.sleep(RETRY_S)
+        await restarting("directory copy", self._copy, retry_s=RETRY_S)
 
     def close(self) -> None:
         self._store.close()

@@ -23,6 +23,7 @@ from services.alerts.worker.store import AlertStore, VenueRow
 from services.core.clickhouse import utc
 from services.core.config import Settings
 from services.core.kafka_connection import kafka_options
+from services.core.worker import restarting
 
 log = logging.getLogger(__name__)
 _RECORD = TypeAdapter[RegistryRecord](RegistryRecord)
@@ -64,14 +65,7 @@ class VenueCopy:
 
     async def run(self) -> None:
         """Copy until cancelled; a failure is logged and the copy starts over where it stands."""
-        while True:
-            try:
-                await self._copy()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("venue copy failed; starting over in %.0fs", RETRY_S)
-                await asyncio.sleep(RETRY_S)
+        await restarting("venue copy", self._copy, retry_s=RETRY_S)
 
     def close(self) -> None:
         self._store.close()
