@@ -231,6 +231,11 @@ def test_venue_and_person_visit_reads_hide_retracted_visits(current: Any) -> Non
         "visits_from": datetime.fromtimestamp(visits_from, UTC),
         "until": datetime.fromtimestamp(until, UTC), "since": datetime.fromtimestamp(since, UTC)}))
     assert [r[:3] for r in at_venue] == [["x1", "ev", "q1"]]
+    window = alert_store.venue_window_params("ev", since, until)
+    digest = rows(current, bind(alert_store.VENUE_VISITS_DIGEST, window))
+    assert digest[0][0] == "3"  # every version read, the retraction included
+    current.query(visit + f"('2026-11-22', 'ev', 'q3', {t}, {u}, 'x3', 0, 1)")
+    assert rows(current, bind(alert_store.VENUE_VISITS_DIGEST, window)) != digest
     of_people = rows(current, bind(alert_store.PERSON_VISITS,
                                    alert_store.visited_params({"q1", "q2"}, since, until)))
     assert [r[:3] for r in of_people] == [["x1", "ev", "q1"]]

@@ -78,6 +78,19 @@ GROUP BY visit_id
 HAVING argMax(deleted, version) = 0
 """
 
+# A digest of every stored row VENUE_VISITS reads (any version): a new visit, a correction or a
+# retraction is a new row and changes it, so an unchanged digest means an unchanged answer
+# (a merge that drops old versions changes it too: one needless re-read). One row back, where
+# VENUE_VISITS brings every visit of the window back into Python.
+VENUE_VISITS_DIGEST = """
+SELECT count(), sum(cityHash64(visit_id, version, deleted))
+FROM visits
+WHERE venue_id = %(venue)s
+  AND day >= %(since_day)s AND day <= %(until_day)s
+  AND started_at >= %(visits_from)s AND started_at <= %(until)s
+  AND ended_at >= %(since)s
+"""
+
 # The visits of some persons (cases' F0s) that may meet their windows, newest version each.
 PERSON_VISITS = """
 SELECT visit_id, any(venue_id), any(person_id), toUInt32(any(started_at)),
@@ -122,6 +135,13 @@ def visited_params(persons: set[str], since: int, until: int) -> dict[str, Any]:
         "until": utc(until),
         "since": utc(since),
     }
+
+
+def venue_window_params(venue_id: str, since: int, until: int) -> dict[str, Any]:
+    """Parameters of VENUE_VISITS and VENUE_VISITS_DIGEST."""
+    visits_from = max(0, since - MAX_DWELL_LIMIT_S)
+    return {"venue": venue_id, "since_day": utc_day(visits_from), "until_day": utc_day(until),
+            "visits_from": utc(visits_from), "until": utc(until), "since": utc(since)}
 
 
 def edge_params(persons: set[str], visited: list[tuple[str, int]], since: int,
@@ -177,12 +197,16 @@ class AlertStore:
 
     def visits_at(self, venue_id: str, since: int, until: int) -> list[Visit]:
         """Every current visit of ``venue_id`` overlapping ``[since, until]``."""
-        visits_from = max(0, since - MAX_DWELL_LIMIT_S)
-        params = {"venue": venue_id, "since_day": utc_day(visits_from),
-                  "until_day": utc_day(until), "visits_from": utc(visits_from),
-                  "until": utc(until), "since": utc(since)}
+        params = venue_window_params(venue_id, since, until)
         rows = self._with_retry(lambda c: c.execute(VENUE_VISITS, params))
         return [Visit(vid, venue, person, int(s), int(e)) for vid, venue, person, s, e in rows]
+
+    def visits_digest(self, venue_id: str, since: int, until: int) -> tuple[int, int]:
+        """What :meth:`visits_at` would read, digested: equal digests, equal visits."""
+        params = venue_window_params(venue_id, since, until)
+        rows = self._with_retry(lambda c: c.execute(VENUE_VISITS_DIGEST, params))
+        count, digest = rows[0] if rows else (0, 0)
+        return int(count), int(digest or 0)
 
     def write_event(self, event: VenueEvent, status: str, version: int) -> None:
         row = (event.event_id, event.venue_id, utc(event.start), utc(event.end), event.message,
