@@ -15,7 +15,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 
 from schemas.venues import MAX_DWELL_LIMIT_S
 from services.alerts.domain import Alert, Case, ContactEdge, Exposure
-from services.alerts.domain.clusters import CasePresence, Cluster
+from services.alerts.domain.clusters import CasePresence, Cluster, ClusterRule
 from services.alerts.domain.venue_events import VenueEvent, Visit
 from services.core.clickhouse import clickhouse_client, utc, utc_day
 from services.core.config import Settings
@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A row of `venues`: venue_id, name, kind, default_dwell_s, max_dwell_s, min_overlap_s,
 # created_at, version (the record's offset in the registry topic).
-VenueRow = tuple[str, str, str, int, int, int, datetime, int]
+VenueRow = tuple[str, str, str, int, int, int, int, int, int, datetime, int]
+"""venue_id, name, kind, dwell rules, its own cluster rule (min_cases, window_days,
+min_presence_s; 0s: its kind's), created at, version."""
+VenueKindRule = tuple[str, ClusterRule | None]
+"""A venue's kind and its own cluster rule (None: its kind's default)."""
 DirectoryRow = tuple[str, str, str, datetime]
 """pseudonym, key id, sealed identifier, sealed at."""
 
@@ -105,7 +109,9 @@ HAVING argMax(deleted, version) = 0
 """
 
 VENUE_KINDS = """
-SELECT venue_id, argMax(kind, version) FROM venues WHERE venue_id IN %(venues)s GROUP BY venue_id
+SELECT venue_id, argMax(kind, version), argMax(cluster_min_cases, version),
+       argMax(cluster_window_days, version), argMax(cluster_min_presence_s, version)
+FROM venues WHERE venue_id IN %(venues)s GROUP BY venue_id
 """
 
 CLUSTERS = """
@@ -246,11 +252,14 @@ class AlertStore:
                 for vid, venue, person, s, e in rows for case in cases_of.get(person, [])
                 if int(s) <= case.window.end and int(e) >= case.window.start]
 
-    def venue_kinds(self, venues: set[str]) -> dict[str, str]:
+    def venue_kinds(self, venues: set[str]) -> dict[str, VenueKindRule]:
+        """Each venue's kind and its own cluster rule (None: the kind's), as registered."""
         if not venues:
             return {}
         rows = self._with_retry(lambda c: c.execute(VENUE_KINDS, {"venues": tuple(venues)}))
-        return {venue: kind for venue, kind in rows}
+        return {venue: (kind, ClusterRule(int(cases), int(days), int(presence))
+                        if cases else None)
+                for venue, kind, cases, days, presence in rows}
 
     def clusters(self) -> list[Cluster]:
         """The clusters last published, not dissolved."""
@@ -413,7 +422,8 @@ class AlertStore:
                 lambda c: observed_insert(
                     c, "venues",
                     "INSERT INTO venues (venue_id, name, kind, default_dwell_s, max_dwell_s,"
-                    " min_overlap_s, created_at, version) VALUES",
+                    " min_overlap_s, cluster_min_cases, cluster_window_days,"
+                    " cluster_min_presence_s, created_at, version) VALUES",
                     rows,
                 )
             )
