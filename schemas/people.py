@@ -26,8 +26,9 @@ class PseudonymStatusQuery(WireModel):
 
 
 class CaseInvolvement(WireModel):
-    case_id: str
-    role: str = Field(description="F0 (the case itself), F1, F2, …")
+    case_id: str = Field(description="The case's id, or the exposure event's (role venue)")
+    role: str = Field(description="F0 (the case itself), F1, F2, …, or venue (present at an "
+                                  "exposure event)")
     alert_id: str | None = None
     exposed_at: UtcDateTime | None = None
     follow_up_until: UtcDateTime | None = None
@@ -35,10 +36,11 @@ class CaseInvolvement(WireModel):
 
 
 class PersonStatus(WireModel):
-    """The person's status across open cases, as PC-Covid's colours: F0 red, F1 orange, F2 and
-    beyond yellow, none green."""
+    """The person's status across open cases and exposure events, as PC-Covid's colours: F0
+    red, F1 orange, F2 and beyond yellow, venue exposure yellow, none green."""
 
-    status: str = Field(description="F0, F1, F2, … (the lowest across open cases) or none")
+    status: str = Field(description="F0, F1, F2, … (the lowest across open cases), venue "
+                                    "(present at an open exposure event, nothing closer) or none")
     colour: Literal["red", "orange", "yellow", "green"]
     cases: list[CaseInvolvement]
     earliest_exposure: UtcDateTime | None

@@ -25,12 +25,27 @@ class VenueKind(StrEnum):
     OTHER = "other"
 
 
+class ClusterRuleIn(WireModel):
+    """When the open cases present at this venue are a cluster (rule 12), in place of its
+    kind's default rule (README, "Clusters")."""
+
+    min_cases: int = Field(ge=2, le=1000, description="Distinct open cases present")
+    window_days: int = Field(ge=1, le=366, description="… whose visits start within this many "
+                                                       "days of each other")
+    min_presence_s: int = Field(default=0, ge=0, le=86_400,
+                                description="Least seconds of a visit inside the case's "
+                                            "infectious window")
+
+
 class VenueRulesIn(WireModel):
-    """Per-venue overrides of the domain defaults (rule 2, rule 3); ``None`` keeps the default."""
+    """Per-venue overrides of the domain defaults (rule 2, rule 3, rule 12); ``None`` keeps the
+    default."""
 
     default_dwell_s: int | None = Field(default=None, ge=60, le=86_400)
     max_dwell_s: int | None = Field(default=None, ge=60, le=MAX_DWELL_LIMIT_S)
     min_overlap_s: int | None = Field(default=None, ge=1, le=86_400)
+    cluster_rule: ClusterRuleIn | None = Field(
+        default=None, description="This venue's cluster rule; absent: its kind's default")
 
 
 class VenueCreate(VenueRulesIn):
@@ -54,6 +69,8 @@ class VenuePublic(WireModel):
     default_dwell_s: int
     max_dwell_s: int
     min_overlap_s: int
+    cluster_rule: ClusterRuleIn | None = Field(
+        default=None, description="This venue's own cluster rule; absent: its kind's default")
     created_at: datetime
 
     @model_validator(mode="after")

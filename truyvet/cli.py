@@ -151,6 +151,10 @@ def _venue_arguments(parser: argparse.ArgumentParser) -> None:
                      help="longest visit (default: 43200)")
     add.add_argument("--min-overlap", type=int, metavar="SECONDS",
                      help="shortest overlap that is a contact (default: 900)")
+    add.add_argument("--cluster-rule", metavar="CASES,DAYS[,PRESENCE_S]",
+                     help="the venue's own cluster rule: that many open cases present within "
+                          "DAYS (each for PRESENCE_S, default 0) make a cluster (default: the "
+                          "kind's rule)")
     rotate = actions.add_parser("rotate-key",
                                 help="give a venue a new API key; the old one stops working")
     rotate.add_argument("venue_id", help="the venue's id (from `venue list`)")
@@ -175,6 +179,7 @@ def run_venue(args: argparse.Namespace, settings: IngestSettings) -> int:
             settings, name=args.name, kind=args.kind, venue_id=args.venue_id,
             address=args.address, default_dwell_s=args.default_dwell,
             max_dwell_s=args.max_dwell, min_overlap_s=args.min_overlap,
+            cluster_rule=args.cluster_rule,
         )
     except CommandError as exc:
         errors.print(f"error: {exc}")

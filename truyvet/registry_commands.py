@@ -12,7 +12,7 @@ from datetime import timedelta
 from pydantic import ValidationError
 
 from schemas.registry import Role, TokenRecord, VenueRecord
-from schemas.venues import VenueCreate, VenueKind, VenuePublic
+from schemas.venues import ClusterRuleIn, VenueCreate, VenueKind, VenuePublic
 from services.core.config import IngestSettings, Settings
 from services.core.registry_log import publish_records_blocking, read_registry_blocking
 from services.core.secrets import QrSigner, new_secret, sha256_hex
@@ -25,6 +25,22 @@ class CommandError(RuntimeError):
     """A refusal to print for the operator (exit code 2)."""
 
 
+def parse_cluster_rule(text: str | None) -> ClusterRuleIn | None:
+    """``"3,7"`` or ``"3,7,600"`` as a venue's cluster rule; ``None`` stays ``None``.
+
+    Example:
+        >>> parse_cluster_rule("2,5,600")
+        ClusterRuleIn(min_cases=2, window_days=5, min_presence_s=600)
+    """
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise ValueError(f"--cluster-rule takes CASES,DAYS[,PRESENCE_S] (numbers), not {text!r}")
+    names = ("min_cases", "window_days", "min_presence_s")
+    return ClusterRuleIn.model_validate(dict(zip(names, map(int, parts), strict=False)))
+
+
 def add_venue(
     settings: IngestSettings,
     *,
@@ -35,8 +51,11 @@ def add_venue(
     default_dwell_s: int | None = None,
     max_dwell_s: int | None = None,
     min_overlap_s: int | None = None,
+    cluster_rule: str | None = None,
 ) -> dict[str, str]:
-    """Register a venue; returns its id, API key (shown once) and signed QR payload."""
+    """Register a venue; returns its id, API key (shown once) and signed QR payload.
+
+    ``cluster_rule`` is ``"CASES,DAYS"`` or ``"CASES,DAYS,PRESENCE_S"`` (rule 12)."""
     try:
         body = VenueCreate(
             name=name,
@@ -46,6 +65,7 @@ def add_venue(
             default_dwell_s=default_dwell_s,
             max_dwell_s=max_dwell_s,
             min_overlap_s=min_overlap_s,
+            cluster_rule=parse_cluster_rule(cluster_rule),
         )
         venue, api_key = new_venue(body, settings)
     except ValidationError as exc:

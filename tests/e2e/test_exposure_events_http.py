@@ -69,6 +69,7 @@ def test_an_exposure_event_over_http_alerts_exactly_who_was_there(urls) -> None:
         return keyed(settings, vn_mobile_e164(raw))
 
     seen = [replace(s, person=pseudonym(raw_id(s.person))) for s in day.scans]
+    raw_of = {pseudonym(raw_id(s.person)): raw_id(s.person) for s in day.scans}
     visits = reference_visits(seen, lambda venue: RULES)
     contacts = reference_contacts(seen, lambda venue: RULES)
     admin = httpx.Client(base_url=ingest, timeout=30,
@@ -103,15 +104,18 @@ def test_an_exposure_event_over_http_alerts_exactly_who_was_there(urls) -> None:
     answer = authority.post("/v1/exposure-events", json=body)
     assert answer.status_code == 202 and answer.json()["status"] == "declared"
 
-    def want() -> set[tuple[str, int, int, str | None]]:
+    def reference() -> dict:
         served = reader.get("/v1/exposure-events/ev-http/alerts")
         declared_at = int(datetime.fromisoformat(served.json()["event"]["declared_at"])
                           .timestamp()) if served.status_code == 200 else now
         event = ReferenceEvent("ev-http", VENUES[0], start + 2 * HOUR, start + 20 * HOUR,
                                declared_at, 0, True)
-        found = reference_venue_alerts(
+        return reference_venue_alerts(
             event, [ReferenceVisit(v.visit_id, v.venue_id, v.person, v.start, v.end)
                     for v in visits], [ReferenceEdge.of(c) for c in contacts])
+
+    def want() -> set[tuple[str, int, int, str | None]]:
+        found = reference()
         view = CaseView(settings.read_secret, "ev-http")
         return {(view.person(p), a.degree, a.exposed_at, view.person(a.via) if a.via else None)
                 for p, a in found.items()}
@@ -132,6 +136,25 @@ def test_an_exposure_event_over_http_alerts_exactly_who_was_there(urls) -> None:
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
     assert all(a["presence"] for a in listed["alerts"] if a["degree"] == 1)
 
+    # Status lookup by raw identifier (through ingest): present at the event is a venue
+    # exposure of its own; a contact of someone present is an F2; nobody else is involved.
+    found = reference()
+    present = min(p for p, a in found.items() if a.degree == 1)
+    contact = min(p for p, a in found.items() if a.degree == 2)
+
+    def status(person: str) -> dict:
+        answer = authority.post("/v1/people/status", json={"person_id": raw_of[person]})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    at_venue, as_f2 = status(present), status(contact)
+    assert (at_venue["status"], at_venue["colour"]) == ("venue", "yellow")
+    assert [(c["case_id"], c["role"]) for c in at_venue["cases"]] == [("ev-http", "venue")]
+    assert datetime.fromisoformat(at_venue["earliest_exposure"]).timestamp() \
+        == found[present].exposed_at
+    assert (as_f2["status"], [c["role"] for c in as_f2["cases"]]) == ("F2", ["F2"])
+
     assert authority.delete("/v1/exposure-events/ev-http").status_code == 202
     wait_for(lambda: reader.get("/v1/exposure-events/ev-http/alerts").status_code == 410, 60,
              "the withdrawn event to be gone", 0.5)
+    assert (status(present)["status"], status(present)["cases"]) == ("none", [])

@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 from schemas.clusters import ClusterMessage
+from schemas.common import utc_now
 from schemas.exposure_events import ExposureDeclared
+from schemas.registry import VenueRecord
+from schemas.venues import ClusterRuleIn, VenueKind, VenuePublic
 from services.alerts.domain.model import Case
 from services.core.clickhouse import clickhouse_client, utc
 from services.core.config import Settings
+from services.core.registry_log import publish_records_blocking
 from tests.reference.exposure import ReferenceEdge
 from tests.reference.tracing import reference_contacts, reference_visits
 from tests.reference.venue_events import ReferenceEvent, ReferenceVisit, reference_venue_alerts
@@ -189,3 +193,17 @@ def test_a_cluster_is_found_grows_dissolves_and_confirms_into_an_exposure_event(
         ("upsert", 3), ("upsert", 4), ("upsert", 3), ("retract", 3)]
     assert {m.cluster_id for m in messages} == {cluster_id}
     assert messages[0].visitors >= 3
+
+    # The venue's own rule (its registry record, copied to ClickHouse) overrides its kind's:
+    # with 2 cases enough there, the two cases left are a cluster again.
+    rules = VENUES[BUSY]
+    publish_records_blocking(settings, [VenueRecord(venue=VenuePublic(
+        venue_id=BUSY, name=BUSY, kind=VenueKind.OTHER, default_dwell_s=rules.default_dwell,
+        max_dwell_s=rules.max_dwell, min_overlap_s=rules.min_overlap,
+        cluster_rule=ClusterRuleIn(min_cases=2, window_days=7), created_at=utc_now()),
+        key_sha256="0" * 64)])
+    wait_for(lambda: [c for _, _, c in stored_clusters(settings)] == [("cl-0", "cl-1")], 60,
+             "the venue's own rule to make a cluster of two cases", 0.5)
+    last = ClusterMessage.model_validate_json(
+        read_topic(settings, settings.topic("clusters"))[-1][1])
+    assert (last.op.value, last.case_ids, last.min_cases) == ("upsert", ["cl-0", "cl-1"], 2)

@@ -39,6 +39,13 @@ VIEWS = {"scans_per_hour", "venue_activity", "venue_names", "case_alert_counts"}
 HOUR = timedelta(hours=1)
 
 
+# The columns the statements below fill (later migrations add some with defaults).
+VENUE_COLUMNS = ("venue_id, name, kind, default_dwell_s, max_dwell_s, min_overlap_s, created_at,"
+                 " version")
+ALERT_COLUMNS = ("case_id, alert_id, person_id, degree, exposed_at, via_person_id, venue_ids,"
+                 " exposures, created_at, deleted, version")
+
+
 def person(name: str) -> str:
     return f"{name:0>64}"[-64:]  # pseudonym-shaped (64 chars) and readable
 
@@ -379,18 +386,17 @@ def test_views_and_figure_queries_run_on_a_current_clickhouse() -> None:
                     " %(p)s, 'in', toDateTime(%(t)s, 'UTC'), '', now(), %(n)s",
                     {"t": int(s.at.timestamp()), "v": s.venue, "e": s.event, "p": person(s.who),
                      "n": s.version})
-            session.query("INSERT INTO venues SELECT 'cafe', 'Cà phê Sữa Đá', 'restaurant',"
-                          " 3600, 43200, 900, now(), 1")
-            session.query("INSERT INTO venues SELECT 'market', 'Chợ Bến Thành', 'market',"
+            session.query(f"INSERT INTO venues ({VENUE_COLUMNS}) SELECT 'cafe', 'Cà phê Sữa Đá',"
+                          " 'restaurant', 3600, 43200, 900, now(), 1")
+            session.query(f"INSERT INTO venues ({VENUE_COLUMNS}) SELECT 'market', 'Chợ Bến Thành',"
+                          " 'market',"
                           " 3600, 43200, 900, now(), 1")
             session.query(f"INSERT INTO cases SELECT 'c1', 'f0', 'reported', NULL, NULL,"
                           f" toDateTime({int(now.timestamp()) - 60}, 'UTC'), NULL, NULL, 1")
             for alert_id, degree, deleted, version in (("a", 1, 0, 1), ("b", 2, 0, 1),
                                                        ("b", 2, 1, 2), ("c", 2, 0, 1)):
-                session.query("INSERT INTO alerts (case_id, alert_id, person_id, degree,"
-                              " exposed_at, via_person_id, venue_ids, exposures, created_at,"
-                              " deleted, version)"
-                              f" SELECT 'c1', '{alert_id}', '{alert_id}',"
+                session.query(f"INSERT INTO alerts ({ALERT_COLUMNS}) SELECT 'c1', '{alert_id}',"
+                              f" '{alert_id}',"
                               f" {degree}, now(), '', [], '[]', now(), {deleted}, {version}")
 
             want = expected_figures(scans, since)

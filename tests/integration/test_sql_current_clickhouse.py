@@ -192,6 +192,15 @@ def test_directory_follow_up_and_status_reads_on_current_clickhouse(current: Any
     params = {"person": "p3", "open_since": since}
     assert [r[:3] for r in rows(current, bind(alert_queries.PERSON_ALERTS, params))] == [
         ["c9", "a2", "2"]]
+    # An open exposure event's alert of p3 is a venue exposure; a withdrawn event's is not.
+    event = ("INSERT INTO exposure_events (event_id, venue_id, started_at, ended_at, message,"
+             " action, min_presence_s, with_contacts, declared_at, status, version) VALUES ")
+    current.query(event + f"('ev9', 'v', {at}, {later}, '', 'test', 0, 0, {at}, 'declared', 1)")
+    current.query(event + f"('ev8', 'v', {at}, {later}, '', 'test', 0, 0, {at}, 'withdrawn', 1)")
+    current.query(alert + f"('ev9', 'a9', 'p3', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
+    current.query(alert + f"('ev8', 'a8', 'p3', 1, {at}, '', ['v'], '[]', {at}, 0, 1)")
+    assert [r[:3] for r in rows(current, bind(alert_queries.PERSON_EVENT_ALERTS, params))] == [
+        ["ev9", "a9", "1"]]
     contacts = rows(current, bind(alert_queries.CONTACT_ALERTS, {"case_id": "c9",
                                                                  "limit": 10}))
     assert [r[0] for r in contacts] == ["a1", "a2"]
@@ -231,6 +240,11 @@ def test_venue_and_person_visit_reads_hide_retracted_visits(current: Any) -> Non
         "visits_from": datetime.fromtimestamp(visits_from, UTC),
         "until": datetime.fromtimestamp(until, UTC), "since": datetime.fromtimestamp(since, UTC)}))
     assert [r[:3] for r in at_venue] == [["x1", "ev", "q1"]]
+    window = alert_store.venue_window_params("ev", since, until)
+    digest = rows(current, bind(alert_store.VENUE_VISITS_DIGEST, window))
+    assert digest[0][0] == "3"  # every version read, the retraction included
+    current.query(visit + f"('2026-11-22', 'ev', 'q3', {t}, {u}, 'x3', 0, 1)")
+    assert rows(current, bind(alert_store.VENUE_VISITS_DIGEST, window)) != digest
     of_people = rows(current, bind(alert_store.PERSON_VISITS,
                                    alert_store.visited_params({"q1", "q2"}, since, until)))
     assert [r[:3] for r in of_people] == [["x1", "ev", "q1"]]

@@ -14,6 +14,7 @@ from services.alerts.domain.clusters import (
     carry_ids,
     detect_clusters,
 )
+from services.alerts.worker.clusters import venue_rule
 from tests.reference.clusters import ReferencePresence, reference_clusters
 
 D = 86_400
@@ -46,6 +47,32 @@ def test_clusters_equal_the_brute_force(given: list[CasePresence], min_cases: in
                            p.window_end) for p in given], min_cases, rule.window_s, min_presence_s)
     assert {(c.venue_id, c.start, c.end, c.case_ids, c.visit_ids) for c in found} == expected
     assert len({c.cluster_id for c in found}) == len(found)
+
+
+@settings(max_examples=100, deadline=None)
+@given(given=presences(), gym=st.tuples(st.integers(min_value=2, max_value=3),
+                                        st.integers(min_value=1, max_value=8),
+                                        st.sampled_from([0, 1800])))
+def test_a_venues_own_rule_overrides_its_kinds_as_the_brute_force_does(
+        given: list[CasePresence], gym: tuple[int, int, int]) -> None:
+    kind_default, own = DEFAULT_RULES["restaurant"], ClusterRule(*gym)
+    found = detect_clusters(given, lambda venue: own if venue == "gym" else kind_default)
+    expected = reference_clusters(
+        [ReferencePresence(p.case_id, p.venue_id, p.visit_id, p.start, p.end, p.window_start,
+                           p.window_end) for p in given], kind_default.min_cases,
+        kind_default.window_s, kind_default.min_presence_s,
+        per_venue={"gym": (own.min_cases, own.window_s, own.min_presence_s)})
+    assert {(c.venue_id, c.start, c.end, c.case_ids, c.visit_ids) for c in found} == expected
+
+
+def test_a_venue_with_its_own_rule_clusters_where_its_kind_would_not() -> None:
+    def at(case: str, venue: str, day: int) -> CasePresence:
+        return CasePresence(case, venue, f"{venue}-{case}", day * D, day * D + 3600, 0, 60 * D)
+
+    two_each = [at(c, v, d) for v in ("bar", "gym") for c, d in (("c1", 1), ("c2", 2))]
+    rules = {"gym": venue_rule("restaurant", ClusterRule(2, 7))}
+    found = detect_clusters(two_each, lambda v: rules.get(v, venue_rule("restaurant", None)))
+    assert [(c.venue_id, c.case_ids) for c in found] == [("gym", ("c1", "c2"))]
 
 
 def test_a_cluster_keeps_its_id_as_it_grows_and_dissolves_when_a_case_is_withdrawn() -> None:

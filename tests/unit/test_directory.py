@@ -161,6 +161,21 @@ def test_a_persons_status_is_their_lowest_degree_in_pc_covid_colours() -> None:
     assert both.status == "F0" and [i.case_id for i in both.involvements] == ["d", "c"]
 
 
+def test_a_venue_exposure_is_its_own_status_below_every_case_degree() -> None:
+    venue = Involvement("ev1", 1, 5, 30, "new", venue=True)
+    alone = person_status([venue])
+    assert (alone.status, alone.colour, alone.earliest_exposure, alone.follow_up_until) == (
+        "venue", "yellow", 5, 30)
+    assert [i.role for i in alone.involvements] == ["venue"]
+    # Any case degree is closer than a venue; the venue's exposure still counts in the dates.
+    with_f2 = person_status([venue, Involvement("c", 2, 10, 20, "new")])
+    assert (with_f2.status, with_f2.earliest_exposure, with_f2.follow_up_until) == ("F2", 5, 30)
+    assert [i.role for i in with_f2.involvements] == ["F2", "venue"]
+    # A contact of someone present (with_contacts) is the F-degree it is, not a venue exposure.
+    contact = person_status([Involvement("ev1", 2, 7, 21, "new", venue=True)])
+    assert (contact.status, contact.colour) == ("F2", "yellow")
+
+
 def _listing(key: AuthorityPrivateKey, other: AuthorityPrivateKey) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

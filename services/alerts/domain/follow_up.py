@@ -105,13 +105,31 @@ Colour = Literal["red", "orange", "yellow", "green"]
 
 @dataclass(frozen=True, slots=True)
 class Involvement:
-    """How one open case involves a person: degree 0 as its F0, else an alert's degree."""
+    """How one open case involves a person: degree 0 as its F0, else an alert's degree.
+
+    ``venue`` marks an alert of an open exposure event (rule 11; ``case_id`` is the event's
+    id): degree 1 there is a venue exposure, a degree beyond counts as that F-degree."""
 
     case_id: str
     degree: int
     exposed_at: int | None
     follow_up_until: int | None
     follow_up_state: str | None
+    venue: bool = False
+
+    @property
+    def role(self) -> str:
+        """``F0``, ``F1``, ``F2``, … or ``venue`` (present at an exposure event)."""
+        return VENUE if self.venue and self.degree == 1 else f"F{self.degree}"
+
+    def rank(self) -> int:
+        """Lower is more urgent: F0, F1, F2, … then a venue exposure."""
+        return VENUE_RANK if self.role == VENUE else self.degree
+
+
+VENUE = "venue"
+VENUE_RANK = 1_000
+"""A venue exposure ranks after every case degree: the person was near a place, not a case."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +145,8 @@ class PersonStatus:
 
 def person_status(involvements: Iterable[Involvement]) -> PersonStatus:
     """The lowest degree across the cases decides: F0 red, F1 orange, F2 and beyond yellow,
-    none green. Earliest exposure and the latest follow-up end are over the alerts.
+    then a venue exposure (present at an exposure event, rule 11) yellow, none green. Earliest
+    exposure and the latest follow-up end are over the alerts, venue ones included.
 
     Example:
         >>> person_status([]).status, person_status([]).colour
@@ -136,13 +155,17 @@ def person_status(involvements: Iterable[Involvement]) -> PersonStatus:
         ...                    Involvement("b", 1, 70, 110, "reached")])
         >>> s.status, s.colour, s.earliest_exposure, s.follow_up_until
         ('F1', 'orange', 50, 110)
+        >>> v = person_status([Involvement("ev1", 1, 40, 80, "new", venue=True)])
+        >>> v.status, v.colour, v.earliest_exposure
+        ('venue', 'yellow', 40)
     """
-    ordered = tuple(sorted(involvements, key=lambda i: (i.degree, i.exposed_at or 0, i.case_id)))
+    ordered = tuple(sorted(involvements, key=lambda i: (i.rank(), i.exposed_at or 0, i.case_id)))
     if not ordered:
         return PersonStatus("none", "green", (), None, None)
-    lowest = ordered[0].degree
+    first = ordered[0]
+    lowest = first.rank()
     colour: Colour = "red" if lowest == 0 else "orange" if lowest == 1 else "yellow"
     exposures = [i.exposed_at for i in ordered if i.exposed_at is not None]
     ends = [i.follow_up_until for i in ordered if i.follow_up_until is not None]
-    return PersonStatus(f"F{lowest}", colour, ordered, min(exposures, default=None),
+    return PersonStatus(first.role, colour, ordered, min(exposures, default=None),
                         max(ends, default=None))

@@ -263,6 +263,13 @@ class ClickHouseReads:
                 for case_id, alert_id, degree, exposed, created
                 in self._execute(sql.PERSON_ALERTS, params)]
 
+    def person_event_alerts(self, person: str, open_since: datetime) -> list[PersonAlert]:
+        """The person's current alerts of exposure events still open (rule 11)."""
+        params = {"person": person, "open_since": int(open_since.timestamp())}
+        return [PersonAlert(event_id, alert_id, int(degree), int(exposed), int(created))
+                for event_id, alert_id, degree, exposed, created
+                in self._execute(sql.PERSON_EVENT_ALERTS, params)]
+
     def purge_directory(self, cutoff: datetime) -> None:
         self._execute(sql.PURGE_DIRECTORY, {"cutoff": int(cutoff.timestamp())})
 
@@ -364,6 +371,9 @@ class AlertsQueries:
 
     async def person_alerts(self, person: str, open_since: datetime) -> list[PersonAlert]:
         return await self._run(lambda reads: reads.person_alerts(person, open_since))
+
+    async def person_event_alerts(self, person: str, open_since: datetime) -> list[PersonAlert]:
+        return await self._run(lambda reads: reads.person_event_alerts(person, open_since))
 
     async def purge_directory(self, cutoff: datetime) -> None:
         await self._run(lambda reads: reads.purge_directory(cutoff))

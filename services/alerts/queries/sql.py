@@ -354,6 +354,21 @@ WHERE deleted = 0
 ORDER BY case_id
 """
 
+# The person's current alerts of open exposure events (rule 11: stored under the event's id).
+PERSON_EVENT_ALERTS = """
+SELECT case_id, alert_id, degree, toUInt32(exposed_at), toUInt32(created_at)
+FROM (
+    SELECT case_id, alert_id, degree, exposed_at, created_at, deleted
+    FROM alerts FINAL
+    WHERE person_id = %(person)s
+)
+WHERE deleted = 0
+  AND case_id IN (
+      SELECT event_id FROM (SELECT event_id, status, ended_at FROM exposure_events FINAL)
+      WHERE status = 'declared' AND ended_at >= toDateTime(%(open_since)s))
+ORDER BY case_id
+"""
+
 # Rule 10: a sealed identifier goes with the retention horizon, like the scans it came with.
 PURGE_DIRECTORY = "ALTER TABLE directory DELETE WHERE sealed_at < toDateTime(%(cutoff)s)"
 

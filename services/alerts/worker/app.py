@@ -100,6 +100,10 @@ class AlertsWorker:
         # Venue exposure events (rule 11), beside the cases; on the same partitions of `cases`.
         self.events = EventEngine(settings.max_degree, risk)
         self.venue_alerts_paused = False  # the kill switch, read from ClickHouse on a timer
+        # The recheck's own connection: it reads outside the lock, beside the batch loop.
+        self.recheck_store = AlertStore(settings)
+        # Event id -> digest of its venue's visits at its last recheck (see _recheck_events).
+        self._event_digests: dict[str, tuple[int, int]] = {}
         self.clusters = ClusterWatch(self.store)
         self.clusters_topic = settings.topic("clusters")
         # Its own store (own connection): it runs beside the batch loop.
@@ -168,6 +172,7 @@ class AlertsWorker:
             await self.contacts.stop()
             await self.producer.stop()
             self.store.close()
+            self.recheck_store.close()
             self.venues.close()
             self.directory.close()
 
@@ -313,6 +318,7 @@ class AlertsWorker:
             await self._dead(record, f"not an exposure event: {exc}")
             return
         paused = self.venue_alerts_paused
+        self._event_digests.pop(event.event_id, None)  # a correction may change the window
         changes = await self._off_loop(lambda: self.events.declare(
             event, self.store.visits_at, self.store.edges_of, _now(), paused=paused))
         await self._publish(changes, event)
@@ -322,6 +328,7 @@ class AlertsWorker:
         """Retract the event's live alerts, then store it as withdrawn (like a case: the row
         says the event is closed only once every retraction is stored)."""
         open_event = self.events.events.get(event_id)
+        self._event_digests.pop(event_id, None)
         if open_event is not None:
             event = open_event.event
             changes = self.events.withdraw(event_id)
@@ -343,22 +350,42 @@ class AlertsWorker:
         await self._publish(changes, open_event.event)
 
     async def _recheck_events(self) -> None:
-        """Read the kill switch; unless paused, re-trace every open event (a visit that made no
-        contact announces itself nowhere else), publishing what was held back while paused."""
-        async with self._lock:  # the store's ClickHouse client serves one call at a time
-            paused = await self._off_loop(self.store.venue_alerts_paused)
+        """Read the kill switch; unless paused, re-trace every open event whose venue's visits
+        changed since its last recheck (a visit that made no contact announces itself nowhere
+        else), publishing what was held back while paused.
+
+        The digest of the venue's visits (one row, read on the recheck's own connection
+        outside the lock) decides: an event whose visits are as they were is not re-traced, so
+        a declaration never waits behind re-traces that change nothing. Contact changes
+        re-trace their events as they come (:meth:`_contacts`), declarations at once.
+        """
+        paused = await self._off_loop(self.recheck_store.venue_alerts_paused)
+        async with self._lock:
             if paused != self.venue_alerts_paused:
                 log.warning("venue alerts %s", "paused" if paused else "resumed")
+                # Contact changes were not applied while paused: re-trace everything once.
+                self._event_digests.clear()
             self.venue_alerts_paused = paused
             if paused:
                 return
-            event_ids = sorted(self.events.events)
+            events = sorted(((eid, oe.event) for eid, oe in self.events.events.items()),
+                            key=lambda kv: kv[0])
+        for event_id in list(self._event_digests):
+            if event_id not in self.events.events:
+                del self._event_digests[event_id]
         # One event at a time, letting the batch loop in between: a new case or declaration
         # waits for one re-trace at most, not for all of them.
-        for event_id in event_ids:
+        for event_id, event in events:
+            digest = await self._off_loop(partial(
+                self.recheck_store.visits_digest, event.venue_id, event.start, event.end))
             async with self._lock:
-                if event_id in self.events.events and not self.venue_alerts_paused:
-                    await self._retrace_event(event_id)
+                if (event_id not in self.events.events or self.venue_alerts_paused
+                        or self._event_digests.get(event_id) == digest):
+                    continue
+                # Read before the re-trace: a visit stored in between changes the next digest.
+                await self._retrace_event(event_id)
+                if self.events.events[event_id].event == event:  # not corrected meanwhile
+                    self._event_digests[event_id] = digest
 
     # ------------------------------------------------------------------ steps
 

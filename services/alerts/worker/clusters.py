@@ -24,15 +24,26 @@ from services.alerts.worker.store import AlertStore
 from services.core.clickhouse import utc
 
 
+def venue_rule(kind: str, own: ClusterRule | None) -> ClusterRule:
+    """The cluster rule of a venue: its own if it has one, else its kind's default.
+
+    Example:
+        >>> venue_rule("clinic", None).min_cases, venue_rule("clinic", ClusterRule(5, 3)).min_cases
+        (2, 5)
+    """
+    return own if own is not None else DEFAULT_RULES.get(kind, DEFAULT_RULES["other"])
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterChange:
     cluster: Cluster
     kind: str
     visitors: int
     deleted: bool
+    rule: ClusterRule = DEFAULT_RULES["other"]
 
     def message(self, detected_at: int) -> bytes:
-        rule = DEFAULT_RULES.get(self.kind, DEFAULT_RULES["other"])
+        rule = self.rule
         return ClusterMessage(
             op=Op.RETRACT if self.deleted else Op.UPSERT, cluster_id=self.cluster.cluster_id,
             venue_id=self.cluster.venue_id, venue_kind=self.kind,
@@ -58,10 +69,14 @@ class ClusterWatch:
         if self._published is None:
             self._published = {c.cluster_id: (c, -1) for c in self._store.clusters()}
         presences = self._store.case_presences(reported_since)
-        kinds = self._store.venue_kinds({p.venue_id for p in presences})
+        kinds = self._store.venue_kinds({p.venue_id for p in presences}
+                                        | {c.venue_id for c, _ in self._published.values()})
+
+        def kind_of(venue: str) -> str:
+            return kinds.get(venue, ("other", None))[0]
 
         def rule_of(venue: str) -> ClusterRule:
-            return DEFAULT_RULES.get(kinds.get(venue, "other"), DEFAULT_RULES["other"])
+            return venue_rule(*kinds.get(venue, ("other", None)))
 
         fresh = carry_ids([c for c, _ in self._published.values()],
                           detect_clusters(presences, rule_of))
@@ -74,10 +89,10 @@ class ClusterWatch:
                 cluster.venue_id, cluster.start, cluster.end)})
             if before is not None and before[0] == cluster and before[1] == visitors:
                 continue
-            changes.append(ClusterChange(cluster, kinds.get(cluster.venue_id, "other"),
-                                         visitors, False))
+            changes.append(ClusterChange(cluster, kind_of(cluster.venue_id), visitors, False,
+                                         rule_of(cluster.venue_id)))
         ids = {c.cluster_id for c in fresh}
-        changes += [ClusterChange(c, kinds.get(c.venue_id, "other"), 0, True)
+        changes += [ClusterChange(c, kind_of(c.venue_id), 0, True, rule_of(c.venue_id))
                     for cid, (c, _) in self._published.items() if cid not in ids]
         return changes
 

@@ -15,7 +15,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 
 from schemas.venues import MAX_DWELL_LIMIT_S
 from services.alerts.domain import Alert, Case, ContactEdge, Exposure
-from services.alerts.domain.clusters import CasePresence, Cluster
+from services.alerts.domain.clusters import CasePresence, Cluster, ClusterRule
 from services.alerts.domain.venue_events import VenueEvent, Visit
 from services.core.clickhouse import clickhouse_client, utc, utc_day
 from services.core.config import Settings
@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A row of `venues`: venue_id, name, kind, default_dwell_s, max_dwell_s, min_overlap_s,
 # created_at, version (the record's offset in the registry topic).
-VenueRow = tuple[str, str, str, int, int, int, datetime, int]
+VenueRow = tuple[str, str, str, int, int, int, int, int, int, datetime, int]
+"""venue_id, name, kind, dwell rules, its own cluster rule (min_cases, window_days,
+min_presence_s; 0s: its kind's), created at, version."""
+VenueKindRule = tuple[str, ClusterRule | None]
+"""A venue's kind and its own cluster rule (None: its kind's default)."""
 DirectoryRow = tuple[str, str, str, datetime]
 """pseudonym, key id, sealed identifier, sealed at."""
 
@@ -78,6 +82,19 @@ GROUP BY visit_id
 HAVING argMax(deleted, version) = 0
 """
 
+# A digest of every stored row VENUE_VISITS reads (any version): a new visit, a correction or a
+# retraction is a new row and changes it, so an unchanged digest means an unchanged answer
+# (a merge that drops old versions changes it too: one needless re-read). One row back, where
+# VENUE_VISITS brings every visit of the window back into Python.
+VENUE_VISITS_DIGEST = """
+SELECT count(), sum(cityHash64(visit_id, version, deleted))
+FROM visits
+WHERE venue_id = %(venue)s
+  AND day >= %(since_day)s AND day <= %(until_day)s
+  AND started_at >= %(visits_from)s AND started_at <= %(until)s
+  AND ended_at >= %(since)s
+"""
+
 # The visits of some persons (cases' F0s) that may meet their windows, newest version each.
 PERSON_VISITS = """
 SELECT visit_id, any(venue_id), any(person_id), toUInt32(any(started_at)),
@@ -92,7 +109,9 @@ HAVING argMax(deleted, version) = 0
 """
 
 VENUE_KINDS = """
-SELECT venue_id, argMax(kind, version) FROM venues WHERE venue_id IN %(venues)s GROUP BY venue_id
+SELECT venue_id, argMax(kind, version), argMax(cluster_min_cases, version),
+       argMax(cluster_window_days, version), argMax(cluster_min_presence_s, version)
+FROM venues WHERE venue_id IN %(venues)s GROUP BY venue_id
 """
 
 CLUSTERS = """
@@ -122,6 +141,13 @@ def visited_params(persons: set[str], since: int, until: int) -> dict[str, Any]:
         "until": utc(until),
         "since": utc(since),
     }
+
+
+def venue_window_params(venue_id: str, since: int, until: int) -> dict[str, Any]:
+    """Parameters of VENUE_VISITS and VENUE_VISITS_DIGEST."""
+    visits_from = max(0, since - MAX_DWELL_LIMIT_S)
+    return {"venue": venue_id, "since_day": utc_day(visits_from), "until_day": utc_day(until),
+            "visits_from": utc(visits_from), "until": utc(until), "since": utc(since)}
 
 
 def edge_params(persons: set[str], visited: list[tuple[str, int]], since: int,
@@ -177,12 +203,16 @@ class AlertStore:
 
     def visits_at(self, venue_id: str, since: int, until: int) -> list[Visit]:
         """Every current visit of ``venue_id`` overlapping ``[since, until]``."""
-        visits_from = max(0, since - MAX_DWELL_LIMIT_S)
-        params = {"venue": venue_id, "since_day": utc_day(visits_from),
-                  "until_day": utc_day(until), "visits_from": utc(visits_from),
-                  "until": utc(until), "since": utc(since)}
+        params = venue_window_params(venue_id, since, until)
         rows = self._with_retry(lambda c: c.execute(VENUE_VISITS, params))
         return [Visit(vid, venue, person, int(s), int(e)) for vid, venue, person, s, e in rows]
+
+    def visits_digest(self, venue_id: str, since: int, until: int) -> tuple[int, int]:
+        """What :meth:`visits_at` would read, digested: equal digests, equal visits."""
+        params = venue_window_params(venue_id, since, until)
+        rows = self._with_retry(lambda c: c.execute(VENUE_VISITS_DIGEST, params))
+        count, digest = rows[0] if rows else (0, 0)
+        return int(count), int(digest or 0)
 
     def write_event(self, event: VenueEvent, status: str, version: int) -> None:
         row = (event.event_id, event.venue_id, utc(event.start), utc(event.end), event.message,
@@ -222,11 +252,14 @@ class AlertStore:
                 for vid, venue, person, s, e in rows for case in cases_of.get(person, [])
                 if int(s) <= case.window.end and int(e) >= case.window.start]
 
-    def venue_kinds(self, venues: set[str]) -> dict[str, str]:
+    def venue_kinds(self, venues: set[str]) -> dict[str, VenueKindRule]:
+        """Each venue's kind and its own cluster rule (None: the kind's), as registered."""
         if not venues:
             return {}
         rows = self._with_retry(lambda c: c.execute(VENUE_KINDS, {"venues": tuple(venues)}))
-        return {venue: kind for venue, kind in rows}
+        return {venue: (kind, ClusterRule(int(cases), int(days), int(presence))
+                        if cases else None)
+                for venue, kind, cases, days, presence in rows}
 
     def clusters(self) -> list[Cluster]:
         """The clusters last published, not dissolved."""
@@ -389,7 +422,8 @@ class AlertStore:
                 lambda c: observed_insert(
                     c, "venues",
                     "INSERT INTO venues (venue_id, name, kind, default_dwell_s, max_dwell_s,"
-                    " min_overlap_s, created_at, version) VALUES",
+                    " min_overlap_s, cluster_min_cases, cluster_window_days,"
+                    " cluster_min_presence_s, created_at, version) VALUES",
                     rows,
                 )
             )

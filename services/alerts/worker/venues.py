@@ -49,8 +49,11 @@ def venue_rows(records: Iterable[tuple[int, bytes | None, bytes | None]]) -> lis
             continue
         if isinstance(record, VenueRecord):
             v = record.venue
+            rule = v.cluster_rule  # 0s: the kind's default rule
             rows.append((v.venue_id, v.name, v.kind.value, v.default_dwell_s, v.max_dwell_s,
-                         v.min_overlap_s, utc(int(v.created_at.timestamp())), offset))
+                         v.min_overlap_s, rule.min_cases if rule else 0,
+                         rule.window_days if rule else 0, rule.min_presence_s if rule else 0,
+                         utc(int(v.created_at.timestamp())), offset))
     return rows
 
 

@@ -37,6 +37,7 @@ def new_venue(body: VenueCreate, settings: Settings) -> tuple[VenuePublic, str]:
         default_dwell_s=body.default_dwell_s or settings.default_dwell_s,
         max_dwell_s=body.max_dwell_s or settings.max_dwell_s,
         min_overlap_s=body.min_overlap_s or settings.min_overlap_s,
+        cluster_rule=body.cluster_rule,
         created_at=utc_now(),
     )
     return venue, new_secret("tvk")

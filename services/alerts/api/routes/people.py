@@ -37,17 +37,21 @@ async def pseudonym_status(body: PseudonymStatusQuery,
     s = ctx.settings
     open_since = datetime.now(UTC) - s.retention
     as_f0 = await ctx.queries.person_cases(body.pseudonym, open_since)
-    alerts = await ctx.queries.person_alerts(body.pseudonym, open_since)
+    alerts = [(a, False) for a in await ctx.queries.person_alerts(body.pseudonym, open_since)]
+    # Present at an open exposure event: a venue exposure of its own (rule 11).
+    alerts += [(a, True)
+               for a in await ctx.queries.person_event_alerts(body.pseudonym, open_since)]
     states: dict[str, dict[str, str]] = defaultdict(dict)
-    for case_id in {a.case_id for a in alerts}:
+    for case_id in {a.case_id for a, _ in alerts}:
         states[case_id] = await ctx.queries.follow_up_states(case_id)
     involvements = [Involvement(case_id, 0, None, None, None) for case_id in as_f0]
     alert_of: dict[tuple[str, int], str] = {}
-    for a in alerts:
+    for a, venue in alerts:
         state = states[a.case_id].get(a.alert_id, "new")
         follow = FollowUp(a.exposed_at, a.created_at, state, s.follow_up_days,
                           s.reach_within_h * 3600)
-        involvements.append(Involvement(a.case_id, a.degree, a.exposed_at, follow.until, state))
+        involvements.append(Involvement(a.case_id, a.degree, a.exposed_at, follow.until, state,
+                                        venue=venue))
         alert_of[(a.case_id, a.degree)] = a.alert_id
     status = person_status(involvements)
     await ctx.audit.record(who, "person_status", case_id=None, people=1,
@@ -56,7 +60,7 @@ async def pseudonym_status(body: PseudonymStatusQuery,
         status=status.status, colour=status.colour,
         earliest_exposure=_utc(status.earliest_exposure),
         follow_up_until=_utc(status.follow_up_until),
-        cases=[CaseInvolvement(case_id=i.case_id, role=f"F{i.degree}",
+        cases=[CaseInvolvement(case_id=i.case_id, role=i.role,
                                alert_id=alert_of.get((i.case_id, i.degree)),
                                exposed_at=_utc(i.exposed_at),
                                follow_up_until=_utc(i.follow_up_until),
