@@ -28,6 +28,7 @@ from services.alerts.queries.helpers import (
     every_hour,
     figures_window,
     light_alert_of_row,
+    utc,
     utc_seconds,
     window_params,
 )
@@ -36,8 +37,10 @@ from services.alerts.queries.records import (
     AlertPage,
     AlertRecord,
     CaseRecord,
+    ClusterSummary,
     ContactAlert,
     DayCases,
+    EventSummary,
     FollowUpChange,
     HeadlineFigures,
     HourScans,
@@ -75,6 +78,21 @@ class ClickHouseReads:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+
+    def current_clusters(self, since: datetime) -> list[ClusterSummary]:
+        """Clusters not dissolved whose window ends after ``since``, newest first."""
+        rows = self._execute(sql.CURRENT_CLUSTERS, {"since": int(since.timestamp()),
+                                                    "limit": sql.CLUSTERS_LISTED})
+        return [ClusterSummary(cid, venue, name, kind, utc(start), utc(end), int(cases),
+                               int(visitors), utc(detected))
+                for cid, venue, name, kind, start, end, cases, visitors, detected in rows]
+
+    def declared_events(self, since: datetime) -> list[EventSummary]:
+        """Exposure events declared (not withdrawn) ending after ``since``, with alert counts."""
+        rows = self._execute(sql.DECLARED_EVENTS, {"since": int(since.timestamp()),
+                                                   "limit": sql.EVENTS_LISTED})
+        return [EventSummary(eid, venue, name, utc(start), utc(end), action, int(alerts))
+                for eid, venue, name, start, end, action, alerts in rows]
 
     def case(self, case_id: str) -> CaseRecord | None:
         rows = self._execute(sql.CASE, {"case_id": case_id})
@@ -298,6 +316,12 @@ class AlertsQueries:
         self._local = threading.local()
         self._opened: list[ClickHouseReads] = []
         self._lock = threading.Lock()
+
+    async def current_clusters(self, since: datetime) -> list[ClusterSummary]:
+        return await self._run(lambda reads: reads.current_clusters(since))
+
+    async def declared_events(self, since: datetime) -> list[EventSummary]:
+        return await self._run(lambda reads: reads.declared_events(since))
 
     async def case(self, case_id: str) -> CaseRecord | None:
         return await self._run(lambda reads: reads.case(case_id))

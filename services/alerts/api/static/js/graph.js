@@ -2,6 +2,7 @@
 // force-directed layout (d3-force's link, many-body and centring forces, brute force — the
 // graphs drawn here are at most a few hundred people), rendered once into a scaled SVG.
 
+import { t as tr } from "./i18n.js";
 import { clear, count, degreeName, duration, el, shortId, svg } from "./format.js";
 
 export const MAX_DRAWN = 400;
@@ -78,10 +79,11 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
   const f = graph.figures;
   summary.classList.toggle("muted", false);
   summary.textContent = `${graph.graph.venue_id} · ${graph.graph.day} (UTC) · `
-    + `${count(f.people)} people, ${count(f.pairs)} pairs in contact, `
-    + `${count(f.clusters)} cluster${f.clusters === 1 ? "" : "s"} (largest ${count(f.largest_cluster)})`;
+    + `${count(f.people)} ${tr("people")}, ${count(f.pairs)} ${tr("pairs in contact")}, `
+    + `${count(f.clusters)} ${tr(f.clusters === 1 ? "group" : "groups")} `
+    + `(${tr("largest")} ${count(f.largest_cluster)})`;
   if (!graph.nodes.length) {
-    container.append(el("p", { class: "muted empty" }, "No contacts at this venue that day."));
+    container.append(el("p", { class: "muted empty" }, tr("No contacts at this venue that day.")));
     return;
   }
   // Clusters are numbered by size: drawing the first ones keeps whole clusters together.
@@ -100,7 +102,7 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
   const h = Math.max(...ys) - minY + margin;
   const drawing = svg("svg", {
     viewBox: `${minX} ${minY} ${w} ${h}`, preserveAspectRatio: "xMidYMid meet",
-    role: "img", "aria-label": `Contact graph of ${graph.graph.venue_id} on ${graph.graph.day}`,
+    role: "img", "aria-label": `${tr("Contact graph of")} ${graph.graph.venue_id} · ${graph.graph.day}`,
     class: "graph-svg",
   });
   // In the page first (an empty panel is not displayed), then measured: text and strokes are
@@ -116,7 +118,7 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
       x1: s.x, y1: s.y, x2: t.x, y2: t.y,
       "stroke-width": Math.min(6, 0.8 + Math.log2(1 + link.weight / 900)) * Math.min(scale, 2),
     }, svg("title", {}, `${shortId(link.source)} – ${shortId(link.target)}: `
-      + `${duration(link.weight)} together`));
+      + `${duration(link.weight)} ${tr("together")}`));
     edgeLayer.append(line);
     return { link, line };
   });
@@ -132,8 +134,8 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
       transform: `translate(${at[i].x},${at[i].y})`, tabindex: "0",
       dataset: { person: node.id },
     },
-      svg("title", {}, `${node.id}\n${node.contacts} contacts, ${duration(node.exposure_s)}`
-        + (known ? `\n${degreeName(degree)} of the chain shown` : "")),
+      svg("title", {}, `${node.id}\n${node.contacts} ${tr("contacts")}, ${duration(node.exposure_s)}`
+        + (known ? `\n${degreeName(degree)} ${tr("of the chain shown")}` : "")),
       svg("circle", {
         r: radius(node) * Math.min(scale, 2),
         fill: PALETTE[node.cluster % PALETTE.length],
@@ -152,8 +154,8 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
         line.classList.toggle("lit", link.source === node.id || link.target === node.id);
       }
       detail.textContent = `${shortId(node.id)}: ${count(node.contacts)} `
-        + `${node.contacts === 1 ? "person" : "people"} met, ${duration(node.exposure_s)} `
-        + `in contact${known ? ` · ${degreeName(degree)} of the chain shown` : ""}`;
+        + `${tr(node.contacts === 1 ? "person met" : "people met")}, ${duration(node.exposure_s)} `
+        + `${tr("in contact")}${known ? ` · ${degreeName(degree)} ${tr("of the chain shown")}` : ""}`;
     };
     group.addEventListener("click", show);
     group.addEventListener("keydown", (event) => { if (event.key === "Enter") show(); });
@@ -162,7 +164,7 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
   drawing.append(edgeLayer, nodeLayer);
   if (graph.nodes.length > nodes.length) {
     container.append(el("p", { class: "muted small" },
-      `Showing the largest clusters: ${count(nodes.length)} of ${count(graph.nodes.length)} `
-      + "people. The whole graph is at /v1/venues/{id}/graph.graphml."));
+      `${tr("Showing the largest groups:")} ${count(nodes.length)} / ${count(graph.nodes.length)} `
+      + `${tr("people")}. ${tr("The whole graph is at")} /v1/venues/{id}/graph.graphml.`));
   }
 }
