@@ -46,6 +46,7 @@ PEOPLE = {"f0": "0900000001", "f1a": "0900000002", "f1b": "0900000003", "f2": "0
 # Reported once the first case is withdrawn: two cases at a clinic (a clinic's cluster rule
 # needs two), and an exposure event at the shop.
 CLUSTER_CASES = {"dash-k1": "k1", "dash-k2": "k2"}
+CROWD = 60  # more at the clinic: its graph, over BUSY_NODES (60) people, is not drawn
 EVENT = "dash-event-1"
 
 
@@ -124,8 +125,10 @@ def push_exposures(p: Pipeline, now: int) -> None:
     visits = {
         "cafe-dash": [("f0", 300, 180), ("f1a", 270, 210), ("f1b", 240, 180)],
         "shop-dash": [("f1a", 180, 120), ("f2", 170, 130)],
-        "clinic-dash": [("k1", 200, 140), ("k2", 190, 150), ("k3", 195, 160)],
+        "clinic-dash": [("k1", 200, 140), ("k2", 190, 150), ("k3", 195, 160),
+                        *((f"crowd{n}", 198, 150) for n in range(CROWD))],
     }
+    people = {**PEOPLE, **{f"crowd{n}": f"09100{n:05d}" for n in range(CROWD)}}
     with p.http(p.ingest, p.tokens[Role.ADMIN]) as admin:
         keys = {}
         for venue_id, name, kind in (("cafe-dash", "Cà phê Dashboard", "restaurant"),
@@ -138,7 +141,7 @@ def push_exposures(p: Pipeline, now: int) -> None:
     for venue_id, stays in visits.items():
         body = [
             {"event_id": f"{venue_id}-{who}-{direction}", "venue_id": venue_id,
-             "person_id": PEOPLE[who], "direction": direction, "scanned_at": iso(now - ago)}
+             "person_id": people[who], "direction": direction, "scanned_at": iso(now - ago)}
             for who, came, left in stays
             for direction, ago in (("in", came * MINUTE), ("out", left * MINUTE))
         ]
@@ -358,7 +361,7 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     expect(clusters).to_have_count(1, timeout=30_000)
     expect(clusters.locator(".venue-name")).to_contain_text("Phòng khám Dashboard")
     expect(clusters.locator("td.cases-n")).to_have_text("2")
-    expect(clusters.locator("td.visitors-n")).to_have_text("3")
+    expect(clusters.locator("td.visitors-n")).to_have_text(str(3 + CROWD))
     event = small.locator(f'#events tbody tr[data-event-id="{EVENT}"]')
     expect(event.locator(".venue-name")).to_contain_text("Tạp hóa Dashboard")
     expect(event.locator("td.action")).to_have_text("đi xét nghiệm")
@@ -370,6 +373,24 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     expect(large.locator("#events th").nth(2)).to_have_text("Khuyến cáo")
     assert large.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     large.screenshot(path=ARTIFACTS / "wide-clusters.png", full_page=True)
+
+    # The clinic that day is too busy to draw: its occupancy per 15 minutes and who was with
+    # the case's people, longest first, instead of a graph.
+    page.fill("#chain-case", "dash-k1")
+    page.click("#chain-form button[type=submit]")
+    expect(page.locator("#chain svg .node")).to_have_count(3 + CROWD, timeout=60_000)
+    page.fill("#graph-venue", "clinic-dash")
+    page.fill("#graph-day", datetime.fromtimestamp(now - 200 * MINUTE, UTC).date().isoformat())
+    page.click("#graph-form button[type=submit]")
+    expect(page.locator("#graph .occupancy .bar")).to_have_count(96, timeout=30_000)
+    expect(page.locator("#graph h3").first).to_have_text(
+        f"Số người có mặt mỗi 15 phút · cao nhất {3 + CROWD}")
+    expect(page.locator("#graph table.ranked tbody tr")).to_have_count(30)
+    expect(page.locator("#graph svg .gnode")).to_have_count(0)
+    page.locator("#graph-panel").screenshot(path=ARTIFACTS / "desktop-busy-venue.png")
+    page.set_viewport_size({"width": 360, "height": 780})
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.screenshot(path=ARTIFACTS / "phone-360-authority.png", full_page=True)
 
     # The withdrawn case's chain is a 410, which Chromium logs; nothing else may be.
     watch.errors = [e for e in watch.errors if "410 (Gone)" not in e]

@@ -272,3 +272,19 @@ def test_the_dashboards_clusters_and_exposure_events_on_current_clickhouse(curre
     assert [(r[0], r[2], r[5], r[6]) for r in events] == [("ev1", "Chợ Cluster", "test", "2")]
     later = int(datetime(2026, 11, 24, tzinfo=UTC).timestamp())
     assert rows(current, bind(alert_queries.CURRENT_CLUSTERS, {"since": later, "limit": 10})) == []
+
+
+def test_a_venues_day_visits_for_its_occupancy_on_current_clickhouse(current: Any) -> None:
+    visit = ("INSERT INTO visits (day, venue_id, person_id, started_at, ended_at, visit_id, "
+             "deleted, version) VALUES ")
+    t = "toDateTime('2026-11-24 23:30:00', 'UTC')"
+    u = "toDateTime('2026-11-25 00:30:00', 'UTC')"  # across midnight: ends the next day
+    current.query(visit + f"('2026-11-25', 'oc', 'o1', {t}, {u}, 'y1', 0, 1)")
+    current.query(visit + f"('2026-11-24', 'oc', 'o2', {t}, {t}, 'y2', 0, 1)")
+    current.query(visit + f"('2026-11-24', 'oc', 'o2', {t}, {t}, 'y2', 1, 2)")  # retracted
+    current.query(visit + f"('2026-11-24', 'od', 'o3', {t}, {t}, 'y3', 0, 1)")  # elsewhere
+    since = int(datetime(2026, 11, 24, tzinfo=UTC).timestamp())
+    found = rows(current, bind(alert_queries.VENUE_DAY_VISITS, {
+        "venue_id": "oc", "day": date(2026, 11, 24), "last_day": date(2026, 11, 27),
+        "since": since, "until": since + 86_400}))
+    assert [r[0] for r in found] == ["o1"]

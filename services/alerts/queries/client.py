@@ -19,6 +19,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 from schemas.audit import AuditEntry
 from services.alerts.domain import Alert
 from services.alerts.domain.graph import Edge
+from services.alerts.domain.occupancy import Presence
 from services.alerts.queries import sql
 from services.alerts.queries.helpers import (
     CorruptRowError,
@@ -155,6 +156,15 @@ class ClickHouseReads:
                 "query the contacts table in ClickHouse directly for a graph this large"
             )
         return [Edge(v, a, b, int(start), int(end)) for v, a, b, start, end in rows]
+
+    def venue_day_visits(self, venue_id: str, day: date) -> list[Presence]:
+        """The current visits at ``venue_id`` that overlap the UTC ``day``."""
+        since = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+        params = {"venue_id": venue_id, "day": day,
+                  "last_day": day + timedelta(days=sql.MAX_DWELL_DAYS),
+                  "since": since, "until": since + 86_400}
+        return [Presence(person, int(start), int(end))
+                for person, start, end in self._execute(sql.VENUE_DAY_VISITS, params)]
 
     def scans_per_hour(self, since: datetime, until: datetime) -> list[HourScans]:
         """Distinct scans and people of each UTC hour in ``[since, until)``, zeros included."""
@@ -348,6 +358,9 @@ class AlertsQueries:
 
     async def venue_contacts(self, venue_id: str, day: date) -> list[Edge]:
         return await self._run(lambda reads: reads.venue_contacts(venue_id, day))
+
+    async def venue_day_visits(self, venue_id: str, day: date) -> list[Presence]:
+        return await self._run(lambda reads: reads.venue_day_visits(venue_id, day))
 
     async def venue_hours(self, venue_id: str, since: datetime,
                           until: datetime) -> list[HourScans]:

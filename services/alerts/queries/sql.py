@@ -437,3 +437,20 @@ ANY LEFT JOIN venue_names USING venue_id
 ORDER BY started_at DESC, event_id
 LIMIT %(limit)s
 """
+
+# The current visits at a venue that overlap a UTC day, for its occupancy timeline. `day` is
+# the day a visit ends (its partition); a stay lasts at most MAX_DWELL_DAYS.
+MAX_DWELL_DAYS = 7  # schemas.venues.MAX_DWELL_LIMIT_S
+VENUE_DAY_VISITS = """
+SELECT visitor, toUInt32(came), toUInt32(left)
+FROM
+(
+    SELECT visit_id, any(person_id) AS visitor, any(started_at) AS came,
+           any(ended_at) AS left
+    FROM visits
+    WHERE venue_id = %(venue_id)s AND day >= %(day)s AND day <= %(last_day)s
+      AND started_at < toDateTime(%(until)s) AND ended_at >= toDateTime(%(since)s)
+    GROUP BY visit_id
+    HAVING argMax(deleted, version) = 0
+)
+"""

@@ -3,9 +3,14 @@
 // graphs drawn here are at most a few hundred people), rendered once into a scaled SVG.
 
 import { t as tr } from "./i18n.js";
-import { clear, count, degreeName, duration, el, shortId, svg } from "./format.js";
+import {
+  clear, count, degreeName, duration, el, fullTime, localHour, shortId, svg,
+} from "./format.js";
 
 export const MAX_DRAWN = 400;
+// Past this many people a drawn graph is a solid disc: a timeline and a ranked table instead.
+export const BUSY_NODES = 60;
+const RANKED_SHOWN = 30;
 const PALETTE = ["#2563eb", "#0d9488", "#9333ea", "#c2410c", "#4d7c0f", "#be185d", "#0369a1",
   "#a16207"];
 
@@ -75,6 +80,7 @@ export function forceLayout(nodeCount, edges, { iterations = 300, distance = 34 
  */
 export function renderGraph(container, summary, detail, graph, chainDegrees) {
   clear(container);
+  container.classList.remove("busy");
   detail.textContent = "";
   const f = graph.figures;
   summary.classList.toggle("muted", false);
@@ -84,6 +90,10 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
     + `(${tr("largest")} ${count(f.largest_cluster)})`;
   if (!graph.nodes.length) {
     container.append(el("p", { class: "muted empty" }, tr("No contacts at this venue that day.")));
+    return;
+  }
+  if (graph.nodes.length > BUSY_NODES) {
+    renderBusy(container, graph, chainDegrees);
     return;
   }
   // Clusters are numbered by size: drawing the first ones keeps whole clusters together.
@@ -167,4 +177,67 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
       `${tr("Showing the largest groups:")} ${count(nodes.length)} / ${count(graph.nodes.length)} `
       + `${tr("people")}. ${tr("The whole graph is at")} /v1/venues/{id}/graph.graphml.`));
   }
+}
+
+/**
+ * Who was there with the case's people (the open chain), and for how long: person → {seconds
+ * together with them, the chain member they were with longest}. Pure, on the graph's links.
+ */
+export function rankWithCase(links, chainDegrees) {
+  const ranked = new Map();
+  const credit = (person, withWhom, seconds) => {
+    const entry = ranked.get(person) ?? { person, seconds: 0, with: null, withS: 0 };
+    entry.seconds += seconds;
+    if (seconds > entry.withS) { entry.with = withWhom; entry.withS = seconds; }
+    ranked.set(person, entry);
+  };
+  for (const link of links) {
+    if (chainDegrees.has(link.source)) credit(link.target, link.source, link.weight);
+    if (chainDegrees.has(link.target)) credit(link.source, link.target, link.weight);
+  }
+  return [...ranked.values()].sort((a, b) => b.seconds - a.seconds || (a.person < b.person ? -1 : 1));
+}
+
+/** A busy venue-day: people present per 15 minutes, then who was with the case, longest first. */
+function renderBusy(container, graph, chainDegrees) {
+  const slots = graph.occupancy ?? [];
+  const peak = Math.max(0, ...slots.map((s) => s.people));
+  const bars = el("div", { class: "bars occupancy", role: "img",
+    "aria-label": `${tr("People present per 15 minutes")}; ${tr("peak")} ${count(peak)}` });
+  const axis = el("div", { class: "bars-axis occupancy-axis", "aria-hidden": "true" });
+  slots.forEach((slot, index) => {
+    const bar = el("div", { class: slot.people ? "bar" : "bar zero",
+      title: `${fullTime(slot.start)}: ${count(slot.people)} ${tr("people present")}` });
+    bar.style.height = `${Math.max(slot.people ? 3 : 1, (100 * slot.people) / Math.max(1, peak))}%`;
+    bars.append(bar);
+    // A label every 3 hours (12 slots).
+    if (index % 12 === 0) axis.append(el("span", {}, localHour(slot.start)));
+  });
+  const ranked = rankWithCase(graph.links, chainDegrees).slice(0, RANKED_SHOWN);
+  const rows = ranked.map((r, i) => {
+    const degree = chainDegrees.get(r.person);
+    const withDegree = chainDegrees.get(r.with);
+    return el("tr", { dataset: { person: r.person } },
+      el("td", { class: "num" }, String(i + 1)),
+      el("td", { class: "mono", title: r.person },
+        `${degree !== undefined ? `${degreeName(degree)} ` : ""}${shortId(r.person)}`),
+      el("td", { class: "mono", title: r.with },
+        `${withDegree !== undefined ? `${degreeName(withDegree)} ` : ""}${shortId(r.with)}`),
+      el("td", { class: "num" }, duration(r.seconds)));
+  });
+  container.classList.add("busy");
+  container.append(
+    el("p", { class: "small muted busy-note" },
+      `${tr("Too many people to draw")} (${count(graph.nodes.length)} > ${BUSY_NODES}): `
+      + tr("people present per 15 minutes, and who was with the case's people, longest first.")),
+    el("h3", {}, `${tr("People present per 15 minutes")} · ${tr("peak")} ${count(peak)}`),
+    bars, axis,
+    el("h3", {}, tr("With the case, longest first")),
+    el("div", { class: "table-wrap" }, el("table", { class: "cases ranked" },
+      el("thead", {}, el("tr", {},
+        el("th", { scope: "col", class: "num" }, "#"),
+        el("th", { scope: "col" }, tr("Person")),
+        el("th", { scope: "col" }, tr("With")),
+        el("th", { scope: "col", class: "num" }, tr("Time together")))),
+      el("tbody", {}, ...rows))));
 }

@@ -129,6 +129,15 @@ const VI = {
   "low": "thấp",
   "medium": "trung bình",
   "high": "cao",
+  "People present per 15 minutes": "Số người có mặt mỗi 15 phút",
+  "people present": "người có mặt",
+  "Too many people to draw": "Quá nhiều người để vẽ đồ thị",
+  "people present per 15 minutes, and who was with the case's people, longest first.":
+    "số người có mặt mỗi 15 phút, và những ai ở cùng người của ca bệnh, lâu nhất trước.",
+  "With the case, longest first": "Ở cùng ca bệnh, lâu nhất trước",
+  "Person": "Người",
+  "With": "Cùng với",
+  "Time together": "Thời gian cùng nhau",
   "Open a case first: its venue-days can be shown.":
     "Hãy mở một ca bệnh trước: đồ thị chỉ hiện cho các địa điểm và ngày của ca đó.",
 };

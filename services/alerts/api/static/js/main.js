@@ -105,6 +105,13 @@ class Dashboard {
   async openCase(caseId, scroll = true) {
     caseId = caseId.trim();
     if (!caseId || !this.access?.cases) return;
+    // A venue-day graph is read for the case that touches it: another case, another graph.
+    if (this.chainCase !== caseId && this.graphShown) {
+      this.graphShown = null;
+      $("graph").replaceChildren();
+      $("graph-detail").textContent = "";
+      $("graph-summary").textContent = t("Pick a venue and a UTC day to see who met whom.");
+    }
     this.chainCase = caseId;
     $("chain-case").value = caseId;
     this.figures.select(caseId);
