@@ -385,7 +385,10 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     expect(page.locator("#graph .occupancy .bar")).to_have_count(96, timeout=30_000)
     expect(page.locator("#graph h3").first).to_have_text(
         f"Số người có mặt mỗi 15 phút · cao nhất {3 + CROWD}")
-    expect(page.locator("#graph table.ranked tbody tr")).to_have_count(30)
+    ranked = page.locator("#graph table.ranked tbody tr")
+    expect(ranked).to_have_count(30)  # the 62 others with the F0, the longest 30 shown
+    assert all(w.startswith("F0 ") for w in ranked.locator("td:nth-child(3)").all_inner_texts())
+    expect(ranked.first.locator("td").last).to_have_text("48 min")  # the clinic's crowd
     expect(page.locator("#graph svg .gnode")).to_have_count(0)
     page.locator("#graph-panel").screenshot(path=ARTIFACTS / "desktop-busy-venue.png")
     page.set_viewport_size({"width": 360, "height": 780})

@@ -180,20 +180,21 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
 }
 
 /**
- * Who was there with the case's people (the open chain), and for how long: person → {seconds
- * together with them, the chain member they were with longest}. Pure, on the graph's links.
+ * Who was there with the case, and for how long: with its F0 where the F0 was at the venue,
+ * else with the open chain's people there (the longest time with one of them). Returns
+ * [{person, with, seconds}], longest first. Pure, on the graph's links.
  */
-export function rankWithCase(links, chainDegrees) {
+export function rankWithCase(links, chainDegrees, present = new Set()) {
+  const f0 = [...chainDegrees].find(([, degree]) => degree === 0)?.[0];
+  const anchors = f0 !== undefined && present.has(f0) ? new Set([f0]) : new Set(chainDegrees.keys());
   const ranked = new Map();
   const credit = (person, withWhom, seconds) => {
-    const entry = ranked.get(person) ?? { person, seconds: 0, with: null, withS: 0 };
-    entry.seconds += seconds;
-    if (seconds > entry.withS) { entry.with = withWhom; entry.withS = seconds; }
-    ranked.set(person, entry);
+    const entry = ranked.get(person);
+    if (!entry || seconds > entry.seconds) ranked.set(person, { person, with: withWhom, seconds });
   };
   for (const link of links) {
-    if (chainDegrees.has(link.source)) credit(link.target, link.source, link.weight);
-    if (chainDegrees.has(link.target)) credit(link.source, link.target, link.weight);
+    if (anchors.has(link.source)) credit(link.target, link.source, link.weight);
+    if (anchors.has(link.target)) credit(link.source, link.target, link.weight);
   }
   return [...ranked.values()].sort((a, b) => b.seconds - a.seconds || (a.person < b.person ? -1 : 1));
 }
@@ -213,7 +214,8 @@ function renderBusy(container, graph, chainDegrees) {
     // A label every 3 hours (12 slots).
     if (index % 12 === 0) axis.append(el("span", {}, localHour(slot.start)));
   });
-  const ranked = rankWithCase(graph.links, chainDegrees).slice(0, RANKED_SHOWN);
+  const present = new Set(graph.nodes.map((node) => node.id));
+  const ranked = rankWithCase(graph.links, chainDegrees, present).slice(0, RANKED_SHOWN);
   const rows = ranked.map((r, i) => {
     const degree = chainDegrees.get(r.person);
     const withDegree = chainDegrees.get(r.with);
