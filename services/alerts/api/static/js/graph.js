@@ -211,8 +211,8 @@ function renderBusy(container, graph, chainDegrees) {
       title: `${fullTime(slot.start)}: ${count(slot.people)} ${tr("people present")}` });
     bar.style.height = `${Math.max(slot.people ? 3 : 1, (100 * slot.people) / Math.max(1, peak))}%`;
     bars.append(bar);
-    // A label every 3 hours (12 slots).
-    if (index % 12 === 0) axis.append(el("span", {}, localHour(slot.start)));
+    // A label every 6 hours (24 slots) stays readable on a phone.
+    if (index % 24 === 0) axis.append(el("span", {}, localHour(slot.start)));
   });
   const present = new Set(graph.nodes.map((node) => node.id));
   const ranked = rankWithCase(graph.links, chainDegrees, present).slice(0, RANKED_SHOWN);
