@@ -41,7 +41,13 @@ MINUTE = 60
 HOUR = 3600
 PIPELINE_S = 120  # case reported → its alerts on the page
 CASE = "dash-0001"
-PEOPLE = {"f0": "0900000001", "f1a": "0900000002", "f1b": "0900000003", "f2": "0900000004"}
+PEOPLE = {"f0": "0900000001", "f1a": "0900000002", "f1b": "0900000003", "f2": "0900000004",
+          "k1": "0900000005", "k2": "0900000006", "k3": "0900000007"}
+# Reported once the first case is withdrawn: two cases at a clinic (a clinic's cluster rule
+# needs two), and an exposure event at the shop.
+CLUSTER_CASES = {"dash-k1": "k1", "dash-k2": "k2"}
+CROWD = 60  # more at the clinic: its graph, over BUSY_NODES (60) people, is not drawn
+EVENT = "dash-event-1"
 
 
 @dataclass
@@ -73,7 +79,8 @@ class Pipeline:
 @pytest.fixture
 def pipeline(stack: Settings, tmp_path: Path) -> Iterator[Pipeline]:
     # Every count shown: this case alerts three people, fewer than the default minimum group.
-    settings = isolated_settings(stack, tmp_path).model_copy(update={"min_group": 1})
+    settings = isolated_settings(stack, tmp_path).model_copy(
+        update={"min_group": 1, "cluster_check_s": 0.5})
     tokens = {role: grant(settings, role)
               for role in (Role.ADMIN, Role.AUTHORITY, Role.DASHBOARD, Role.NOTIFIER)}
     ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
@@ -112,16 +119,21 @@ def iso(seconds: int) -> str:
 
 
 def push_exposures(p: Pipeline, now: int) -> None:
-    """F0 and two F1 at a café; one F1 later meets the future F2 at a shop."""
+    """F0 and two F1 at a café; one F1 later meets the future F2 at a shop; the two future
+    cases of a cluster and one more visitor at a clinic."""
     # (who, came, left) in minutes before now.
     visits = {
         "cafe-dash": [("f0", 300, 180), ("f1a", 270, 210), ("f1b", 240, 180)],
         "shop-dash": [("f1a", 180, 120), ("f2", 170, 130)],
+        "clinic-dash": [("k1", 200, 140), ("k2", 190, 150), ("k3", 195, 160),
+                        *((f"crowd{n}", 198, 150) for n in range(CROWD))],
     }
+    people = {**PEOPLE, **{f"crowd{n}": f"09100{n:05d}" for n in range(CROWD)}}
     with p.http(p.ingest, p.tokens[Role.ADMIN]) as admin:
         keys = {}
         for venue_id, name, kind in (("cafe-dash", "Cà phê Dashboard", "restaurant"),
-                                     ("shop-dash", "Tạp hóa Dashboard", "shop")):
+                                     ("shop-dash", "Tạp hóa Dashboard", "shop"),
+                                     ("clinic-dash", "Phòng khám Dashboard", "clinic")):
             answer = admin.post("/v1/venues", json={"venue_id": venue_id, "name": name,
                                                     "kind": kind})
             assert answer.status_code == 201, answer.text
@@ -129,7 +141,7 @@ def push_exposures(p: Pipeline, now: int) -> None:
     for venue_id, stays in visits.items():
         body = [
             {"event_id": f"{venue_id}-{who}-{direction}", "venue_id": venue_id,
-             "person_id": PEOPLE[who], "direction": direction, "scanned_at": iso(now - ago)}
+             "person_id": people[who], "direction": direction, "scanned_at": iso(now - ago)}
             for who, came, left in stays
             for direction, ago in (("in", came * MINUTE), ("out", left * MINUTE))
         ]
@@ -232,6 +244,14 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     page.fill("#cases-search", "DASH-00")
     expect(row).to_be_visible()
 
+    # The F2 reached by phone (the follow-up API), before the authority opens the case.
+    with p.http(p.alerts, p.tokens[Role.AUTHORITY]) as authority:
+        listed = authority.get(f"/v1/cases/{CASE}/contacts.json").json()["contacts"]
+        (f2_alert,) = [c["alert_id"] for c in listed if c["degree"] == 2]
+        answer = authority.patch(f"/v1/cases/{CASE}/alerts/{f2_alert}",
+                                 json={"state": "reached", "note": "gọi điện"})
+        assert answer.status_code == 200, answer.text
+
     # The chain of the case: F0 → two F1 → one F2 under the F1 who met them.
     row.click()
     chain = page.locator("#chain svg .node")
@@ -241,6 +261,15 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     expect(page.locator("#chain-summary")).to_contain_text("2 F1, 1 F2")
     summary = page.locator("#chain-summary").inner_text()
     assert summary.count("reported") + summary.count("báo cáo") == 1, summary
+    # Its follow-up view: the three contacts, each with its state, the F2 reached.
+    follow = page.locator("#follow-up tbody tr")
+    expect(follow).to_have_count(3, timeout=30_000)
+    expect(page.locator('#follow-up tbody tr[data-degree="1"] td.state')).to_have_text(
+        ["chưa liên lạc được", "chưa liên lạc được"])
+    expect(page.locator(f'#follow-up tbody tr[data-alert-id="{f2_alert}"] td.state')).to_have_text(
+        "đã liên lạc")
+    expect(page.locator("#follow-up-summary")).to_contain_text("1 đã liên lạc")
+    page.locator("#follow-up-panel").screenshot(path=ARTIFACTS / "desktop-follow-up.png")
     # No column of the open cases is cut off or pushed out of its panel.
     wrap = page.locator("#cases-panel .table-wrap")
     assert wrap.evaluate("w => w.scrollWidth - w.clientWidth") <= 0
@@ -255,7 +284,7 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     assert page.locator("#graph svg .gnode.in-chain").count() >= 2
     expect(page.locator("#graph-summary")).to_contain_text("cafe-dash")
     nodes.first.click()
-    expect(page.locator("#graph-detail")).to_contain_text("in contact")
+    expect(page.locator("#graph-detail")).to_contain_text("tiếp xúc")  # Vietnamese: vi-VN
     page.locator("#chain-panel").screenshot(path=ARTIFACTS / "desktop-chain.png")
     page.locator("#graph-panel").screenshot(path=ARTIFACTS / "desktop-graph.png")
     page.screenshot(path=ARTIFACTS / "desktop-case.png", full_page=True)
@@ -268,16 +297,18 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     small_watch = PageWatch(small, p.alerts)
     sign_in(small, p.alerts, p.tokens[Role.DASHBOARD], Role.DASHBOARD)
     expect(small.locator("#tile-f1")).to_have_text("2", timeout=60_000)
-    for hidden in ("#cases-panel", "#chain-panel", "#graph-panel", "#feed-panel"):
+    for hidden in ("#cases-panel", "#chain-panel", "#follow-up-panel", "#graph-panel",
+                   "#feed-panel"):
         expect(small.locator(hidden)).to_be_hidden()
     assert re.search(r"[0-9a-f]{6}…", small.locator("body").inner_text()) is None
     overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"
-    # The follow-up funnel, counts only: the case's three contacts, none reached yet.
+    # The follow-up funnel, counts only: the case's three contacts, one reached.
     expect(small.locator("#funnel-panel")).to_be_visible(timeout=30_000)
     expect(small.locator("#funnel li")).to_have_count(7)
-    expect(small.locator('#funnel li[data-state="new"] .funnel-count')).to_have_text("3")
-    expect(small.locator('#funnel li[data-state="reached"] .funnel-count')).to_have_text("0")
+    expect(small.locator('#funnel li[data-state="new"] .funnel-count')).to_have_text("2")
+    expect(small.locator('#funnel li[data-state="reached"] .funnel-count')).to_have_text("1")
+    expect(small.locator('#funnel li[data-state="reached"]')).to_contain_text("đã liên lạc")
     small.screenshot(path=ARTIFACTS / "phone-dashboard.png", full_page=True)
     small.set_viewport_size({"width": 360, "height": 780})
     overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -314,7 +345,7 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
         assert authority.delete(f"/v1/cases/{CASE}").status_code == 202
     expect(live.locator("#feed .feed-item.retracted")).to_have_count(3,
                                                                      timeout=PIPELINE_S * 1000)
-    expect(live.locator("#feed .retracted-tag").first).to_have_text("retracted")
+    expect(live.locator("#feed .retracted-tag").first).to_have_text("đã thu hồi")
     assert live.evaluate("window.__sameDocument") is True
     # The authority's figures and open chain follow: no open case, the chain withdrawn.
     expect(page.locator("#cases-empty")).to_be_visible(timeout=60_000)
@@ -325,6 +356,47 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     page.screenshot(path=ARTIFACTS / "desktop-retracted.png", full_page=True)
     live.screenshot(path=ARTIFACTS / "notifier-retracted.png", full_page=True)
 
+    # A cluster (two cases at the clinic) and an exposure event (the shop), counts only.
+    show_a_cluster_and_an_exposure_event(p, now)
+    small.reload()
+    clusters = small.locator('#clusters tbody tr')
+    expect(clusters).to_have_count(1, timeout=30_000)
+    expect(clusters.locator(".venue-name")).to_contain_text("Phòng khám Dashboard")
+    expect(clusters.locator("td.cases-n")).to_have_text("2")
+    expect(clusters.locator("td.visitors-n")).to_have_text(str(3 + CROWD))
+    event = small.locator(f'#events tbody tr[data-event-id="{EVENT}"]')
+    expect(event.locator(".venue-name")).to_contain_text("Tạp hóa Dashboard")
+    expect(event.locator("td.action")).to_have_text("đi xét nghiệm")
+    expect(event.locator("td.alerts-n")).to_have_text("2")
+    assert small.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    small.locator("#venue-alerts-panel").screenshot(path=ARTIFACTS / "phone-360-clusters.png")
+    large.reload()
+    expect(large.locator("#clusters tbody tr")).to_have_count(1, timeout=30_000)
+    expect(large.locator("#events th").nth(2)).to_have_text("Khuyến cáo")
+    assert large.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    large.screenshot(path=ARTIFACTS / "wide-clusters.png", full_page=True)
+
+    # The clinic that day is too busy to draw: its occupancy per 15 minutes and who was with
+    # the case's people, longest first, instead of a graph.
+    page.fill("#chain-case", "dash-k1")
+    page.click("#chain-form button[type=submit]")
+    expect(page.locator("#chain svg .node")).to_have_count(3 + CROWD, timeout=60_000)
+    page.fill("#graph-venue", "clinic-dash")
+    page.fill("#graph-day", datetime.fromtimestamp(now - 200 * MINUTE, UTC).date().isoformat())
+    page.click("#graph-form button[type=submit]")
+    expect(page.locator("#graph .occupancy .bar")).to_have_count(96, timeout=30_000)
+    expect(page.locator("#graph h3").first).to_have_text(
+        f"Số người có mặt mỗi 15 phút · cao nhất {3 + CROWD}")
+    ranked = page.locator("#graph table.ranked tbody tr")
+    expect(ranked).to_have_count(30)  # the 62 others with the F0, the longest 30 shown
+    assert all(w.startswith("F0 ") for w in ranked.locator("td:nth-child(3)").all_inner_texts())
+    expect(ranked.first.locator("td").last).to_have_text("48 min")  # the clinic's crowd
+    expect(page.locator("#graph svg .gnode")).to_have_count(0)
+    page.locator("#graph-panel").screenshot(path=ARTIFACTS / "desktop-busy-venue.png")
+    page.set_viewport_size({"width": 360, "height": 780})
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.screenshot(path=ARTIFACTS / "phone-360-authority.png", full_page=True)
+
     # The withdrawn case's chain is a 410, which Chromium logs; nothing else may be.
     watch.errors = [e for e in watch.errors if "410 (Gone)" not in e]
     for checked in (watch, live_watch, small_watch, large_watch):
@@ -333,6 +405,36 @@ def test_a_reported_case_appears_live_with_its_chain_and_venue_graph(
     wide.close()
     print(f"alerts on the page {alert_latency:.1f}s after the case was reported; "
           f"whole scenario {time.monotonic() - started:.1f}s")
+
+
+def show_a_cluster_and_an_exposure_event(p: Pipeline, now: int) -> None:
+    """Reports the clinic's two cases and declares an event at the shop over the visits of
+    f1a and f2, then waits until the dashboard's read lists both, counted."""
+    with p.http(p.ingest, p.tokens[Role.AUTHORITY]) as authority:
+        for case_id, who in CLUSTER_CASES.items():
+            answer = authority.post("/v1/cases", json={
+                "case_id": case_id, "person_id": PEOPLE[who], "onset_at": iso(now - 24 * HOUR),
+                "reported_at": iso(now - 5)})
+            assert answer.status_code == 202, answer.text
+        answer = authority.post("/v1/exposure-events", json={
+            "event_id": EVENT, "venue_id": "shop-dash", "start": iso(now - 175 * MINUTE),
+            "end": iso(now - 125 * MINUTE), "message": "Đi xét nghiệm", "action": "test"})
+        assert answer.status_code == 202, answer.text
+
+    def both_listed() -> bool:
+        with p.http(p.alerts, p.tokens[Role.DASHBOARD]) as dashboard:
+            answer = dashboard.get("/v1/venue-alerts")
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        return ([c["venue_id"] for c in found["clusters"]] == ["clinic-dash"]
+                and [(e["event_id"], e["alerts"]) for e in found["exposure_events"]]
+                == [(EVENT, 2)])
+
+    try:
+        wait_for(both_listed, PIPELINE_S, "the clinic's cluster and the shop's event",
+                 every_s=0.5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{p.log_errors()}") from exc
 
 
 # --- the feed across a restart of the API ---------------------------------------------------

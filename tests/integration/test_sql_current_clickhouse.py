@@ -252,3 +252,57 @@ def test_venue_and_person_visit_reads_hide_retracted_visits(current: Any) -> Non
                   f" case_ids, visit_ids, visitors, detected_at, deleted, version) VALUES ('k1',"
                   f" 'ev', 'other', {t}, {u}, ['c1', 'c2'], ['x1'], 3, {t}, 0, 1)")
     assert [r[0] for r in rows(current, alert_store.CLUSTERS)] == ["k1"]
+
+
+def test_the_dashboards_clusters_and_exposure_events_on_current_clickhouse(current: Any) -> None:
+    """The venue panel's reads: a dissolved cluster and a withdrawn event are not listed; an
+    event's alerts are counted without its retracted ones; venues shown by name."""
+    at = "toDateTime('2026-11-23 10:00:00', 'UTC')"
+    end = "toDateTime('2026-11-23 12:00:00', 'UTC')"
+    current.query("INSERT INTO venues (venue_id, name, kind, version) VALUES "
+                  "('cv', 'Chợ Cluster', 'market', 1)")
+    cluster = ("INSERT INTO clusters (cluster_id, venue_id, venue_kind, started_at, ended_at, "
+               "case_ids, visit_ids, visitors, detected_at, deleted, version) VALUES ")
+    current.query(cluster + f"('cl1', 'cv', 'market', {at}, {end}, ['c1','c2','c3'], [], 40, "
+                  f"{end}, 0, 1)")
+    current.query(cluster + f"('cl2', 'cw', 'shop', {at}, {end}, ['c1','c2'], [], 9, {end}, 0, 1)")
+    current.query(cluster + f"('cl2', 'cw', 'shop', {at}, {end}, [], [], 0, {end}, 1, 2)")
+    event = ("INSERT INTO exposure_events (event_id, venue_id, started_at, ended_at, message, "
+             "action, min_presence_s, with_contacts, declared_at, status, version) VALUES ")
+    current.query(event + f"('ev1', 'cv', {at}, {end}, 'm', 'test', 0, 0, {end}, 'declared', 1)")
+    current.query(event + f"('ev2', 'cv', {at}, {end}, 'm', 'inform', 0, 0, {end}, "
+                  "'declared', 1)")
+    current.query(event + f"('ev2', 'cv', {at}, {end}, 'm', 'inform', 0, 0, {end}, "
+                  "'withdrawn', 2)")
+    alert = ("INSERT INTO alerts (case_id, alert_id, person_id, degree, exposed_at, "
+             "via_person_id, venue_ids, exposures, created_at, deleted, version) VALUES ")
+    for alert_id, deleted in (("e1", 0), ("e2", 0), ("e3", 1)):
+        current.query(alert + f"('ev1', '{alert_id}', 'p{alert_id}', 1, {at}, '', ['cv'], '[]', "
+                      f"{at}, {deleted}, 1)")
+    since = int(datetime(2026, 11, 22, tzinfo=UTC).timestamp())
+    clusters = rows(current, bind(alert_queries.CURRENT_CLUSTERS, {"since": since, "limit": 10}))
+    # The database is shared by this module's tests: only this test's rows are looked at.
+    assert [(r[0], r[2], r[6], r[7]) for r in clusters if r[0] in ("cl1", "cl2")] == [
+        ("cl1", "Chợ Cluster", "3", "40")]
+    events = rows(current, bind(alert_queries.DECLARED_EVENTS, {"since": since, "limit": 10}))
+    assert [(r[0], r[2], r[5], r[6]) for r in events if r[0] in ("ev1", "ev2")] == [
+        ("ev1", "Chợ Cluster", "test", "2")]
+    later = int(datetime(2026, 11, 24, tzinfo=UTC).timestamp())
+    assert [r[0] for r in rows(current, bind(alert_queries.CURRENT_CLUSTERS,
+                                             {"since": later, "limit": 10})) if r[0] == "cl1"] == []
+
+
+def test_a_venues_day_visits_for_its_occupancy_on_current_clickhouse(current: Any) -> None:
+    visit = ("INSERT INTO visits (day, venue_id, person_id, started_at, ended_at, visit_id, "
+             "deleted, version) VALUES ")
+    t = "toDateTime('2026-11-24 23:30:00', 'UTC')"
+    u = "toDateTime('2026-11-25 00:30:00', 'UTC')"  # across midnight: ends the next day
+    current.query(visit + f"('2026-11-25', 'oc', 'o1', {t}, {u}, 'y1', 0, 1)")
+    current.query(visit + f"('2026-11-24', 'oc', 'o2', {t}, {t}, 'y2', 0, 1)")
+    current.query(visit + f"('2026-11-24', 'oc', 'o2', {t}, {t}, 'y2', 1, 2)")  # retracted
+    current.query(visit + f"('2026-11-24', 'od', 'o3', {t}, {t}, 'y3', 0, 1)")  # elsewhere
+    since = int(datetime(2026, 11, 24, tzinfo=UTC).timestamp())
+    found = rows(current, bind(alert_queries.VENUE_DAY_VISITS, {
+        "venue_id": "oc", "day": date(2026, 11, 24), "last_day": date(2026, 11, 27),
+        "since": since, "until": since + 86_400}))
+    assert [r[0] for r in found] == ["o1"]

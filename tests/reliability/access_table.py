@@ -77,6 +77,7 @@ ACCESS: tuple[Endpoint, ...] = (
     _row("alerts", "GET", "/v1/alerts/stream",                401, 401, 403, 403, 403, 403, 200, 403),
     _row("alerts", "GET", "/v1/figures",                      401, 401, 403, 403, 200, 200, 403, 200),
     _row("alerts", "GET", "/v1/follow-up/funnel",             401, 401, 403, 403, 200, 200, 403, 200),
+    _row("alerts", "GET", "/v1/venue-alerts",                 401, 401, 403, 403, 200, 200, 403, 200),
     _row("alerts", "GET", "/v1/venues/{venue}/visitors",      401, 401, 200, 403, 200, 200, 403, 200),
     _row("alerts", "GET", "/version",                         200, 200, 200, 200, 200, 200, 200, 200),
 )  # fmt: skip

@@ -24,6 +24,7 @@ from services.alerts.api.routes import (
     funnel,
     health,
     people,
+    venue_alerts,
     venues,
     visitors,
     whoami,
@@ -96,7 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     _install_read_error_handlers(app)
     for module in (health, whoami, cases, contacts, people, exposure_events, venues, visitors,
-                   alerts, figures, funnel, dashboard):
+                   alerts, figures, funnel, venue_alerts, dashboard):
         app.include_router(module.router)
     app.mount("/static", dashboard.static_files(), name="static")
     install_api_conventions(app, "alerts")

@@ -168,6 +168,11 @@ class GraphMeta(_Public):
     day: str
 
 
+class OccupancySlot(_Public):
+    start: datetime = Field(description="The slot's start (UTC).")
+    people: int = Field(description="Distinct people present at some moment of the slot.")
+
+
 class VenueGraph(_Public):
     """Node-link JSON (networkx ``node_link_data`` with ``links``) plus the graph's figures."""
 
@@ -177,6 +182,9 @@ class VenueGraph(_Public):
     nodes: list[GraphNodePublic]
     links: list[GraphLinkPublic]
     figures: GraphFiguresPublic
+    occupancy: list[OccupancySlot] = Field(
+        description="People present per 15 minutes of the day (every visit, not only the "
+        "contacts): a busy venue's timeline, where the graph is too dense to read.")
 
 
 def _utc(seconds: int) -> datetime:

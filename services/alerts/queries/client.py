@@ -19,6 +19,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 from schemas.audit import AuditEntry
 from services.alerts.domain import Alert
 from services.alerts.domain.graph import Edge
+from services.alerts.domain.occupancy import Presence
 from services.alerts.queries import sql
 from services.alerts.queries.helpers import (
     CorruptRowError,
@@ -28,6 +29,7 @@ from services.alerts.queries.helpers import (
     every_hour,
     figures_window,
     light_alert_of_row,
+    utc,
     utc_seconds,
     window_params,
 )
@@ -36,8 +38,10 @@ from services.alerts.queries.records import (
     AlertPage,
     AlertRecord,
     CaseRecord,
+    ClusterSummary,
     ContactAlert,
     DayCases,
+    EventSummary,
     FollowUpChange,
     HeadlineFigures,
     HourScans,
@@ -75,6 +79,21 @@ class ClickHouseReads:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+
+    def current_clusters(self, since: datetime) -> list[ClusterSummary]:
+        """Clusters not dissolved whose window ends after ``since``, newest first."""
+        rows = self._execute(sql.CURRENT_CLUSTERS, {"since": int(since.timestamp()),
+                                                    "limit": sql.CLUSTERS_LISTED})
+        return [ClusterSummary(cid, venue, name, kind, utc(start), utc(end), int(cases),
+                               int(visitors), utc(detected))
+                for cid, venue, name, kind, start, end, cases, visitors, detected in rows]
+
+    def declared_events(self, since: datetime) -> list[EventSummary]:
+        """Exposure events declared (not withdrawn) ending after ``since``, with alert counts."""
+        rows = self._execute(sql.DECLARED_EVENTS, {"since": int(since.timestamp()),
+                                                   "limit": sql.EVENTS_LISTED})
+        return [EventSummary(eid, venue, name, utc(start), utc(end), action, int(alerts))
+                for eid, venue, name, start, end, action, alerts in rows]
 
     def case(self, case_id: str) -> CaseRecord | None:
         rows = self._execute(sql.CASE, {"case_id": case_id})
@@ -137,6 +156,15 @@ class ClickHouseReads:
                 "query the contacts table in ClickHouse directly for a graph this large"
             )
         return [Edge(v, a, b, int(start), int(end)) for v, a, b, start, end in rows]
+
+    def venue_day_visits(self, venue_id: str, day: date) -> list[Presence]:
+        """The current visits at ``venue_id`` that overlap the UTC ``day``."""
+        since = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+        params = {"venue_id": venue_id, "day": day,
+                  "last_day": day + timedelta(days=sql.MAX_DWELL_DAYS),
+                  "since": since, "until": since + 86_400}
+        return [Presence(person, int(start), int(end))
+                for person, start, end in self._execute(sql.VENUE_DAY_VISITS, params)]
 
     def scans_per_hour(self, since: datetime, until: datetime) -> list[HourScans]:
         """Distinct scans and people of each UTC hour in ``[since, until)``, zeros included."""
@@ -306,6 +334,12 @@ class AlertsQueries:
         self._opened: list[ClickHouseReads] = []
         self._lock = threading.Lock()
 
+    async def current_clusters(self, since: datetime) -> list[ClusterSummary]:
+        return await self._run(lambda reads: reads.current_clusters(since))
+
+    async def declared_events(self, since: datetime) -> list[EventSummary]:
+        return await self._run(lambda reads: reads.declared_events(since))
+
     async def case(self, case_id: str) -> CaseRecord | None:
         return await self._run(lambda reads: reads.case(case_id))
 
@@ -331,6 +365,9 @@ class AlertsQueries:
 
     async def venue_contacts(self, venue_id: str, day: date) -> list[Edge]:
         return await self._run(lambda reads: reads.venue_contacts(venue_id, day))
+
+    async def venue_day_visits(self, venue_id: str, day: date) -> list[Presence]:
+        return await self._run(lambda reads: reads.venue_day_visits(venue_id, day))
 
     async def venue_hours(self, venue_id: str, since: datetime,
                           until: datetime) -> list[HourScans]:

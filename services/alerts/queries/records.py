@@ -202,3 +202,31 @@ class PersonAlert:
     degree: int
     exposed_at: int
     created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    """A current cluster, counts only (rule 12): no case id, no person."""
+
+    cluster_id: str
+    venue_id: str
+    name: str
+    venue_kind: str
+    start: datetime
+    end: datetime
+    cases: int
+    visitors: int
+    detected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventSummary:
+    """A declared exposure event with how many current alerts it raised (rule 11)."""
+
+    event_id: str
+    venue_id: str
+    name: str
+    start: datetime
+    end: datetime
+    action: str
+    alerts: int

@@ -394,3 +394,78 @@ ORDER BY degree, exposed_at, alert_id
 LIMIT %(limit)s
 """
 MAX_EVENT_ALERTS = 100_000
+
+# The dashboard's venue panel (counts only): the current clusters and the declared exposure
+# events that end after the open cases' horizon, newest first, each with its venue's name.
+CLUSTERS_LISTED = 100
+CURRENT_CLUSTERS = """
+SELECT cluster_id, venue_id, if(name = '', venue_id, name), venue_kind, started_at, ended_at,
+       cases, visitors, detected_at
+FROM
+(
+    SELECT cluster_id, venue_id, venue_kind, started_at, ended_at, length(case_ids) AS cases,
+           visitors, detected_at
+    FROM
+    (
+        SELECT cluster_id, venue_id, venue_kind, started_at, ended_at, case_ids, visitors,
+               detected_at, deleted
+        FROM clusters FINAL
+    )
+    WHERE deleted = 0 AND ended_at >= toDateTime(%(since)s)
+) AS current
+ANY LEFT JOIN venue_names USING venue_id
+ORDER BY detected_at DESC, cluster_id
+LIMIT %(limit)s
+"""
+
+EVENTS_LISTED = 100
+# An event's alerts are stored under its id as case_id (rule 11): counted per declared event.
+DECLARED_EVENTS = """
+SELECT event_id, venue_id, if(name = '', venue_id, name), started_at, ended_at, action, alerts
+FROM
+(
+    SELECT event_id, venue_id, started_at, ended_at, action, alerts
+    FROM
+    (
+        SELECT event_id, venue_id, started_at, ended_at, action
+        FROM
+        (
+            SELECT event_id, venue_id, started_at, ended_at, action, status
+            FROM exposure_events FINAL
+        )
+        WHERE status = 'declared' AND ended_at >= toDateTime(%(since)s)
+    ) AS declared
+    ANY LEFT JOIN
+    (
+        SELECT case_id AS event_id, count() AS alerts
+        FROM
+        (
+            SELECT case_id, deleted
+            FROM alerts FINAL
+            WHERE case_id IN (SELECT event_id FROM exposure_events)
+        )
+        WHERE deleted = 0
+        GROUP BY case_id
+    ) AS counted USING event_id
+) AS events
+ANY LEFT JOIN venue_names USING venue_id
+ORDER BY started_at DESC, event_id
+LIMIT %(limit)s
+"""
+
+# The current visits at a venue that overlap a UTC day, for its occupancy timeline. `day` is
+# the day a visit ends (its partition); a stay lasts at most MAX_DWELL_DAYS.
+MAX_DWELL_DAYS = 7  # schemas.venues.MAX_DWELL_LIMIT_S
+VENUE_DAY_VISITS = """
+SELECT visitor, toUInt32(came), toUInt32(left)
+FROM
+(
+    SELECT visit_id, any(person_id) AS visitor, any(started_at) AS came,
+           any(ended_at) AS left
+    FROM visits
+    WHERE venue_id = %(venue_id)s AND day >= %(day)s AND day <= %(last_day)s
+      AND started_at < toDateTime(%(until)s) AND ended_at >= toDateTime(%(since)s)
+    GROUP BY visit_id
+    HAVING argMax(deleted, version) = 0
+)
+"""

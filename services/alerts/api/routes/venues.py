@@ -3,6 +3,7 @@ reading a case that touches that venue-day, every person in that case's ids."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import networkx as nx
@@ -11,9 +12,15 @@ from fastapi.responses import Response
 
 from schemas.common import Identifier
 from services.alerts.api.context import PERSON_READERS, AlertsContext, context
-from services.alerts.api.models import CalendarDate, GraphFiguresPublic, VenueGraph
+from services.alerts.api.models import (
+    CalendarDate,
+    GraphFiguresPublic,
+    OccupancySlot,
+    VenueGraph,
+)
 from services.alerts.api.routes.cases import known_case
 from services.alerts.domain.graph import contact_graph, graph_figures, graphml, node_link
+from services.alerts.domain.occupancy import SLOT_S, occupancy
 from services.core.http.auth import Principal, requires
 from services.core.http.errors import ApiError, refusals
 
@@ -36,8 +43,14 @@ async def venue_graph(
     ctx: Annotated[AlertsContext, Depends(context)], who: Reader,
 ) -> VenueGraph:
     graph = await _graph(ctx, venue_id, day, case_id, who)
+    since = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    present = occupancy(await ctx.queries.venue_day_visits(venue_id, day),
+                        int(since.timestamp()))
+    slots = [OccupancySlot(start=since + timedelta(seconds=i * SLOT_S), people=n)
+             for i, n in enumerate(present)]
     return VenueGraph.model_validate(
-        {**node_link(graph), "figures": GraphFiguresPublic.of(graph_figures(graph))}
+        {**node_link(graph), "figures": GraphFiguresPublic.of(graph_figures(graph)),
+         "occupancy": slots}
     )
 
 

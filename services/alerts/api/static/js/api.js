@@ -32,9 +32,10 @@ export class Api {
       const response = await fetch(url, {
         headers: this.headers({ Accept: "application/json" }), cache: "no-store",
       });
-      if (response.status === 401 || response.status === 403) {
+      if (response.status === 401) {
         throw new Unauthorized((await response.json().catch(() => ({}))).detail || "refused");
       }
+      // A 403 is this read refused (a venue-day the case does not touch), not a bad token.
       if (response.ok) return response.json();
       const body = await response.json().catch(() => ({}));
       if (response.status === 503 && attempt < 4) {

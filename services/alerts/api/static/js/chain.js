@@ -28,7 +28,7 @@ function venuesText(venueIds) {
 }
 
 function label(node, caseId) {
-  if (node.degree === 0) return `F0 ${shortId(node.person)} · case ${caseId}`;
+  if (node.degree === 0) return `F0 ${shortId(node.person)} · ${t("case")} ${caseId}`;
   return `${degreeName(node.degree)} ${shortId(node.person)} · ${localTime(node.exposed_at)}`
     + ` · ${venuesText(node.venue_ids)}`;
 }
@@ -53,7 +53,7 @@ export function renderChain(container, summary, chain) {
   const width = Math.max(...rows.map((row, i) => x(row) + 16 + texts[i].length * CHAR)) + PAD;
   const drawing = svg("svg", {
     width: Math.ceil(width), height: PAD * 2 + rows.length * ROW, class: "chain-svg",
-    role: "img", "aria-label": `Transmission chain of ${chain.case_id}: ${parts.join(", ")}`,
+    role: "img", "aria-label": `${t("Transmission chain")} ${chain.case_id}: ${parts.join(", ")}`,
   });
   const links = svg("g", { class: "links" });
   const nodes = svg("g", { class: "nodes" });
@@ -66,9 +66,9 @@ export function renderChain(container, summary, chain) {
       }));
     }
     const tip = node.degree === 0
-      ? `F0 ${node.person}\ncase ${chain.case_id}`
-      : `${degreeName(node.degree)} ${node.person}\nexposed ${fullTime(node.exposed_at)}`
-        + `${node.via ? `\nvia ${node.via}` : ""}\nat ${node.venue_ids.join(", ")}`;
+      ? `F0 ${node.person}\n${t("case")} ${chain.case_id}`
+      : `${degreeName(node.degree)} ${node.person}\n${t("exposed")} ${fullTime(node.exposed_at)}`
+        + `${node.via ? `\n${t("via")} ${node.via}` : ""}\n${t("at")} ${node.venue_ids.join(", ")}`;
     nodes.append(svg("g", {
       class: `node d${Math.min(node.degree, 3)}`, transform: `translate(${x(row)},${y(index)})`,
       dataset: { person: node.person, degree: String(node.degree) },
@@ -82,8 +82,8 @@ export function renderChain(container, summary, chain) {
   if (rows.length === 1) {
     container.append(el("p", { class: "muted small chain-note" },
       chain.status === "withdrawn"
-        ? "The case was withdrawn: its alerts were retracted."
-        : "No close contacts found (yet): late scans can still add some."));
+        ? t("The case was withdrawn: its alerts were retracted.")
+        : t("No close contacts found (yet): late scans can still add some.")));
   }
   return new Map(rows.map(({ node }) => [node.person, node.degree]));
 }

@@ -2,6 +2,7 @@
 // versions of the same alert and marked when it is retracted (its case was withdrawn).
 
 import { count, degreeName, el, fullTime, localTime, shortId, utcDay } from "./format.js";
+import { t } from "./i18n.js";
 
 const MAX_ITEMS = 300;
 
@@ -34,9 +35,9 @@ export class Feed {
     const item = el("li", { class: "feed-item warning" },
       el("div", { class: "feed-line" },
         el("span", { class: "badge warn" }, "?"),
-        el("strong", {}, "An alert could not be read"),
+        el("strong", {}, t("An alert could not be read")),
         el("span", { class: "muted small" },
-          ` partition ${detail.partition}, offset ${detail.offset}`)));
+          ` ${t("partition")} ${detail.partition}, offset ${detail.offset}`)));
     this.list.prepend(item);
     this.update();
   }
@@ -48,34 +49,34 @@ export class Feed {
       const there = alert.exposures.find((e) => e.venue_id === venueId);
       const day = utcDay(there ? there.start : alert.exposed_at);
       return el("button", {
-        type: "button", class: "chip venue", title: `Contact graph of ${venueId} on ${day} (UTC)`,
+        type: "button", class: "chip venue", title: `${t("Contact graph of")} ${venueId} · ${day} (UTC)`,
         onclick: () => this.openVenue(venueId, day),
       }, venueId);
     });
     const state = retracted
-      ? el("span", { class: "tag retracted-tag" }, "retracted")
-      : updated ? el("span", { class: "tag" }, "updated") : null;
+      ? el("span", { class: "tag retracted-tag" }, t("retracted"))
+      : updated ? el("span", { class: "tag" }, t("updated")) : null;
     return el("li", {
       class: `feed-item d${Math.min(alert.degree, 3)}${retracted ? " retracted" : ""}`,
       dataset: { alertId: alert.alert_id, caseId: alert.case_id, degree: String(alert.degree) },
     },
       el("div", { class: "feed-line" },
-        el("span", { class: `badge d${Math.min(alert.degree, 3)}`, title: `degree ${alert.degree}` },
+        el("span", { class: `badge d${Math.min(alert.degree, 3)}`, title: `${t("degree")} ${alert.degree}` },
           degree),
         el("span", { class: "person mono", title: alert.person_id }, shortId(alert.person_id)),
         state,
         el("time", { class: "muted small when", datetime: alert.exposed_at,
-                     title: `exposed ${fullTime(alert.exposed_at)}` },
+                     title: `${t("exposed")} ${fullTime(alert.exposed_at)}` },
           localTime(alert.exposed_at))),
       el("div", { class: "feed-line small" },
-        el("button", { type: "button", class: "chip case", title: "Show the transmission chain",
-                       onclick: () => this.openCase(alert.case_id) }, `case ${alert.case_id}`),
+        el("button", { type: "button", class: "chip case", title: t("Show the transmission chain"),
+                       onclick: () => this.openCase(alert.case_id) }, `${t("case")} ${alert.case_id}`),
         alert.via_person_id
-          ? el("span", { class: "muted" }, "via ",
+          ? el("span", { class: "muted" }, `${t("via")} `,
             el("span", { class: "mono", title: alert.via_person_id },
               shortId(alert.via_person_id)))
-          : el("span", { class: "muted" }, "contact of the F0"),
-        el("span", { class: "muted" }, "at"),
+          : el("span", { class: "muted" }, t("contact of the F0")),
+        el("span", { class: "muted" }, t("at")),
         venues));
   }
 
@@ -90,8 +91,8 @@ export class Feed {
   update() {
     this.empty.hidden = this.list.children.length > 0;
     const retracted = this.list.querySelectorAll(".feed-item.retracted").length;
-    this.counter.textContent = `${count(this.received)} received since opened`
-      + (retracted ? ` · ${count(retracted)} retracted` : "");
+    this.counter.textContent = `${count(this.received)} ${t("received since opened")}`
+      + (retracted ? ` · ${count(retracted)} ${t("retracted")}` : "");
   }
 
   clear() {

@@ -2,8 +2,9 @@
 // state, counts only (a suppressed small count shows as count() shows one).
 
 import { clear, count, el } from "./format.js";
+import { t } from "./i18n.js";
 
-const LABELS = {
+export const LABELS = {
   new: "not yet reached", reached: "reached", unreachable: "unreachable",
   tested_negative: "tested negative", tested_positive: "tested positive",
   isolating: "isolating", released: "released",
@@ -14,6 +15,6 @@ export async function renderFunnel(api, list) {
   clear(list);
   for (const [state, n] of Object.entries(funnel.states)) {
     list.append(el("li", { "data-state": state },
-      el("span", { class: "funnel-count" }, count(n)), ` ${LABELS[state] ?? state}`));
+      el("span", { class: "funnel-count" }, count(n)), ` ${t(LABELS[state] ?? state)}`));
   }
 }

@@ -2,9 +2,15 @@
 // force-directed layout (d3-force's link, many-body and centring forces, brute force — the
 // graphs drawn here are at most a few hundred people), rendered once into a scaled SVG.
 
-import { clear, count, degreeName, duration, el, shortId, svg } from "./format.js";
+import { t as tr } from "./i18n.js";
+import {
+  clear, count, degreeName, duration, el, fullTime, localHour, shortId, svg,
+} from "./format.js";
 
 export const MAX_DRAWN = 400;
+// Past this many people a drawn graph is a solid disc: a timeline and a ranked table instead.
+export const BUSY_NODES = 60;
+const RANKED_SHOWN = 30;
 const PALETTE = ["#2563eb", "#0d9488", "#9333ea", "#c2410c", "#4d7c0f", "#be185d", "#0369a1",
   "#a16207"];
 
@@ -74,14 +80,20 @@ export function forceLayout(nodeCount, edges, { iterations = 300, distance = 34 
  */
 export function renderGraph(container, summary, detail, graph, chainDegrees) {
   clear(container);
+  container.classList.remove("busy");
   detail.textContent = "";
   const f = graph.figures;
   summary.classList.toggle("muted", false);
   summary.textContent = `${graph.graph.venue_id} · ${graph.graph.day} (UTC) · `
-    + `${count(f.people)} people, ${count(f.pairs)} pairs in contact, `
-    + `${count(f.clusters)} cluster${f.clusters === 1 ? "" : "s"} (largest ${count(f.largest_cluster)})`;
+    + `${count(f.people)} ${tr("people")}, ${count(f.pairs)} ${tr("pairs in contact")}, `
+    + `${count(f.clusters)} ${tr(f.clusters === 1 ? "group" : "groups")} `
+    + `(${tr("largest")} ${count(f.largest_cluster)})`;
   if (!graph.nodes.length) {
-    container.append(el("p", { class: "muted empty" }, "No contacts at this venue that day."));
+    container.append(el("p", { class: "muted empty" }, tr("No contacts at this venue that day.")));
+    return;
+  }
+  if (graph.nodes.length > BUSY_NODES) {
+    renderBusy(container, graph, chainDegrees);
     return;
   }
   // Clusters are numbered by size: drawing the first ones keeps whole clusters together.
@@ -100,7 +112,7 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
   const h = Math.max(...ys) - minY + margin;
   const drawing = svg("svg", {
     viewBox: `${minX} ${minY} ${w} ${h}`, preserveAspectRatio: "xMidYMid meet",
-    role: "img", "aria-label": `Contact graph of ${graph.graph.venue_id} on ${graph.graph.day}`,
+    role: "img", "aria-label": `${tr("Contact graph of")} ${graph.graph.venue_id} · ${graph.graph.day}`,
     class: "graph-svg",
   });
   // In the page first (an empty panel is not displayed), then measured: text and strokes are
@@ -116,7 +128,7 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
       x1: s.x, y1: s.y, x2: t.x, y2: t.y,
       "stroke-width": Math.min(6, 0.8 + Math.log2(1 + link.weight / 900)) * Math.min(scale, 2),
     }, svg("title", {}, `${shortId(link.source)} – ${shortId(link.target)}: `
-      + `${duration(link.weight)} together`));
+      + `${duration(link.weight)} ${tr("together")}`));
     edgeLayer.append(line);
     return { link, line };
   });
@@ -132,8 +144,8 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
       transform: `translate(${at[i].x},${at[i].y})`, tabindex: "0",
       dataset: { person: node.id },
     },
-      svg("title", {}, `${node.id}\n${node.contacts} contacts, ${duration(node.exposure_s)}`
-        + (known ? `\n${degreeName(degree)} of the chain shown` : "")),
+      svg("title", {}, `${node.id}\n${node.contacts} ${tr("contacts")}, ${duration(node.exposure_s)}`
+        + (known ? `\n${degreeName(degree)} ${tr("of the chain shown")}` : "")),
       svg("circle", {
         r: radius(node) * Math.min(scale, 2),
         fill: PALETTE[node.cluster % PALETTE.length],
@@ -152,8 +164,8 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
         line.classList.toggle("lit", link.source === node.id || link.target === node.id);
       }
       detail.textContent = `${shortId(node.id)}: ${count(node.contacts)} `
-        + `${node.contacts === 1 ? "person" : "people"} met, ${duration(node.exposure_s)} `
-        + `in contact${known ? ` · ${degreeName(degree)} of the chain shown` : ""}`;
+        + `${tr(node.contacts === 1 ? "person met" : "people met")}, ${duration(node.exposure_s)} `
+        + `${tr("in contact")}${known ? ` · ${degreeName(degree)} ${tr("of the chain shown")}` : ""}`;
     };
     group.addEventListener("click", show);
     group.addEventListener("keydown", (event) => { if (event.key === "Enter") show(); });
@@ -162,7 +174,72 @@ export function renderGraph(container, summary, detail, graph, chainDegrees) {
   drawing.append(edgeLayer, nodeLayer);
   if (graph.nodes.length > nodes.length) {
     container.append(el("p", { class: "muted small" },
-      `Showing the largest clusters: ${count(nodes.length)} of ${count(graph.nodes.length)} `
-      + "people. The whole graph is at /v1/venues/{id}/graph.graphml."));
+      `${tr("Showing the largest groups:")} ${count(nodes.length)} / ${count(graph.nodes.length)} `
+      + `${tr("people")}. ${tr("The whole graph is at")} /v1/venues/{id}/graph.graphml.`));
   }
+}
+
+/**
+ * Who was there with the case, and for how long: with its F0 where the F0 was at the venue,
+ * else with the open chain's people there (the longest time with one of them). Returns
+ * [{person, with, seconds}], longest first. Pure, on the graph's links.
+ */
+export function rankWithCase(links, chainDegrees, present = new Set()) {
+  const f0 = [...chainDegrees].find(([, degree]) => degree === 0)?.[0];
+  const anchors = f0 !== undefined && present.has(f0) ? new Set([f0]) : new Set(chainDegrees.keys());
+  const ranked = new Map();
+  const credit = (person, withWhom, seconds) => {
+    const entry = ranked.get(person);
+    if (!entry || seconds > entry.seconds) ranked.set(person, { person, with: withWhom, seconds });
+  };
+  for (const link of links) {
+    if (anchors.has(link.source)) credit(link.target, link.source, link.weight);
+    if (anchors.has(link.target)) credit(link.source, link.target, link.weight);
+  }
+  return [...ranked.values()].sort((a, b) => b.seconds - a.seconds || (a.person < b.person ? -1 : 1));
+}
+
+/** A busy venue-day: people present per 15 minutes, then who was with the case, longest first. */
+function renderBusy(container, graph, chainDegrees) {
+  const slots = graph.occupancy ?? [];
+  const peak = Math.max(0, ...slots.map((s) => s.people));
+  const bars = el("div", { class: "bars occupancy", role: "img",
+    "aria-label": `${tr("People present per 15 minutes")}; ${tr("peak")} ${count(peak)}` });
+  const axis = el("div", { class: "bars-axis occupancy-axis", "aria-hidden": "true" });
+  slots.forEach((slot, index) => {
+    const bar = el("div", { class: slot.people ? "bar" : "bar zero",
+      title: `${fullTime(slot.start)}: ${count(slot.people)} ${tr("people present")}` });
+    bar.style.height = `${Math.max(slot.people ? 3 : 1, (100 * slot.people) / Math.max(1, peak))}%`;
+    bars.append(bar);
+    // A label every 6 hours (24 slots) stays readable on a phone.
+    if (index % 24 === 0) axis.append(el("span", {}, localHour(slot.start)));
+  });
+  const present = new Set(graph.nodes.map((node) => node.id));
+  const ranked = rankWithCase(graph.links, chainDegrees, present).slice(0, RANKED_SHOWN);
+  const rows = ranked.map((r, i) => {
+    const degree = chainDegrees.get(r.person);
+    const withDegree = chainDegrees.get(r.with);
+    return el("tr", { dataset: { person: r.person } },
+      el("td", { class: "num" }, String(i + 1)),
+      el("td", { class: "mono", title: r.person },
+        `${degree !== undefined ? `${degreeName(degree)} ` : ""}${shortId(r.person)}`),
+      el("td", { class: "mono", title: r.with },
+        `${withDegree !== undefined ? `${degreeName(withDegree)} ` : ""}${shortId(r.with)}`),
+      el("td", { class: "num" }, duration(r.seconds)));
+  });
+  container.classList.add("busy");
+  container.append(
+    el("p", { class: "small muted busy-note" },
+      `${tr("Too many people to draw")} (${count(graph.nodes.length)} > ${BUSY_NODES}): `
+      + tr("people present per 15 minutes, and who was with the case's people, longest first.")),
+    el("h3", {}, `${tr("People present per 15 minutes")} · ${tr("peak")} ${count(peak)}`),
+    bars, axis,
+    el("h3", {}, tr("With the case, longest first")),
+    el("div", { class: "table-wrap" }, el("table", { class: "cases ranked" },
+      el("thead", {}, el("tr", {},
+        el("th", { scope: "col", class: "num" }, "#"),
+        el("th", { scope: "col" }, tr("Person")),
+        el("th", { scope: "col" }, tr("With")),
+        el("th", { scope: "col", class: "num" }, tr("Time together")))),
+      el("tbody", {}, ...rows))));
 }

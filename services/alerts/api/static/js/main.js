@@ -7,10 +7,12 @@ import { AlertStream, Api, Unauthorized } from "./api.js";
 import { renderChain } from "./chain.js";
 import { Feed } from "./feed.js";
 import { Figures } from "./figures.js";
+import { renderFollowUp } from "./follow_up.js";
 import { renderFunnel } from "./funnel.js";
 import { configureFormats, timeZone, utcDay } from "./format.js";
 import { applyLanguage, language, t } from "./i18n.js";
 import { renderGraph } from "./graph.js";
+import { renderVenueAlerts } from "./venue_alerts.js";
 
 const TOKEN_KEY = "truyvet.dashboardToken";
 const FIGURES_EVERY_MS = 30000;
@@ -93,6 +95,8 @@ class Dashboard {
       this.figures.render(await this.api.get("/v1/figures"));
       $("funnel-panel").hidden = false;
       await renderFunnel(this.api, $("funnel"));
+      renderVenueAlerts($("venue-alerts"), await this.api.get("/v1/venue-alerts"));
+      $("venue-alerts-panel").hidden = false;
     } catch (error) {
       this.failed(error, $("activity-note"));
     }
@@ -101,6 +105,13 @@ class Dashboard {
   async openCase(caseId, scroll = true) {
     caseId = caseId.trim();
     if (!caseId || !this.access?.cases) return;
+    // A venue-day graph is read for the case that touches it: another case, another graph.
+    if (this.chainCase !== caseId && this.graphShown) {
+      this.graphShown = null;
+      $("graph").replaceChildren();
+      $("graph-detail").textContent = "";
+      $("graph-summary").textContent = t("Pick a venue and a UTC day to see who met whom.");
+    }
     this.chainCase = caseId;
     $("chain-case").value = caseId;
     this.figures.select(caseId);
@@ -114,6 +125,24 @@ class Dashboard {
       if (this.graphShown) this.openVenue(...this.graphShown, false);
     } catch (error) {
       $("chain").replaceChildren();
+      this.failed(error, summary);
+      this.followUpCase = null;
+      $("follow-up").closest(".table-wrap").hidden = true;
+      $("follow-up-summary").textContent = "";
+      return;
+    }
+    // The contact list is an audited read: read when a case is picked, not on every refresh.
+    if (scroll || this.followUpCase !== caseId) await this.openFollowUp(caseId);
+  }
+
+  async openFollowUp(caseId) {
+    this.followUpCase = caseId;
+    const summary = $("follow-up-summary");
+    try {
+      const list = await this.api.get(`/v1/cases/${encodeURIComponent(caseId)}/contacts.json`);
+      if (this.chainCase !== caseId) return;
+      renderFollowUp($("follow-up"), summary, list);
+    } catch (error) {
       this.failed(error, summary);
     }
   }
@@ -168,7 +197,10 @@ function showAccess(access) {
   $("feed-panel").hidden = !access.stream;
   $("stream-status").hidden = !access.stream;
   for (const id of ["summary", "activity-panel"]) $(id).hidden = !access.aggregates;
-  for (const id of ["cases-panel", "chain-panel", "graph-panel"]) $(id).hidden = !access.cases;
+  if (!access.aggregates) $("venue-alerts-panel").hidden = true;
+  for (const id of ["cases-panel", "chain-panel", "follow-up-panel", "graph-panel"]) {
+    $(id).hidden = !access.cases;
+  }
 }
 
 function showStreamStatus(status, detail) {
@@ -217,7 +249,10 @@ function switchLanguage(lang) {
   if (dashboard) {
     if (dashboard.access) showAccess(dashboard.access);
     dashboard.refreshFigures();
-    if (dashboard.chainCase) dashboard.openCase(dashboard.chainCase, false);
+    if (dashboard.chainCase) {
+      dashboard.followUpCase = null; // drawn again in the new language
+      dashboard.openCase(dashboard.chainCase, false);
+    }
   }
 }
 
