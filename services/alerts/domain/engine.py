@@ -61,6 +61,25 @@ class AlertChanges:
         return bool(self.upserts or self.retractions)
 
 
+def replace_alerts(case_id: str, alerts: dict[str, Alert], created_at: dict[str, int],
+                   fresh: Iterable[Alert], now: int) -> AlertChanges:
+    """Bring ``alerts`` (and the ``created_at`` of each) to ``fresh``; what changed, to publish.
+    An alert keeps the ``created_at`` it was first published with; a new one gets ``now``."""
+    upserts, retractions = diff_alerts(alerts, fresh)
+    changes = AlertChanges(
+        case_id,
+        upserts=tuple((a, created_at.get(a.alert_id, now)) for a in upserts),
+        retractions=tuple((a, created_at[a.alert_id]) for a in retractions),
+    )
+    for alert, created in changes.upserts:
+        alerts[alert.alert_id] = alert
+        created_at[alert.alert_id] = created
+    for alert, _ in changes.retractions:
+        del alerts[alert.alert_id]
+        del created_at[alert.alert_id]
+    return changes
+
+
 class AlertEngine:
     """Open cases, their published alerts, and an index from persons to the cases they touch."""
 
@@ -114,19 +133,8 @@ class AlertEngine:
         edges_of = self._with_purged_exposures(open_case, edges_of, now)
         fresh = scored(trace_case(open_case.case, edges_of, self.max_degree), open_case.case,
                        self.risk)
-        upserts, retractions = diff_alerts(open_case.alerts, fresh)
         self._unindex(open_case)
-        changes = AlertChanges(
-            case_id,
-            upserts=tuple((a, open_case.created_at.get(a.alert_id, now)) for a in upserts),
-            retractions=tuple((a, open_case.created_at[a.alert_id]) for a in retractions),
-        )
-        for alert, created_at in changes.upserts:
-            open_case.alerts[alert.alert_id] = alert
-            open_case.created_at[alert.alert_id] = created_at
-        for alert, _ in changes.retractions:
-            del open_case.alerts[alert.alert_id]
-            del open_case.created_at[alert.alert_id]
+        changes = replace_alerts(case_id, open_case.alerts, open_case.created_at, fresh, now)
         self._index(open_case)
         return changes
 

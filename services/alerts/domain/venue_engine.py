@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from services.alerts.domain.alert_diff import diff_alerts
-from services.alerts.domain.engine import AlertChanges
+from services.alerts.domain.engine import AlertChanges, replace_alerts
 from services.alerts.domain.exposure import EdgesOf
 from services.alerts.domain.model import Alert
 from services.alerts.domain.risk import DEFAULT_RISK, RiskWeights
@@ -81,19 +80,7 @@ class EventEngine:
                   now: int) -> AlertChanges:
         open_event = self.events[event_id]
         fresh = trace_event(open_event.event, visits_at, edges_of, self.max_degree, self.risk)
-        upserts, retractions = diff_alerts(open_event.alerts, fresh)
-        changes = AlertChanges(
-            event_id,
-            upserts=tuple((a, open_event.created_at.get(a.alert_id, now)) for a in upserts),
-            retractions=tuple((a, open_event.created_at[a.alert_id]) for a in retractions),
-        )
-        for alert, created_at in changes.upserts:
-            open_event.alerts[alert.alert_id] = alert
-            open_event.created_at[alert.alert_id] = created_at
-        for alert, _ in changes.retractions:
-            del open_event.alerts[alert.alert_id]
-            del open_event.created_at[alert.alert_id]
-        return changes
+        return replace_alerts(event_id, open_event.alerts, open_event.created_at, fresh, now)
 
     def forget(self, event_ids: Iterable[str]) -> None:
         """Stop holding ``event_ids`` (another worker owns them now); nothing is retracted."""
