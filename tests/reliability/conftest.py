@@ -79,13 +79,12 @@ def _clean_abandoned_stacks() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def faults_stack() -> Iterator[Settings]:
-    """Kafka and ClickHouse of this session alone: tests may stop and restart them."""
+def _own_stack(settings: Settings) -> Iterator[Settings]:
+    """Start Kafka and ClickHouse of ``settings`` (after cleaning up abandoned stacks), yield
+    ``settings``, then stop both and delete their state."""
     from truyvet.stack import clickhouse, kafka
 
     _clean_abandoned_stacks()
-    settings = faults_settings(FAULTS_DIR / str(os.getpid()))
     kafka.ensure_jars(settings)
     try:
         # Both at once: a cold JVM and ClickHouse's start-up each take seconds on a CI runner.
@@ -99,19 +98,13 @@ def faults_stack() -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
+def faults_stack() -> Iterator[Settings]:
+    """Kafka and ClickHouse of this session alone: tests may stop and restart them."""
+    yield from _own_stack(faults_settings(FAULTS_DIR / str(os.getpid())))
+
+
+@pytest.fixture(scope="session")
 def brokers_stack() -> Iterator[Settings]:
     """A three-broker Kafka cluster and a ClickHouse of this session alone (``make
     test-brokers``): tests may kill and restart brokers."""
-    from truyvet.stack import clickhouse, kafka
-
-    _clean_abandoned_stacks()
-    settings = faults_settings(FAULTS_DIR / f"{os.getpid()}-brokers", brokers=3)
-    kafka.ensure_jars(settings)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            for started in [pool.submit(part.start, settings) for part in (kafka, clickhouse)]:
-                started.result()
-        yield settings
-    finally:
-        _stop_parts(settings)
-        shutil.rmtree(settings.state_dir, ignore_errors=True)
+    yield from _own_stack(faults_settings(FAULTS_DIR / f"{os.getpid()}-brokers", brokers=3))
